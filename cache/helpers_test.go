@@ -1,0 +1,187 @@
+package cache_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imperalcloud/exthost/cache"
+	"github.com/imperalcloud/exthost/internal/testredis"
+)
+
+// inboxSummary is the SDK test suite's model: {unread: int = 0, latest_subject: str = ""}.
+type inboxSummary struct {
+	Unread        int    `json:"unread"`
+	LatestSubject string `json:"latest_subject"`
+}
+
+// fixedNow is the clock of every fixture, so envelopes are predictable.
+var fixedNow = time.Date(2026, 11, 26, 17, 22, 13, 643308000, time.UTC)
+
+// fixture is the SDK suite's set-up (app "mail", model "inbox_summary") on
+// one backend, with the backend's operations recorded.
+type fixture struct {
+	backend  string
+	spy      *spyBackend
+	observer *countingObserver
+	store    *cache.Store
+	models   *cache.Models
+	summary  *cache.Model[inboxSummary]
+	client   *cache.Client
+	user     string
+}
+
+// newClient returns a client of the fixture's store for another user.
+func (f *fixture) newClient(t *testing.T, user string) *cache.Client {
+	t.Helper()
+	c, err := f.store.Client("mail", user, f.models)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// forEachBackend runs test against the memory backend and the shared Redis.
+func forEachBackend(t *testing.T, test func(t *testing.T, f *fixture)) {
+	t.Helper()
+	for _, name := range []string{"memory", "redis"} {
+		t.Run(name, func(t *testing.T) {
+			test(t, newFixture(t, name))
+		})
+	}
+}
+
+func newFixture(t *testing.T, backend string) *fixture {
+	t.Helper()
+	var b cache.Backend
+	user := "u-123"
+	switch backend {
+	case "memory":
+		mem, err := cache.NewMemory(cache.MemoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = mem
+	case "redis":
+		b = cache.NewRedis(testredis.Client(t), time.Second)
+		user = testredis.UniqueID(t) // the shared Redis outlives this test
+	}
+	f := &fixture{backend: backend, spy: &spyBackend{Backend: b}, observer: newCountingObserver(), user: user}
+	f.store = cache.NewStore(f.spy, cache.Options{Observer: f.observer, Now: func() time.Time { return fixedNow }})
+	t.Cleanup(func() { _ = f.store.Close() })
+	f.models = cache.NewModels("mail")
+	f.summary = cache.Register[inboxSummary](f.models, "inbox_summary")
+	f.client = f.newClient(t, user)
+	return f
+}
+
+// spyBackend records every operation that reaches the backend.
+type spyBackend struct {
+	cache.Backend
+	mu  sync.Mutex
+	ops []string
+}
+
+func (s *spyBackend) record(op string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ops = append(s.ops, op)
+}
+
+func (s *spyBackend) Ops() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.ops...)
+}
+
+func (s *spyBackend) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	s.record("GET " + key)
+	return s.Backend.Get(ctx, key)
+}
+
+func (s *spyBackend) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	s.record("SET " + key)
+	return s.Backend.Set(ctx, key, value, ttl)
+}
+
+func (s *spyBackend) Delete(ctx context.Context, keys []string) error {
+	s.record("DEL " + strings.Join(keys, " "))
+	return s.Backend.Delete(ctx, keys)
+}
+
+// countingObserver counts cache events and lets a test wait for misses.
+type countingObserver struct {
+	cache.NopObserver
+	mu        sync.Mutex
+	hits      int
+	misses    int
+	collapsed int
+	errors    int
+	degraded  []bool
+	waiters   []missWaiter
+}
+
+type missWaiter struct {
+	n    int
+	done chan struct{}
+}
+
+func newCountingObserver() *countingObserver { return &countingObserver{} }
+
+func (o *countingObserver) Lookup(_, _ string, hit bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if hit {
+		o.hits++
+		return
+	}
+	o.misses++
+	kept := o.waiters[:0]
+	for _, w := range o.waiters {
+		if o.misses >= w.n {
+			close(w.done)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	o.waiters = kept
+}
+
+func (o *countingObserver) BackendError(string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.errors++
+}
+
+func (o *countingObserver) Degraded(d bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.degraded = append(o.degraded, d)
+}
+
+func (o *countingObserver) Collapsed(string, string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.collapsed++
+}
+
+// misses returns a channel closed once n misses have been counted.
+func (o *countingObserver) missesReached(n int) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	done := make(chan struct{})
+	if o.misses >= n {
+		close(done)
+		return done
+	}
+	o.waiters = append(o.waiters, missWaiter{n: n, done: done})
+	return done
+}
+
+func (o *countingObserver) counts() (hits, misses, collapsed, errors int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.hits, o.misses, o.collapsed, o.errors
+}

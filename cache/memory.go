@@ -1,0 +1,118 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// DefaultMaxEntries bounds the memory backend when MemoryOptions leaves it unset.
+const DefaultMaxEntries = 100_000
+
+// MemoryOptions configures the in-memory backend.
+type MemoryOptions struct {
+	// MaxEntries bounds the number of entries; past it the least valuable
+	// are evicted (W-TinyLFU). Default DefaultMaxEntries.
+	MaxEntries int
+	// Now is the clock that expires entries. Default: the real clock, with a
+	// background clean-up each second. A custom clock expires entries exactly
+	// when it passes their deadline, which lets tests advance time instead of
+	// sleeping.
+	Now func() time.Time
+}
+
+// Memory is the in-process backend: bounded, TTL-exact (an entry is gone the
+// moment its TTL has passed, whatever the clean-up schedule) and
+// read-your-writes. It is the dev server's default; it is not shared between
+// processes. It is built on otter, a W-TinyLFU cache with per-entry expiry.
+//
+// Next to each envelope it keeps the value the envelope was made from, so a
+// hit through a Model costs no decoding.
+type Memory struct {
+	entries *otter.Cache[string, memoryEntry]
+}
+
+type memoryEntry struct {
+	envelope []byte
+	value    any // the decoded value, when stored through a Model
+	ttl      time.Duration
+}
+
+// NewMemory returns a memory backend.
+func NewMemory(opts MemoryOptions) (*Memory, error) {
+	if opts.MaxEntries < 0 {
+		return nil, fmt.Errorf("cache: memory max entries must be positive, got %d", opts.MaxEntries)
+	}
+	if opts.MaxEntries == 0 {
+		opts.MaxEntries = DefaultMaxEntries
+	}
+	o := &otter.Options[string, memoryEntry]{
+		MaximumSize: opts.MaxEntries,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, memoryEntry]) time.Duration {
+			return e.Value.ttl
+		}),
+	}
+	if opts.Now != nil {
+		o.Clock = funcClock(opts.Now)
+	}
+	entries, err := otter.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("cache: memory backend: %w", err)
+	}
+	return &Memory{entries: entries}, nil
+}
+
+// Get implements Backend.
+func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
+	e, ok := m.entries.GetIfPresent(key)
+	return e.envelope, ok, nil
+}
+
+// Set implements Backend.
+func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	m.entries.Set(key, memoryEntry{envelope: value, ttl: ttl})
+	return nil
+}
+
+// GetValue returns the decoded value kept with the entry.
+func (m *Memory) GetValue(key string) (any, []byte, bool) {
+	e, ok := m.entries.GetIfPresent(key)
+	return e.value, e.envelope, ok
+}
+
+// SetValue stores the envelope with its decoded value.
+func (m *Memory) SetValue(key string, envelope []byte, value any, ttl time.Duration) {
+	m.entries.Set(key, memoryEntry{envelope: envelope, value: value, ttl: ttl})
+}
+
+// Delete implements Backend.
+func (m *Memory) Delete(_ context.Context, keys []string) error {
+	for _, k := range keys {
+		m.entries.Invalidate(k)
+	}
+	return nil
+}
+
+// Len returns the number of live entries, approximately.
+func (m *Memory) Len() int { return m.entries.EstimatedSize() }
+
+// CleanUp runs pending maintenance (evictions, expiry) now rather than on
+// the next write or clean-up tick.
+func (m *Memory) CleanUp() { m.entries.CleanUp() }
+
+// Close stops the clean-up goroutine and drops every entry.
+func (m *Memory) Close() error {
+	m.entries.StopAllGoroutines()
+	m.entries.InvalidateAll()
+	return nil
+}
+
+// funcClock adapts a time function to otter's clock. It never ticks:
+// expired entries are dropped on read and by eviction, not by a timer that a
+// test clock would have to drive.
+type funcClock func() time.Time
+
+func (f funcClock) NowNano() int64                      { return f().UnixNano() }
+func (f funcClock) Tick(time.Duration) <-chan time.Time { return nil }

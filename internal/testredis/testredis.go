@@ -1,0 +1,158 @@
+// Package testredis gives tests a live Redis: the shared one at REDIS_URL,
+// or a private redis-server process a test may stop and restart.
+//
+// When Redis is missing, a test fails under CI=true and is skipped, saying
+// why, everywhere else.
+package testredis
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/imperalcloud/exthost/cache"
+)
+
+// DefaultURL is used when REDIS_URL is unset.
+const DefaultURL = "redis://127.0.0.1:6379/0"
+
+// URL returns REDIS_URL, or DefaultURL.
+func URL() string {
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+// Unavailable ends a test that needs Redis when Redis is missing: a failure
+// under CI=true, a skip elsewhere.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("Redis is required under CI=true: %s", msg)
+	}
+	t.Skipf("skipping: %s (start Redis or set REDIS_URL; under CI=true this fails)", msg)
+}
+
+// Client returns a client of the shared Redis at URL(), built as the host
+// builds its own, and closed when the test ends.
+func Client(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	rdb, err := cache.NewRedisClient(cache.RedisConfig{URL: URL(), Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("redis client: %v", err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		Unavailable(t, "no Redis at %s: %v", URL(), err)
+	}
+	return rdb
+}
+
+// UniqueID returns an id no other test run uses, to namespace a test's keys
+// in the shared Redis.
+func UniqueID(t testing.TB) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '-'
+	}, t.Name())
+	return fmt.Sprintf("t-%s-%s", name[:min(len(name), 40)], hex.EncodeToString(b[:]))
+}
+
+// Server is a private redis-server process on a free loopback port.
+type Server struct {
+	// Addr is host:port.
+	Addr string
+	t    testing.TB
+	cmd  *exec.Cmd
+}
+
+// Start runs a private redis-server, stopped when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		Unavailable(t, "redis-server is not installed: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	s := &Server{Addr: l.Addr().String(), t: t}
+	_ = l.Close()
+	s.start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	_, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port,
+		"--save", "", "--appendonly", "no", "--loglevel", "notice")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatalf("redis-server: %v", err)
+	}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("redis-server: %v", err)
+	}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Ready to accept connections") {
+				ready <- nil
+				for sc.Scan() { // keep draining so the server never blocks on its log
+				}
+				return
+			}
+		}
+		ready <- fmt.Errorf("redis-server exited before it was ready")
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			_ = cmd.Process.Kill()
+			s.t.Fatalf("redis-server on %s: %v", s.Addr, err)
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		s.t.Fatalf("redis-server on %s: not ready after 10s", s.Addr)
+	}
+	s.cmd = cmd
+}
+
+// Stop kills the server and waits for it to exit. Stopping a stopped server
+// does nothing.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart starts the stopped server again on the same address.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.start()
+}
