@@ -1,0 +1,423 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+type echoParams struct {
+	Name  string   `json:"name" jsonschema:"required" jsonschema_description:"Who to greet."`
+	Count int      `json:"count"`
+	Loud  bool     `json:"loud"`
+	Tags  []string `json:"tags"`
+	Inner *struct {
+		Level int `json:"level" jsonschema:"required"`
+	} `json:"inner,omitempty"`
+}
+
+type echoData struct {
+	Greeting string `json:"greeting"`
+	Count    int    `json:"count"`
+}
+
+type pathParams struct {
+	Path string `json:"path"`
+}
+
+type none struct{}
+
+type note struct {
+	Text string `json:"text"`
+}
+
+// harness is a dispatcher over a test extension with one function per
+// behaviour under test, an upstream service "svc" and captured logs and events.
+type harness struct {
+	d        *runtime.Dispatcher
+	logs     *observer.ObservedLogs
+	events   *runtime.EventLog
+	upstream *httptest.Server
+	release  chan struct{} // unblocks the handler that ignores its deadline
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{events: runtime.NewEventLog(10), release: make(chan struct{})}
+	t.Cleanup(func() { close(h.release) })
+	h.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			_, _ = io.WriteString(w, `{"text":"from upstream"}`)
+		case "/slow":
+			<-r.Context().Done()
+		case "/garbage":
+			_, _ = io.WriteString(w, `{"text":`)
+		default:
+			w.WriteHeader(atoiStatus(r.URL.Path))
+		}
+	}))
+	t.Cleanup(h.upstream.Close)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	down := "http://" + l.Addr().String()
+	_ = l.Close()
+
+	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "test-app", Version: "0.1.0", DisplayName: "Test App",
+		Description: "An extension with one function per dispatch behaviour.", ActionsExplicit: true})
+	tool := ext.ChatTool("tool_test_chat", "Test functions.")
+	notes := runtime.CacheModel[note](ext, "note")
+
+	runtime.AddFunction(tool, runtime.Function[echoParams]{
+		Name: "echo", Description: "Greets by name.", Defaults: echoParams{Count: 3},
+		Returns: reflect.TypeFor[echoData](),
+		Handler: func(c *ctx.Call, p echoParams) (runtime.Result, error) {
+			return runtime.Success(echoData{Greeting: "hello " + p.Name, Count: p.Count}, "greeted"), nil
+		},
+	})
+	add := func(name string, handler runtime.Handler[none]) {
+		runtime.AddFunction(tool, runtime.Function[none]{Name: name, Description: "Test function " + name + ".", Handler: handler})
+	}
+	add("panics", func(*ctx.Call, none) (runtime.Result, error) { panic("secret internal state") })
+	add("ignores_deadline", func(*ctx.Call, none) (runtime.Result, error) {
+		<-h.release
+		return runtime.Success(nil, "too late"), nil
+	})
+	add("fail_plain", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Fail("No account specified."), nil })
+	add("fail_coded", func(*ctx.Call, none) (runtime.Result, error) {
+		return runtime.Fail("Note not found.").WithCode("NOTE_NOT_FOUND").WithRetry(), nil
+	})
+	add("fail_bad_code", func(*ctx.Call, none) (runtime.Result, error) {
+		return runtime.Fail("x").WithCode("not-a-code"), nil
+	})
+	add("fail_empty", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Result{Status: runtime.StatusError}, nil })
+	add("plain_error", func(*ctx.Call, none) (runtime.Result, error) {
+		return runtime.Result{}, errors.New("parse feed: bad date")
+	})
+	add("coded_error", func(*ctx.Call, none) (runtime.Result, error) {
+		return runtime.Result{}, &runtime.CodedError{Code: "QUOTA_EXCEEDED", Message: "Daily quota used.", Retryable: true}
+	})
+	add("list_data", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Success([]int{1, 2}, "list"), nil })
+	add("no_status", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Result{}, nil })
+	add("bad_key", func(c *ctx.Call, _ none) (runtime.Result, error) {
+		_, err := notes.GetOrFetch(c, c.Cache, "bad key!", time.Minute, func(context.Context) (note, error) { return note{}, nil })
+		return runtime.Result{}, err
+	})
+	add("cached_note", func(c *ctx.Call, _ none) (runtime.Result, error) {
+		n, err := notes.GetOrFetch(c, c.Cache, "note:1", time.Minute, func(ctx context.Context) (note, error) {
+			resp, err := c.HTTP.Get(ctx, "http://svc/ok")
+			if err != nil {
+				return note{}, err
+			}
+			var n note
+			return n, resp.JSON(&n)
+		})
+		if err != nil {
+			return runtime.Result{}, err
+		}
+		return runtime.Success(n, n.Text), nil
+	})
+	runtime.AddFunction(tool, runtime.Function[pathParams]{
+		Name: "upstream", Description: "Calls the upstream path given.",
+		Handler: func(c *ctx.Call, p pathParams) (runtime.Result, error) {
+			resp, err := c.HTTP.Get(c, p.Path)
+			if err != nil {
+				return runtime.Result{}, err
+			}
+			if err := resp.Err(); err != nil {
+				return runtime.Result{}, err
+			}
+			var n note
+			if err := resp.JSON(&n); err != nil {
+				return runtime.Result{}, err
+			}
+			return runtime.Success(n, "fetched"), nil
+		},
+	})
+	writeEffects := []string{"__panel__sidebar", "update:note", "__panel__inbox"}
+	runtime.AddFunction(tool, runtime.Function[none]{
+		Name: "write", Description: "A write with panel effects and an event.", ActionType: runtime.Write,
+		Effects: writeEffects, Event: "note.written",
+		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+			return runtime.Success(note{Text: "saved"}, "Saved."), nil
+		},
+	})
+	runtime.AddFunction(tool, runtime.Function[none]{
+		Name: "write_refresh_none", Description: "A write that refreshes no panel.", ActionType: runtime.Write,
+		Effects: writeEffects, Event: "note.written",
+		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+			return runtime.Success(nil, "Saved quietly.").WithRefreshPanels(), nil
+		},
+	})
+	runtime.AddFunction(tool, runtime.Function[none]{
+		Name: "write_fails", Description: "A write that fails.", ActionType: runtime.Write,
+		Effects: writeEffects, Event: "note.written",
+		Handler: func(*ctx.Call, none) (runtime.Result, error) { return runtime.Fail("Disk full."), nil },
+	})
+
+	http, err := httpclient.New(httpclient.Config{Services: map[string]string{"svc": h.upstream.URL, "down": down}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	h.logs = logs
+	h.d, err = runtime.NewDispatcher(runtime.Options{
+		Extensions:  []*runtime.Extension{ext},
+		HTTP:        http,
+		Logger:      zap.New(core),
+		Events:      h.events,
+		CallTimeout: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func atoiStatus(path string) int {
+	var code int
+	for _, r := range strings.TrimPrefix(path, "/") {
+		code = code*10 + int(r-'0')
+	}
+	return code
+}
+
+var alice = ctx.User{ImperalID: "imp_u_alice", Email: "alice@example.com", TenantID: "default", Role: "user"}
+
+func (h *harness) call(fn, params string) (runtime.Result, runtime.Trace) {
+	return h.d.Call(context.Background(), runtime.Request{
+		AppID: "test-app", Function: fn, Params: json.RawMessage(params), User: alice, RequestID: "req-1",
+	})
+}
+
+// dataJSON returns the result's data as the client will see it.
+func dataJSON(r runtime.Result) string {
+	var envelope struct {
+		Data json.RawMessage `json:"data"`
+	}
+	raw, err := r.MarshalJSON()
+	if err != nil {
+		return "encode error: " + err.Error()
+	}
+	_ = json.Unmarshal(raw, &envelope)
+	return string(envelope.Data)
+}
+
+// TestDispatchErrors covers every row of the status table (DESIGN §3) that
+// the runtime owns: each comes back as an error result with its code.
+func TestDispatchErrors(t *testing.T) {
+	h := newHarness(t)
+	cases := []struct {
+		name, app, fn, params string
+		code                  string
+		retryable             bool
+		message               string // substring of the error
+		data                  string // exact data JSON, when checked
+	}{
+		{"unknown app", "nope", "echo", `{}`, runtime.CodeUnknownTool, false, "Tool not available: nope", `{}`},
+		{"unknown function", "test-app", "nope", `{}`, runtime.CodeUnknownSubFunction, false, "Sub-function not available: nope", `{}`},
+		{"missing required field", "test-app", "echo", `{"count":1}`, runtime.CodeValidationMissingField, false,
+			"A required field is missing: name", `{"missing_fields":["name"]}`},
+		{"missing nested field", "test-app", "echo", `{"name":"a","inner":{}}`, runtime.CodeValidationMissingField, false,
+			"missing: inner.level", `{"missing_fields":["inner.level"]}`},
+		{"wrong type", "test-app", "echo", `{"name":"a","count":"three"}`, runtime.CodeValidationTypeError, false,
+			"Invalid value type for field: count (want integer, got string)", `{"field":"count"}`},
+		{"wrong element type", "test-app", "echo", `{"name":"a","tags":["x",2]}`, runtime.CodeValidationTypeError, false,
+			"field: tags.1", `{"field":"tags.1"}`},
+		{"fraction for integer", "test-app", "echo", `{"name":"a","count":1.5}`, runtime.CodeValidationTypeError, false, "count", ""},
+		{"integer overflow", "test-app", "echo", `{"name":"a","count":1e30}`, runtime.CodeValidationTypeError, false, "count", ""},
+		{"params not an object", "test-app", "echo", `"just a string"`, runtime.CodeValidationTypeError, false,
+			"field: params (want object, got string)", `{"field":"params"}`},
+		{"params not JSON", "test-app", "echo", `{"name":`, runtime.CodeValidationTypeError, false, "params", ""},
+		{"handler panicked", "test-app", "panics", `{}`, runtime.CodeInternal, false, "An internal error occurred.", `{}`},
+		{"deadline exceeded", "test-app", "ignores_deadline", `{}`, runtime.CodeBackendTimeout, true, "did not finish in time", `{}`},
+		{"upstream timeout", "test-app", "upstream", `{"path":"http://svc/slow"}`, runtime.CodeBackendTimeout, true, "", ""},
+		{"upstream 5xx", "test-app", "upstream", `{"path":"http://svc/503"}`, runtime.CodeBackend5xx, true, "svc failed (HTTP 503)", ""},
+		{"upstream 500", "test-app", "upstream", `{"path":"http://svc/500"}`, runtime.CodeBackend5xx, true, "HTTP 500", ""},
+		{"upstream 4xx", "test-app", "upstream", `{"path":"http://svc/404"}`, runtime.CodeBackend4xx, false, "svc rejected the request (HTTP 404)", ""},
+		{"upstream unreachable", "test-app", "upstream", `{"path":"http://down/x"}`, runtime.CodeBackendUnavailable, true, "down is unreachable", ""},
+		{"upstream malformed", "test-app", "upstream", `{"path":"http://svc/garbage"}`, runtime.CodeBackendBadResponse, false, "malformed", ""},
+		{"egress refused", "test-app", "upstream", `{"path":"http://evil.example.com/x"}`, runtime.CodeUnstructured, false, "egress allow-list", ""},
+		{"cache contract violation", "test-app", "bad_key", `{}`, runtime.CodeCacheContractViolation, false, "I-CACHE-KEY-SAFETY", ""},
+		{"handler error without code", "test-app", "fail_plain", `{}`, runtime.CodeUnstructured, false, "No account specified.", `{}`},
+		{"handler error with its code", "test-app", "fail_coded", `{}`, "NOTE_NOT_FOUND", true, "Note not found.", `{}`},
+		{"malformed handler code", "test-app", "fail_bad_code", `{}`, runtime.CodeUnstructured, false, "x", ""},
+		{"empty error message", "test-app", "fail_empty", `{}`, runtime.CodeUnstructured, false, "The call failed.", ""},
+		{"returned plain error", "test-app", "plain_error", `{}`, runtime.CodeUnstructured, false, "parse feed: bad date", ""},
+		{"returned coded error", "test-app", "coded_error", `{}`, "QUOTA_EXCEEDED", true, "Daily quota used.", ""},
+		{"data not an object", "test-app", "list_data", `{}`, runtime.CodeInternal, false, "An internal error occurred.", `{}`},
+		{"result without status", "test-app", "no_status", `{}`, runtime.CodeInternal, false, "internal", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, tr := h.d.Call(context.Background(), runtime.Request{
+				AppID: tc.app, Function: tc.fn, Params: json.RawMessage(tc.params), User: alice,
+			})
+			if res.Status != runtime.StatusError || res.ErrorCode != tc.code || res.Retryable != tc.retryable {
+				t.Fatalf("got status %s code %s retryable %v (%q), want error %s retryable %v",
+					res.Status, res.ErrorCode, res.Retryable, res.Error, tc.code, tc.retryable)
+			}
+			if !strings.Contains(res.Error, tc.message) {
+				t.Errorf("error %q does not contain %q", res.Error, tc.message)
+			}
+			if tc.data != "" && dataJSON(res) != tc.data {
+				t.Errorf("data = %s, want %s", dataJSON(res), tc.data)
+			}
+			if res.RefreshPanels != nil {
+				t.Errorf("an error result carries refresh_panels %v", res.RefreshPanels)
+			}
+			if tr.Status != runtime.StatusError || tr.ErrorCode != tc.code || tr.RequestID == "" {
+				t.Errorf("trace = %+v", tr)
+			}
+			if _, err := json.Marshal(res); err != nil {
+				t.Errorf("result does not encode: %v", err)
+			}
+		})
+	}
+}
+
+func TestPanicIsLoggedWithStackButNotReturned(t *testing.T) {
+	h := newHarness(t)
+	res, _ := h.call("panics", `{}`)
+	body, _ := json.Marshal(res)
+	if strings.Contains(string(body), "secret internal state") {
+		t.Fatalf("panic text reached the client: %s", body)
+	}
+	entries := h.logs.FilterMessage("handler panicked").All()
+	if len(entries) != 1 {
+		t.Fatalf("logged %d panic entries, want 1", len(entries))
+	}
+	fields := entries[0].ContextMap()
+	if fields["panic"] != "secret internal state" || !strings.Contains(fields["stack"].(string), "dispatch_test.go") ||
+		fields["request_id"] != "req-1" || fields["function"] != "panics" {
+		t.Fatalf("panic log fields = %v", fields)
+	}
+}
+
+func TestSuccessAndDefaults(t *testing.T) {
+	h := newHarness(t)
+	res, tr := h.call("echo", `{"name":"Ann","unknown_field":true}`)
+	if !res.OK() || res.Summary != "greeted" || dataJSON(res) != `{"greeting":"hello Ann","count":3}` {
+		t.Fatalf("echo = %+v %s", res, dataJSON(res))
+	}
+	if res.RefreshPanels != nil {
+		t.Errorf("a read without panel effects refreshes %v", res.RefreshPanels)
+	}
+	if tr.Status != runtime.StatusSuccess || tr.Function != "echo" || tr.UserID != "imp_u_alice" || tr.Event != nil {
+		t.Errorf("trace = %+v", tr)
+	}
+	if h.logs.FilterMessage("ignoring unknown parameters").Len() != 1 {
+		t.Error("unknown parameter not logged at debug level")
+	}
+	// Explicit values beat defaults; null and empty params mean {}.
+	if res, _ := h.call("echo", `{"name":"Bo","count":0}`); dataJSON(res) != `{"greeting":"hello Bo","count":0}` {
+		t.Errorf("explicit zero lost: %s", dataJSON(res))
+	}
+	for _, params := range []string{``, `null`, ` `} {
+		if res, _ := h.call("fail_plain", params); res.ErrorCode != runtime.CodeUnstructured {
+			t.Errorf("params %q: %+v", params, res)
+		}
+	}
+}
+
+func TestPanelEffectsAndEvents(t *testing.T) {
+	h := newHarness(t)
+	res, tr := h.call("write", `{}`)
+	if !res.OK() || strings.Join(res.RefreshPanels, ",") != "sidebar,inbox" {
+		t.Fatalf("write: status %s refresh_panels %v, want [sidebar inbox]", res.Status, res.RefreshPanels)
+	}
+	events := h.events.Events()
+	if len(events) != 1 || tr.Event == nil {
+		t.Fatalf("published %d events, trace event %v; want 1", len(events), tr.Event)
+	}
+	ev := events[0]
+	if ev.EventType != "note.written" || ev.UserID != "imp_u_alice" || ev.TenantID != "default" ||
+		string(ev.Data) != `{"text":"saved"}` {
+		t.Fatalf("event = %+v", ev)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, ev.Timestamp); err != nil {
+		t.Fatalf("event timestamp %q: %v", ev.Timestamp, err)
+	}
+	raw, _ := json.Marshal(ev)
+	if !strings.HasPrefix(string(raw), `{"event_type":"note.written","timestamp":`) {
+		t.Fatalf("event envelope = %s", raw)
+	}
+
+	res, _ = h.call("write_refresh_none", `{}`)
+	if res.RefreshPanels == nil || len(res.RefreshPanels) != 0 {
+		t.Fatalf("explicit empty refresh_panels became %#v", res.RefreshPanels)
+	}
+
+	res, _ = h.call("write_fails", `{}`)
+	if res.OK() || res.RefreshPanels != nil || len(h.events.Events()) != 2 {
+		t.Fatalf("failed write: refresh %v, events %d; want none added", res.RefreshPanels, len(h.events.Events()))
+	}
+}
+
+func TestTraceCountsCacheAndUpstream(t *testing.T) {
+	h := newHarness(t)
+	res, tr := h.call("cached_note", `{}`)
+	if !res.OK() || res.Summary != "from upstream" {
+		t.Fatalf("first call: %+v", res)
+	}
+	if tr.CacheHits != 0 || tr.CacheMisses != 1 || len(tr.Upstream) != 1 || tr.Upstream[0].Service != "svc" ||
+		tr.Upstream[0].Path != "/ok" || tr.Upstream[0].Status != 200 {
+		t.Fatalf("miss trace = %+v", tr)
+	}
+	_, tr = h.call("cached_note", `{}`)
+	if tr.CacheHits != 1 || tr.CacheMisses != 0 || len(tr.Upstream) != 0 {
+		t.Fatalf("hit trace = %+v", tr)
+	}
+	// Another user misses: entries are per user.
+	_, tr = h.d.Call(context.Background(), runtime.Request{AppID: "test-app", Function: "cached_note",
+		User: ctx.User{ImperalID: "imp_u_bob", TenantID: "default"}})
+	if tr.CacheMisses != 1 {
+		t.Fatalf("bob's first call hit alice's entry: %+v", tr)
+	}
+}
+
+func TestCallRequiresAUser(t *testing.T) {
+	h := newHarness(t)
+	res, _ := h.d.Call(context.Background(), runtime.Request{AppID: "test-app", Function: "echo", Params: json.RawMessage(`{"name":"a"}`)})
+	if res.ErrorCode != runtime.CodeBadRequest {
+		t.Fatalf("call without user = %+v", res)
+	}
+}
+
+func TestConcurrentCallsAreIndependent(t *testing.T) {
+	h := newHarness(t)
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			name := strings.Repeat("x", i+1)
+			res, _ := h.call("echo", `{"name":"`+name+`"}`)
+			if want := `{"greeting":"hello ` + name + `","count":3}`; dataJSON(res) != want {
+				t.Errorf("call %d: %s, want %s", i, dataJSON(res), want)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestNewDispatcherRejectsDuplicateExtensions(t *testing.T) {
+	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "dup"})
+	if _, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext, ext}}); err == nil {
+		t.Fatal("the same extension was served twice")
+	}
+}

@@ -1,0 +1,213 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/invopop/jsonschema"
+	validator "github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// ValidationError reports call parameters that do not fit the function's
+// schema. Its code is VALIDATION_MISSING_FIELD when fields are missing and
+// VALIDATION_TYPE_ERROR otherwise.
+type ValidationError struct {
+	// Missing lists the required fields the call left out.
+	Missing []string
+	// Field is the first field with a value of the wrong type or shape
+	// ("params" for the parameters as a whole).
+	Field string
+	// Reason says what is wrong with Field.
+	Reason string
+}
+
+// Error implements error, in the SDK's words.
+func (e *ValidationError) Error() string {
+	if len(e.Missing) > 0 {
+		return "A required field is missing: " + strings.Join(e.Missing, ", ")
+	}
+	return "Invalid value type for field: " + e.Field + " (" + e.Reason + ")"
+}
+
+// Code returns the error's ActionResult code.
+func (e *ValidationError) Code() string {
+	if len(e.Missing) > 0 {
+		return CodeValidationMissingField
+	}
+	return CodeValidationTypeError
+}
+
+// schemaReflector derives every schema the same way: inline (no $ref, which
+// strict tool-calling providers reject), objects closed to unknown
+// properties, and only fields tagged `jsonschema:"required"` required.
+var schemaReflector = &jsonschema.Reflector{
+	Anonymous:                  true,
+	DoNotReference:             true,
+	ExpandedStruct:             true,
+	RequiredFromJSONSchemaTags: true,
+}
+
+// dataReflector derives result data schemas: every field a handler does not
+// mark omitempty is always present, so it is required.
+var dataReflector = &jsonschema.Reflector{
+	Anonymous:      true,
+	DoNotReference: true,
+	ExpandedStruct: true,
+}
+
+var englishPrinter = message.NewPrinter(language.English)
+
+// paramsSchema is a function's parameter schema: the published JSON and
+// the compiled validator of the same document.
+type paramsSchema struct {
+	published json.RawMessage
+	compiled  *validator.Schema
+}
+
+func newParamsSchema(t reflect.Type, defaults any) (*paramsSchema, error) {
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("parameters must be a struct type, not %s", t)
+	}
+	s := schemaReflector.ReflectFromType(t)
+	s.Version = ""
+	if err := applyDefaults(s, reflect.ValueOf(defaults)); err != nil {
+		return nil, err
+	}
+	published, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("parameter schema: %w", err)
+	}
+	doc, err := validator.UnmarshalJSON(bytes.NewReader(published))
+	if err != nil {
+		return nil, fmt.Errorf("parameter schema: %w", err)
+	}
+	c := validator.NewCompiler()
+	c.DefaultDraft(validator.Draft2020)
+	if err := c.AddResource("params.json", doc); err != nil {
+		return nil, fmt.Errorf("parameter schema: %w", err)
+	}
+	compiled, err := c.Compile("params.json")
+	if err != nil {
+		return nil, fmt.Errorf("parameter schema: %w", err)
+	}
+	return &paramsSchema{published: published, compiled: compiled}, nil
+}
+
+// applyDefaults publishes the non-zero fields of defaults as the schema's
+// "default" values, so the schema and the decoder agree by construction.
+func applyDefaults(s *jsonschema.Schema, defaults reflect.Value) error {
+	t := defaults.Type()
+	for i := range t.NumField() {
+		field, value := t.Field(i), defaults.Field(i)
+		if !field.IsExported() || value.IsZero() {
+			continue
+		}
+		switch value.Kind() {
+		case reflect.Bool, reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		default:
+			return fmt.Errorf("field %s: defaults may only set scalar fields, not %s", field.Name, value.Kind())
+		}
+		name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+		if name == "" {
+			name = field.Name
+		}
+		if prop, ok := s.Properties.Get(name); ok {
+			prop.Default = value.Interface()
+		}
+	}
+	return nil
+}
+
+func dataSchema(t reflect.Type) (json.RawMessage, error) {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct && t.Kind() != reflect.Map {
+		return nil, fmt.Errorf("returned data must be a JSON object, so a struct or map type, not %s", t)
+	}
+	s := dataReflector.ReflectFromType(t)
+	s.Version = ""
+	out, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("return schema: %w", err)
+	}
+	return out, nil
+}
+
+// validate checks raw parameters against the schema. Unknown properties are
+// not an error (the SDK's models ignore them, and so does the decoder); they
+// are returned so the caller can log them.
+func (p *paramsSchema) validate(raw []byte) (unknown []string, _ *ValidationError) {
+	inst, err := validator.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, &ValidationError{Field: "params", Reason: "not valid JSON"}
+	}
+	err = p.compiled.Validate(inst)
+	var verr *validator.ValidationError
+	if !errors.As(err, &verr) {
+		return nil, nil
+	}
+	out := &ValidationError{}
+	walkLeaves(verr, func(e *validator.ValidationError) {
+		switch k := e.ErrorKind.(type) {
+		case *kind.Required:
+			for _, name := range k.Missing {
+				out.Missing = append(out.Missing, fieldPath(e.InstanceLocation, name))
+			}
+		case *kind.AdditionalProperties:
+			for _, name := range k.Properties {
+				unknown = append(unknown, fieldPath(e.InstanceLocation, name))
+			}
+		case *kind.Type:
+			if out.Field == "" {
+				out.Field = fieldPath(e.InstanceLocation)
+				out.Reason = "want " + strings.Join(k.Want, " or ") + ", got " + k.Got
+			}
+		default:
+			if out.Field == "" {
+				out.Field = fieldPath(e.InstanceLocation)
+				out.Reason = e.ErrorKind.LocalizedString(englishPrinter)
+			}
+		}
+	})
+	if len(out.Missing) == 0 && out.Field == "" {
+		return unknown, nil
+	}
+	return unknown, out
+}
+
+func walkLeaves(e *validator.ValidationError, visit func(*validator.ValidationError)) {
+	if len(e.Causes) == 0 {
+		visit(e)
+		return
+	}
+	for _, c := range e.Causes {
+		walkLeaves(c, visit)
+	}
+}
+
+func fieldPath(location []string, name ...string) string {
+	path := strings.Join(append(append([]string(nil), location...), name...), ".")
+	if path == "" {
+		return "params"
+	}
+	return path
+}
+
+// decodeError turns a decoding failure the schema let through (an integer
+// that overflows its Go field, say) into a type error naming the field.
+func decodeError(err error) *ValidationError {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return &ValidationError{Field: typeErr.Field, Reason: "want " + typeErr.Type.String() + ", got " + typeErr.Value}
+	}
+	return &ValidationError{Field: "params", Reason: err.Error()}
+}
