@@ -1,0 +1,168 @@
+package mailclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+// ── Chat function: list inbox with cache ────────────────────────────────────
+
+// ListInboxParams are list_inbox's parameters.
+type ListInboxParams struct {
+	AccountID string `json:"account_id" jsonschema_description:"Mail account to list."`
+	Folder    string `json:"folder" jsonschema_description:"Folder to list."`
+}
+
+// InboxData is list_inbox's result data.
+type InboxData struct {
+	Messages []json.RawMessage `json:"messages"`
+	Total    int               `json:"total"`
+	HasMore  bool              `json:"has_more"`
+}
+
+func init() {
+	runtime.AddFunction(chat, runtime.Function[ListInboxParams]{
+		Name:        "list_inbox",
+		Description: "List inbox messages for the user. Returns the first page from cache or fetches fresh.",
+		ActionType:  runtime.Read,
+		Defaults:    ListInboxParams{Folder: "INBOX"},
+		Returns:     reflect.TypeFor[InboxData](),
+		Handler:     listInbox,
+	})
+}
+
+// listInbox returns the cached inbox page, or fetches and caches it on a miss.
+func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
+	uid := c.User.ImperalID
+	if uid == "" || p.AccountID == "" {
+		return runtime.Fail("No account specified."), nil
+	}
+
+	// Key syntax: [A-Za-z0-9_\-:], max 128 chars (I-CACHE-KEY-SAFETY).
+	// ':' is the namespace separator; the cache adds the user namespace itself.
+	cacheKey := inboxKey(p.AccountID, p.Folder)
+
+	// fetchInbox runs on a miss. Unlike the seed, a failed fetch is an error,
+	// so an outage is reported (and retryable) instead of cached as an empty page.
+	fetchInbox := func(ctx context.Context) (InboxPage, error) {
+		resp, err := c.HTTP.Get(ctx, "http://mail-service/v1/inbox", httpclient.Params{
+			"user_id": uid, "account_id": p.AccountID, "folder": p.Folder, "page": 0,
+		})
+		if err != nil {
+			return InboxPage{}, err
+		}
+		if err := resp.Err(); err != nil {
+			return InboxPage{}, err
+		}
+		var body struct {
+			Messages []json.RawMessage `json:"messages"`
+			Total    int               `json:"total"`
+			HasMore  bool              `json:"has_more"`
+		}
+		if err := resp.JSON(&body); err != nil {
+			return InboxPage{}, err
+		}
+		return InboxPage{
+			AccountID: p.AccountID,
+			Folder:    p.Folder,
+			Messages:  nonNil(body.Messages),
+			Total:     body.Total,
+			HasMore:   body.HasMore,
+			FetchedAt: c.Now().UTC().Format(time.RFC3339Nano),
+		}, nil
+	}
+
+	// GetOrFetch returns the cached page on a hit; on a miss it calls
+	// fetchInbox, stores the page for 60 s and returns it.
+	page, err := inboxPages.GetOrFetch(c, c.Cache, cacheKey, cacheTTL*time.Second, fetchInbox)
+	if err != nil {
+		return runtime.Result{}, err
+	}
+
+	messages := page.Messages[:min(20, len(page.Messages))]
+	return runtime.Success(InboxData{
+		Messages: messages,
+		Total:    page.Total,
+		HasMore:  page.HasMore,
+	}, fmt.Sprintf("%d message(s) in %s.", len(messages), p.Folder)), nil
+}
+
+// ── Chat function: get unread summary with cache ────────────────────────────
+
+// UnreadParams are get_unread_summary's parameters: none.
+type UnreadParams struct{}
+
+// UnreadData is get_unread_summary's result data.
+type UnreadData struct {
+	Unread   int      `json:"unread"`
+	Accounts []string `json:"accounts"`
+}
+
+func init() {
+	runtime.AddFunction(chat, runtime.Function[UnreadParams]{
+		Name:        "get_unread_summary",
+		Description: "Return total unread count and list of accounts with unread messages.",
+		ActionType:  runtime.Read,
+		Returns:     reflect.TypeFor[UnreadData](),
+		Handler:     getUnreadSummary,
+	})
+}
+
+// getUnreadSummary returns the cached unread summary, or fetches and caches it on a miss.
+func getUnreadSummary(c *ctx.Call, _ UnreadParams) (runtime.Result, error) {
+	uid := c.User.ImperalID
+	if uid == "" {
+		return runtime.Fail("No user context."), nil
+	}
+
+	cacheKey := unreadKey(uid)
+
+	fetchUnread := func(ctx context.Context) (UnreadSummary, error) {
+		resp, err := c.HTTP.Get(ctx, "http://mail-service/v1/unread", httpclient.Params{"user_id": uid})
+		if err != nil {
+			return UnreadSummary{}, err
+		}
+		if err := resp.Err(); err != nil {
+			return UnreadSummary{}, err
+		}
+		var body struct {
+			Unread   int      `json:"unread"`
+			Accounts []string `json:"accounts"`
+		}
+		if err := resp.JSON(&body); err != nil {
+			return UnreadSummary{}, err
+		}
+		return UnreadSummary{
+			Unread:    body.Unread,
+			Accounts:  nonNil(body.Accounts),
+			FetchedAt: c.Now().UTC().Format(time.RFC3339Nano),
+		}, nil
+	}
+
+	summary, err := unreadSummaries.GetOrFetch(c, c.Cache, cacheKey, cacheTTL*time.Second, fetchUnread)
+	if err != nil {
+		return runtime.Result{}, err
+	}
+
+	return runtime.Success(UnreadData{Unread: summary.Unread, Accounts: summary.Accounts},
+		fmt.Sprintf("%d unread message(s).", summary.Unread)), nil
+}
+
+func inboxKey(accountID, folder string) string { return "inbox:" + accountID + ":" + folder + ":0" }
+
+func unreadKey(userID string) string { return "unread:" + userID }
+
+// nonNil keeps an absent list an empty one, as the seed's body.get(k, []) does.
+func nonNil[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
+}

@@ -1,0 +1,173 @@
+package mailclient
+
+import (
+	"fmt"
+	"reflect"
+
+	"go.uber.org/zap"
+
+	"github.com/imperalcloud/exthost/cache"
+	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+// writeEffects are declared by every write: the sidebar panel refreshes and
+// the platform learns an email changed.
+var writeEffects = []string{"__panel__sidebar", "update:email"}
+
+// ── Chat function: archive a message ────────────────────────────────────────
+
+// ArchiveMessageParams are archive_message's parameters.
+type ArchiveMessageParams struct {
+	AccountID string `json:"account_id" jsonschema:"required" jsonschema_description:"Mail account holding the message."`
+	MessageID string `json:"message_id" jsonschema:"required" jsonschema_description:"Message to archive."`
+	Folder    string `json:"folder" jsonschema_description:"Folder the message is in."`
+}
+
+// ArchiveData is archive_message's result data.
+type ArchiveData struct {
+	Archived  int    `json:"archived"`
+	MessageID string `json:"message_id"`
+}
+
+func init() {
+	runtime.AddFunction(chat, runtime.Function[ArchiveMessageParams]{
+		Name:         "archive_message",
+		Description:  "Archive one message: it leaves the folder and stays searchable in the archive.",
+		ActionType:   runtime.Write,
+		Effects:      writeEffects,
+		Event:        "email.archived",
+		IDProjection: "message_id",
+		Defaults:     ArchiveMessageParams{Folder: "INBOX"},
+		Returns:      reflect.TypeFor[ArchiveData](),
+		Handler:      archiveMessage,
+	})
+}
+
+func archiveMessage(c *ctx.Call, p ArchiveMessageParams) (runtime.Result, error) {
+	uid := c.User.ImperalID
+	if uid == "" || p.AccountID == "" {
+		return runtime.Fail("No account specified."), nil
+	}
+	stale, err := staleKeys(uid, p.AccountID, p.Folder)
+	if err != nil {
+		return runtime.Result{}, err
+	}
+
+	resp, err := c.HTTP.Post(c, "http://mail-service/v1/messages/archive", httpclient.JSON(messagesRequest{
+		UserID: uid, AccountID: p.AccountID, MessageIDs: []string{p.MessageID},
+	}))
+	if err != nil {
+		return runtime.Result{}, err
+	}
+	if err := resp.Err(); err != nil {
+		return runtime.Result{}, err
+	}
+	var body struct {
+		Archived int `json:"archived"`
+	}
+	if err := resp.JSON(&body); err != nil {
+		return runtime.Result{}, err
+	}
+
+	invalidate(c, stale)
+	return runtime.Success(ArchiveData{Archived: body.Archived, MessageID: p.MessageID},
+		fmt.Sprintf("Archived %d message(s).", body.Archived)), nil
+}
+
+// ── Chat function: mark a message read or unread ────────────────────────────
+
+// MarkReadParams are mark_read's parameters.
+type MarkReadParams struct {
+	AccountID string `json:"account_id" jsonschema:"required" jsonschema_description:"Mail account holding the message."`
+	MessageID string `json:"message_id" jsonschema:"required" jsonschema_description:"Message to mark."`
+	Read      bool   `json:"read" jsonschema_description:"True marks the message read, false unread."`
+	Folder    string `json:"folder" jsonschema_description:"Folder the message is in."`
+}
+
+// MarkReadData is mark_read's result data.
+type MarkReadData struct {
+	Updated   int    `json:"updated"`
+	MessageID string `json:"message_id"`
+	Read      bool   `json:"read"`
+}
+
+func init() {
+	runtime.AddFunction(chat, runtime.Function[MarkReadParams]{
+		Name:         "mark_read",
+		Description:  "Mark one message as read, or as unread with read=false.",
+		ActionType:   runtime.Write,
+		Effects:      writeEffects,
+		Event:        "email.marked_read",
+		IDProjection: "message_id",
+		Defaults:     MarkReadParams{Read: true, Folder: "INBOX"},
+		Returns:      reflect.TypeFor[MarkReadData](),
+		Handler:      markRead,
+	})
+}
+
+func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
+	uid := c.User.ImperalID
+	if uid == "" || p.AccountID == "" {
+		return runtime.Fail("No account specified."), nil
+	}
+	stale, err := staleKeys(uid, p.AccountID, p.Folder)
+	if err != nil {
+		return runtime.Result{}, err
+	}
+
+	resp, err := c.HTTP.Post(c, "http://mail-service/v1/messages/mark_read", httpclient.JSON(messagesRequest{
+		UserID: uid, AccountID: p.AccountID, MessageIDs: []string{p.MessageID}, Read: &p.Read,
+	}))
+	if err != nil {
+		return runtime.Result{}, err
+	}
+	if err := resp.Err(); err != nil {
+		return runtime.Result{}, err
+	}
+	var body struct {
+		Updated int `json:"updated"`
+	}
+	if err := resp.JSON(&body); err != nil {
+		return runtime.Result{}, err
+	}
+
+	invalidate(c, stale)
+	state := "read"
+	if !p.Read {
+		state = "unread"
+	}
+	return runtime.Success(MarkReadData{Updated: body.Updated, MessageID: p.MessageID, Read: p.Read},
+		fmt.Sprintf("Marked %d message(s) as %s.", body.Updated, state)), nil
+}
+
+// messagesRequest is the body of the mail-service's message endpoints.
+type messagesRequest struct {
+	UserID     string   `json:"user_id"`
+	AccountID  string   `json:"account_id"`
+	MessageIDs []string `json:"message_ids"`
+	Read       *bool    `json:"read,omitempty"`
+}
+
+// staleKeys returns the entries a write to the folder makes stale. They are
+// checked before the write: a key the cache would refuse must fail the call
+// before the mailbox changes, not after.
+func staleKeys(userID, accountID, folder string) ([]string, error) {
+	keys := []string{inboxKey(accountID, folder), unreadKey(userID)}
+	for _, k := range keys {
+		if err := cache.ValidateKey(k); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
+
+// invalidate drops the entries a successful write made stale, so the next
+// read is fresh. The write already happened: a cache failure is logged, not
+// returned, and the entries expire within their TTL anyway.
+func invalidate(c *ctx.Call, keys []string) {
+	if err := c.Cache.Delete(c, keys...); err != nil {
+		c.Log().Warn("cache invalidation failed; entries stay until their TTL", zap.Strings("keys", keys), zap.Error(err))
+	}
+}
