@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/imperalcloud/exthost/cache"
-	"github.com/imperalcloud/exthost/internal/testredis"
+	"github.com/imperalcloud/exthost/internal/cachetest"
 )
 
 // inboxSummary is the SDK test suite's model: {unread: int = 0, latest_subject: str = ""}.
@@ -46,7 +46,7 @@ func (f *fixture) newClient(t *testing.T, user string) *cache.Client {
 // forEachBackend runs test against the memory backend and the shared Redis.
 func forEachBackend(t *testing.T, test func(t *testing.T, f *fixture)) {
 	t.Helper()
-	for _, name := range []string{"memory", "redis"} {
+	for _, name := range cachetest.Kinds {
 		t.Run(name, func(t *testing.T) {
 			test(t, newFixture(t, name))
 		})
@@ -55,25 +55,17 @@ func forEachBackend(t *testing.T, test func(t *testing.T, f *fixture)) {
 
 func newFixture(t *testing.T, backend string) *fixture {
 	t.Helper()
-	var b cache.Backend
-	user := "u-123"
-	switch backend {
-	case "memory":
-		mem, err := cache.NewMemory(cache.MemoryOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b = mem
-	case "redis":
-		b = cache.NewRedis(testredis.Client(t), time.Second)
-		user = testredis.UniqueID(t) // the shared Redis outlives this test
+	f := &fixture{
+		backend:  backend,
+		spy:      &spyBackend{Backend: cachetest.Backend(t, backend)},
+		observer: newCountingObserver(),
+		user:     cachetest.User(t, backend, "u-123"),
 	}
-	f := &fixture{backend: backend, spy: &spyBackend{Backend: b}, observer: newCountingObserver(), user: user}
 	f.store = cache.NewStore(f.spy, cache.Options{Observer: f.observer, Now: func() time.Time { return fixedNow }})
 	t.Cleanup(func() { _ = f.store.Close() })
 	f.models = cache.NewModels("mail")
 	f.summary = cache.Register[inboxSummary](f.models, "inbox_summary")
-	f.client = f.newClient(t, user)
+	f.client = f.newClient(t, f.user)
 	return f
 }
 

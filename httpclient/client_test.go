@@ -189,7 +189,7 @@ func TestResponse(t *testing.T) {
 
 	resp, _ := c.Get(ctx, "http://s/list")
 	var list []map[string]int
-	if err := resp.JSON(&list); err != nil || list[0]["id"] != 1 || resp.Err() != nil {
+	if err := resp.Decode(&list); err != nil || list[0]["id"] != 1 || resp.Err() != nil {
 		t.Fatalf("list body: %v %v", list, err)
 	}
 
@@ -200,6 +200,10 @@ func TestResponse(t *testing.T) {
 	var status *httpclient.StatusError
 	if !errors.As(resp.Err(), &status) || status.StatusCode != 404 || status.Service != "s" || !strings.Contains(string(status.Body), "no such") {
 		t.Fatalf("Err() = %v, want a *StatusError for 404", resp.Err())
+	}
+
+	if err := resp.Decode(&list); !errors.As(err, &status) || status.StatusCode != 404 {
+		t.Fatalf("Decode of a 404 = %v, want its *StatusError", err)
 	}
 
 	resp, _ = c.Get(ctx, "http://s/broken")

@@ -29,6 +29,16 @@ func (r *Response) Err() error {
 	return &StatusError{Service: r.service, Method: r.method, StatusCode: r.StatusCode, Body: r.Body[:min(len(r.Body), 200)]}
 }
 
+// Decode decodes a 2xx body into v. Any other status is its *StatusError:
+// unlike decoding whatever came back, a failed request cannot pass for an
+// empty answer.
+func (r *Response) Decode(v any) error {
+	if err := r.Err(); err != nil {
+		return err
+	}
+	return r.JSON(v)
+}
+
 // JSON decodes the body into v. A body that is not valid JSON for v is an
 // *Error of KindMalformed.
 func (r *Response) JSON(v any) error {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/imperalcloud/exthost/internal/cachetest"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -15,7 +16,7 @@ import (
 // checked for the wire. "encoded" adds the ActionResult's JSON encoding.
 // Figures are in docs/performance.md.
 func BenchmarkListInbox(b *testing.B) {
-	for _, backend := range []string{"memory", "redis"} {
+	for _, backend := range cachetest.Kinds {
 		b.Run("hit/"+backend, func(b *testing.B) {
 			h := newHost(b, backend)
 			req := runtime.Request{AppID: "mail-client", Function: "list_inbox",

@@ -49,8 +49,9 @@ func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
 	// ':' is the namespace separator; the cache adds the user namespace itself.
 	cacheKey := inboxKey(p.AccountID, p.Folder)
 
-	// fetchInbox runs on a miss. Unlike the seed, a failed fetch is an error,
-	// so an outage is reported (and retryable) instead of cached as an empty page.
+	// fetchInbox runs on a miss. Unlike the seed, a failed fetch is an error
+	// (Decode refuses a non-2xx answer), so an outage is reported, retryable,
+	// instead of cached as an empty page.
 	fetchInbox := func(ctx context.Context) (InboxPage, error) {
 		resp, err := c.HTTP.Get(ctx, "http://mail-service/v1/inbox", httpclient.Params{
 			"user_id": uid, "account_id": p.AccountID, "folder": p.Folder, "page": 0,
@@ -58,15 +59,12 @@ func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
 		if err != nil {
 			return InboxPage{}, err
 		}
-		if err := resp.Err(); err != nil {
-			return InboxPage{}, err
-		}
 		var body struct {
 			Messages []json.RawMessage `json:"messages"`
 			Total    int               `json:"total"`
 			HasMore  bool              `json:"has_more"`
 		}
-		if err := resp.JSON(&body); err != nil {
+		if err := resp.Decode(&body); err != nil {
 			return InboxPage{}, err
 		}
 		return InboxPage{
@@ -129,14 +127,11 @@ func getUnreadSummary(c *ctx.Call, _ UnreadParams) (runtime.Result, error) {
 		if err != nil {
 			return UnreadSummary{}, err
 		}
-		if err := resp.Err(); err != nil {
-			return UnreadSummary{}, err
-		}
 		var body struct {
 			Unread   int      `json:"unread"`
 			Accounts []string `json:"accounts"`
 		}
-		if err := resp.JSON(&body); err != nil {
+		if err := resp.Decode(&body); err != nil {
 			return UnreadSummary{}, err
 		}
 		return UnreadSummary{

@@ -10,13 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/ctx"
 	_ "github.com/imperalcloud/exthost/extensions/mailclient"
 	"github.com/imperalcloud/exthost/httpclient"
-	"github.com/imperalcloud/exthost/internal/testredis"
+	"github.com/imperalcloud/exthost/internal/cachetest"
 	"github.com/imperalcloud/exthost/registry"
 	"github.com/imperalcloud/exthost/runtime"
 )
@@ -39,19 +38,8 @@ func newHost(t testing.TB, backend string) *host {
 	}
 	h := &host{mail: newFakeMailService(t), events: runtime.NewEventLog(16),
 		user: ctx.User{ImperalID: "demo", TenantID: "default"}}
-	var b cache.Backend
-	switch backend {
-	case "memory":
-		mem, err := cache.NewMemory(cache.MemoryOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b = mem
-	case "redis":
-		b = cache.NewRedis(testredis.Client(t), time.Second)
-		h.user.ImperalID = testredis.UniqueID(t)
-	}
-	store := cache.NewStore(b, cache.Options{})
+	h.user.ImperalID = cachetest.User(t, backend, h.user.ImperalID)
+	store := cache.NewStore(cachetest.Backend(t, backend), cache.Options{})
 	t.Cleanup(func() { _ = store.Close() })
 	upstreams, err := httpclient.New(httpclient.Config{Services: map[string]string{"mail-service": h.mail.URL}})
 	if err != nil {
@@ -77,7 +65,7 @@ func (h *host) call(t testing.TB, function, params string) (runtime.Result, runt
 }
 
 func forEachBackend(t *testing.T, test func(t *testing.T, h *host)) {
-	for _, backend := range []string{"memory", "redis"} {
+	for _, backend := range cachetest.Kinds {
 		t.Run(backend, func(t *testing.T) { test(t, newHost(t, backend)) })
 	}
 }

@@ -50,28 +50,15 @@ func archiveMessage(c *ctx.Call, p ArchiveMessageParams) (runtime.Result, error)
 	if uid == "" || p.AccountID == "" {
 		return runtime.Fail("No account specified."), nil
 	}
-	stale, err := staleKeys(uid, p.AccountID, p.Folder)
-	if err != nil {
-		return runtime.Result{}, err
-	}
 
-	resp, err := c.HTTP.Post(c, "http://mail-service/v1/messages/archive", httpclient.JSON(messagesRequest{
-		UserID: uid, AccountID: p.AccountID, MessageIDs: []string{p.MessageID},
-	}))
-	if err != nil {
-		return runtime.Result{}, err
-	}
-	if err := resp.Err(); err != nil {
-		return runtime.Result{}, err
-	}
 	var body struct {
 		Archived int `json:"archived"`
 	}
-	if err := resp.JSON(&body); err != nil {
+	req := messagesRequest{UserID: uid, AccountID: p.AccountID, MessageIDs: []string{p.MessageID}}
+	if err := writeMessages(c, "http://mail-service/v1/messages/archive", p.Folder, req, &body); err != nil {
 		return runtime.Result{}, err
 	}
 
-	invalidate(c, stale)
 	return runtime.Success(ArchiveData{Archived: body.Archived, MessageID: p.MessageID},
 		fmt.Sprintf("Archived %d message(s).", body.Archived)), nil
 }
@@ -112,28 +99,15 @@ func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
 	if uid == "" || p.AccountID == "" {
 		return runtime.Fail("No account specified."), nil
 	}
-	stale, err := staleKeys(uid, p.AccountID, p.Folder)
-	if err != nil {
-		return runtime.Result{}, err
-	}
 
-	resp, err := c.HTTP.Post(c, "http://mail-service/v1/messages/mark_read", httpclient.JSON(messagesRequest{
-		UserID: uid, AccountID: p.AccountID, MessageIDs: []string{p.MessageID}, Read: &p.Read,
-	}))
-	if err != nil {
-		return runtime.Result{}, err
-	}
-	if err := resp.Err(); err != nil {
-		return runtime.Result{}, err
-	}
 	var body struct {
 		Updated int `json:"updated"`
 	}
-	if err := resp.JSON(&body); err != nil {
+	req := messagesRequest{UserID: uid, AccountID: p.AccountID, MessageIDs: []string{p.MessageID}, Read: &p.Read}
+	if err := writeMessages(c, "http://mail-service/v1/messages/mark_read", p.Folder, req, &body); err != nil {
 		return runtime.Result{}, err
 	}
 
-	invalidate(c, stale)
 	state := "read"
 	if !p.Read {
 		state = "unread"
@@ -150,24 +124,28 @@ type messagesRequest struct {
 	Read       *bool    `json:"read,omitempty"`
 }
 
-// staleKeys returns the entries a write to the folder makes stale. They are
-// checked before the write: a key the cache would refuse must fail the call
-// before the mailbox changes, not after.
-func staleKeys(userID, accountID, folder string) ([]string, error) {
-	keys := []string{inboxKey(accountID, folder), unreadKey(userID)}
-	for _, k := range keys {
-		if err := cache.ValidateKey(k); err != nil {
-			return nil, err
+// writeMessages sends one write to the mail-service, decodes its answer
+// into out, and then drops the cache entries the write made stale, so the
+// next read is fresh. The keys are checked before the write: a key the cache
+// would refuse must fail the call before the mailbox changes, not after.
+func writeMessages(c *ctx.Call, url, folder string, req messagesRequest, out any) error {
+	stale := []string{inboxKey(req.AccountID, folder), unreadKey(req.UserID)}
+	for _, key := range stale {
+		if err := cache.ValidateKey(key); err != nil {
+			return err
 		}
 	}
-	return keys, nil
-}
-
-// invalidate drops the entries a successful write made stale, so the next
-// read is fresh. The write already happened: a cache failure is logged, not
-// returned, and the entries expire within their TTL anyway.
-func invalidate(c *ctx.Call, keys []string) {
-	if err := c.Cache.Delete(c, keys...); err != nil {
-		c.Log().Warn("cache invalidation failed; entries stay until their TTL", zap.Strings("keys", keys), zap.Error(err))
+	resp, err := c.HTTP.Post(c, url, httpclient.JSON(req))
+	if err != nil {
+		return err
 	}
+	if err := resp.Decode(out); err != nil {
+		return err
+	}
+	// The write happened: a cache failure is logged, not returned, and the
+	// entries expire within their TTL anyway.
+	if err := c.Cache.Delete(c, stale...); err != nil {
+		c.Log().Warn("cache invalidation failed; entries stay until their TTL", zap.Strings("keys", stale), zap.Error(err))
+	}
+	return nil
 }
