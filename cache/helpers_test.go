@@ -61,7 +61,12 @@ func newFixture(t *testing.T, backend string) *fixture {
 		observer: newCountingObserver(),
 		user:     cachetest.User(t, backend, "u-123"),
 	}
-	f.store = cache.NewStore(f.spy, cache.Options{Observer: f.observer, Now: func() time.Time { return fixedNow }})
+	var spied cache.Backend = f.spy
+	if mem, ok := f.spy.Backend.(*cache.Memory); ok {
+		// Keep the memory backend's decoded-value path, which production uses.
+		spied = &spyMemory{spyBackend: f.spy, mem: mem}
+	}
+	f.store = cache.NewStore(spied, cache.Options{Observer: f.observer, Now: func() time.Time { return fixedNow }})
 	t.Cleanup(func() { _ = f.store.Close() })
 	f.models = cache.NewModels("mail")
 	f.summary = cache.Register[inboxSummary](f.models, "inbox_summary")
@@ -101,6 +106,22 @@ func (s *spyBackend) Set(ctx context.Context, key string, value []byte, ttl time
 func (s *spyBackend) Delete(ctx context.Context, keys []string) error {
 	s.record("DEL " + strings.Join(keys, " "))
 	return s.Backend.Delete(ctx, keys)
+}
+
+// spyMemory records the memory backend's decoded-value operations too.
+type spyMemory struct {
+	*spyBackend
+	mem *cache.Memory
+}
+
+func (s *spyMemory) GetValue(key string) (any, []byte, bool) {
+	s.record("GET " + key)
+	return s.mem.GetValue(key)
+}
+
+func (s *spyMemory) SetValue(key string, envelope []byte, value any, ttl time.Duration) {
+	s.record("SET " + key)
+	s.mem.SetValue(key, envelope, value, ttl)
 }
 
 // countingObserver counts cache events and lets a test wait for misses.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,13 +15,18 @@ var modelNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 // Models is the ordered set of cache models one extension registers. It is
 // filled at start-up, from package-level declarations, and only read after.
 type Models struct {
-	owner string
-	names []string
+	owner  string
+	names  []string
+	sealed atomic.Bool
 }
 
 // NewModels returns an empty model set for the extension owner (its app id,
 // used in messages).
 func NewModels(owner string) *Models { return &Models{owner: owner} }
+
+// Seal closes the set: from now on Register panics. The runtime seals an
+// extension's models when it starts serving the extension.
+func (ms *Models) Seal() { ms.sealed.Store(true) }
 
 // Names returns the registered model names in registration order.
 func (ms *Models) Names() []string { return slices.Clone(ms.names) }
@@ -43,6 +49,9 @@ type Model[T any] struct {
 // not a struct: like the SDK's @ext.cache_model, registration runs at
 // start-up, so a bad declaration stops the process before the first call.
 func Register[T any](ms *Models, name string) *Model[T] {
+	if ms.sealed.Load() {
+		panic(fmt.Sprintf("cache: %s: cannot register cache model %q: the extension is already being served", ms.owner, name))
+	}
 	if !modelNamePattern.MatchString(name) {
 		panic(fmt.Sprintf("cache: %s: model name %q must match %s", ms.owner, name, modelNamePattern))
 	}
@@ -59,29 +68,51 @@ func Register[T any](ms *Models, name string) *Model[T] {
 // Name returns the model's registered name.
 func (m *Model[T]) Name() string { return m.name }
 
-// Get returns the value stored under key for c's user, and whether there was
-// one. A backend failure reads as a miss (the cache fails open); the only
-// errors are broken invariants, reported before any I/O.
-func (m *Model[T]) Get(ctx context.Context, c *Client, key string) (T, bool, error) {
-	var zero T
+// Scope is a call's view of the cache: the call's context, and its client,
+// bound to the call's app and user. A handler's *ctx.Call is one; elsewhere
+// Bind makes one.
+type Scope interface {
+	context.Context
+	CacheClient() *Client
+}
+
+// Bind returns the scope of client under ctx.
+func Bind(ctx context.Context, client *Client) Scope { return bound{ctx, client} }
+
+type bound struct {
+	context.Context
+	client *Client
+}
+
+func (b bound) CacheClient() *Client { return b.client }
+
+// Get returns the value stored under key for the scope's user, and whether
+// there was one. A backend failure reads as a miss (the cache fails open);
+// the only errors are broken invariants, reported before any I/O.
+func (m *Model[T]) Get(s Scope, key string) (T, bool, error) {
+	c := s.CacheClient()
 	if err := m.check(c, key); err != nil {
+		var zero T
 		return zero, false, err
 	}
-	v, ok := get[T](ctx, c, m.name, key)
+	v, ok, _ := read[T](s, c, m.name, key)
+	c.lookup(m.name, ok)
 	return v, ok, nil
 }
 
-// Set stores v under key for c's user for ttl, a whole number of seconds in
-// [5s, 300s]. It returns a *ContractError, before any I/O, for a bad key or
-// TTL or an envelope over 64 KiB, and the backend's error if the write failed.
-func (m *Model[T]) Set(ctx context.Context, c *Client, key string, v T, ttl time.Duration) error {
+// Set stores v under key for the scope's user for ttl, a whole number of
+// seconds in [5s, 300s]. It returns a *ContractError, before any I/O, for a
+// bad key or TTL or an envelope over 64 KiB, and the backend's error if the
+// write failed.
+func (m *Model[T]) Set(s Scope, key string, v T, ttl time.Duration) error {
+	c := s.CacheClient()
 	if err := m.check(c, key); err != nil {
 		return err
 	}
 	if err := ValidateTTL(ttl); err != nil {
 		return err
 	}
-	return set(ctx, c, m.name, key, v, ttl)
+	return set(s, c, m.name, key, v, ttl)
 }
 
 // GetOrFetch returns the cached value for key, or calls fetch on a miss,
@@ -95,19 +126,17 @@ func (m *Model[T]) Set(ctx context.Context, c *Client, key string, v T, ttl time
 // panicking fetch fails its callers with a *panics.Error. A failed write
 // (backend down, value over 64 KiB) is logged and the fresh value still
 // returned.
-func (m *Model[T]) GetOrFetch(ctx context.Context, c *Client, key string, ttl time.Duration,
-	fetch func(ctx context.Context) (T, error)) (T, error) {
-	var zero T
+func (m *Model[T]) GetOrFetch(s Scope, key string, ttl time.Duration, fetch func(context.Context) (T, error)) (T, error) {
+	c := s.CacheClient()
 	if err := m.check(c, key); err != nil {
+		var zero T
 		return zero, err
 	}
 	if err := ValidateTTL(ttl); err != nil {
+		var zero T
 		return zero, err
 	}
-	if v, ok := get[T](ctx, c, m.name, key); ok {
-		return v, nil
-	}
-	return getOrFetch(ctx, c, m.name, key, ttl, fetch)
+	return getOrFetch(s, c, m.name, key, ttl, fetch)
 }
 
 func (m *Model[T]) check(c *Client, key string) error {

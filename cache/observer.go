@@ -5,7 +5,8 @@ package cache
 type Observer interface {
 	// Lookup counts one read of a model: a hit or a miss.
 	Lookup(appID, model string, hit bool)
-	// BackendError counts one failed backend operation ("get", "set" or "delete").
+	// BackendError counts one failed backend operation ("get", "set",
+	// "delete" or "ping").
 	BackendError(op string)
 	// Degraded reports that the backend started failing (true) or answers again (false).
 	Degraded(degraded bool)

@@ -121,5 +121,12 @@ func (r *Redis) Delete(ctx context.Context, keys []string) error {
 	return r.rdb.Del(ctx, keys...).Err()
 }
 
+// Ping checks that Redis answers within the command timeout.
+func (r *Redis) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return r.rdb.Ping(ctx).Err()
+}
+
 // Close implements Backend.
 func (r *Redis) Close() error { return r.rdb.Close() }

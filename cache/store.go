@@ -8,10 +8,10 @@
 //
 //	var inboxPages = cache.Register[InboxPage](models, "inbox_page")
 //
-// A call then reads and writes through the handle with the call's Client,
-// which is bound to one app and one user:
+// A call then reads and writes through the handle in its Scope: its context
+// and its Client, bound to one app and one user (a handler's *ctx.Call):
 //
-//	page, err := inboxPages.GetOrFetch(ctx, client, "inbox:a1:INBOX:0", time.Minute, fetch)
+//	page, err := inboxPages.GetOrFetch(c, "inbox:a1:INBOX:0", time.Minute, fetch)
 package cache
 
 import (
@@ -53,6 +53,7 @@ type Store struct {
 	observer     Observer
 	now          func() time.Time
 	flights      singleflight.Group[string, any]
+	fills        atomic.Uint64 // successful GetOrFetch writes, ever
 	degraded     atomic.Bool
 }
 
@@ -95,13 +96,34 @@ func (s *Store) Client(appID, userID string, models *Models) (*Client, error) {
 	return &Client{store: s, app: appID, prefix: storagePrefix(appID, EscapeID(userID)), models: models}, nil
 }
 
+// Check asks the backend whether it answers, when it can tell (a Redis
+// backend pings its server; the memory backend always answers). A failure
+// marks the store degraded, a success clears it, as any operation would.
+func (s *Store) Check(ctx context.Context) error {
+	p, ok := s.backend.(interface{ Ping(context.Context) error })
+	if !ok {
+		return nil
+	}
+	if err := p.Ping(ctx); err != nil {
+		s.failed(ctx, "ping", err)
+		return fmt.Errorf("cache: %w", err)
+	}
+	s.backendOK()
+	return nil
+}
+
 // Degraded reports whether the last backend operation failed.
 func (s *Store) Degraded() bool { return s.degraded.Load() }
 
 // Close closes the backend.
 func (s *Store) Close() error { return s.backend.Close() }
 
-func (s *Store) backendFailed(op string, err error) {
+// failed records a backend failure, unless it is the caller's own context
+// that ended: a client going away says nothing about the backend.
+func (s *Store) failed(ctx context.Context, op string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
 	s.observer.BackendError(op)
 	if s.degraded.CompareAndSwap(false, true) {
 		s.observer.Degraded(true)
@@ -156,7 +178,7 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 		}
 	}
 	if err := c.store.backend.Delete(ctx, storageKeys); err != nil {
-		c.store.backendFailed("delete", err)
+		c.store.failed(ctx, "delete", err)
 		return fmt.Errorf("cache: delete: %w", err)
 	}
 	c.store.backendOK()
@@ -176,36 +198,31 @@ func (c *Client) lookup(model string, hit bool) {
 	c.store.observer.Lookup(c.app, model, hit)
 }
 
-func get[T any](ctx context.Context, c *Client, model, key string) (T, bool) {
-	v, ok := read[T](ctx, c, model, key)
-	c.lookup(model, ok)
-	return v, ok
-}
-
-// read is get without the hit/miss accounting.
-func read[T any](ctx context.Context, c *Client, model, key string) (T, bool) {
-	if vb, ok := c.store.backend.(valueBackend); ok {
-		v, raw, ok := vb.GetValue(c.storageKey(model, key))
-		if !ok {
-			var zero T
-			return zero, false
+// read returns the entry of model under key, whether there was one, and
+// whether the backend answered (a failed read is a miss).
+func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, answered bool) {
+	if vb, isValueBackend := c.store.backend.(valueBackend); isValueBackend {
+		stored, raw, found := vb.GetValue(c.storageKey(model, key))
+		if !found {
+			return v, false, true
 		}
-		if typed, ok := v.(T); ok {
-			return typed, true
+		if typed, isT := stored.(T); isT {
+			return typed, true, true
 		}
-		return decodeEnvelope[T](raw, model)
+		v, ok = decodeEnvelope[T](raw, model)
+		return v, ok, true
 	}
-	raw, ok, err := c.store.backend.Get(ctx, c.storageKey(model, key))
+	raw, found, err := c.store.backend.Get(ctx, c.storageKey(model, key))
 	if err != nil {
-		c.store.backendFailed("get", err)
-	} else {
-		c.store.backendOK()
+		c.store.failed(ctx, "get", err)
+		return v, false, false
 	}
-	if !ok {
-		var zero T
-		return zero, false
+	c.store.backendOK()
+	if !found {
+		return v, false, true
 	}
-	return decodeEnvelope[T](raw, model)
+	v, ok = decodeEnvelope[T](raw, model)
+	return v, ok, true
 }
 
 func set(ctx context.Context, c *Client, model, key string, v any, ttl time.Duration) error {
@@ -218,7 +235,7 @@ func set(ctx context.Context, c *Client, model, key string, v any, ttl time.Dura
 		return nil
 	}
 	if err := c.store.backend.Set(ctx, c.storageKey(model, key), raw, ttl); err != nil {
-		c.store.backendFailed("set", err)
+		c.store.failed(ctx, "set", err)
 		return fmt.Errorf("cache: set %s: %w", model, err)
 	}
 	c.store.backendOK()
@@ -227,15 +244,26 @@ func set(ctx context.Context, c *Client, model, key string, v any, ttl time.Dura
 
 func getOrFetch[T any](ctx context.Context, c *Client, model, key string, ttl time.Duration,
 	fetch func(context.Context) (T, error)) (T, error) {
+	filled := c.store.fills.Load()
+	v, ok, answered := read[T](ctx, c, model, key)
+	c.lookup(model, ok)
+	if ok {
+		return v, nil
+	}
+
 	var led atomic.Bool
-	v, _, err := c.store.flights.Do(ctx, c.storageKey(model, key), func(ctx context.Context) (any, error) {
+	shared, _, err := c.store.flights.Do(ctx, c.storageKey(model, key), func(ctx context.Context) (any, error) {
 		led.Store(true)
 		ctx, cancel := context.WithTimeout(ctx, c.store.fetchTimeout)
 		defer cancel()
-		// A caller that missed just before another flight stored the entry
-		// finds it here instead of fetching it a second time.
-		if v, ok := read[T](ctx, c, model, key); ok {
-			return v, nil
+		// A fetch may have stored this entry between our read and our
+		// flight (its flight had ended, so we could not join it): read
+		// again rather than fetch twice. A lone miss, or a backend that just
+		// failed, skips this read.
+		if answered && c.store.fills.Load() != filled {
+			if v, ok, _ := read[T](ctx, c, model, key); ok {
+				return v, nil
+			}
 		}
 		fresh, err := runFetch(ctx, fetch)
 		if err != nil {
@@ -244,6 +272,8 @@ func getOrFetch[T any](ctx context.Context, c *Client, model, key string, ttl ti
 		if err := set(ctx, c, model, key, fresh, ttl); err != nil {
 			c.store.log.Warn("cache write failed; serving the fresh value uncached",
 				zap.String("app", c.app), zap.String("model", model), zap.Error(err))
+		} else {
+			c.store.fills.Add(1)
 		}
 		return fresh, nil
 	})
@@ -254,7 +284,7 @@ func getOrFetch[T any](ctx context.Context, c *Client, model, key string, ttl ti
 		var zero T
 		return zero, err
 	}
-	return v.(T), nil
+	return shared.(T), nil
 }
 
 func runFetch[T any](ctx context.Context, fetch func(context.Context) (T, error)) (v T, err error) {

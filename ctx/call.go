@@ -5,7 +5,7 @@
 // cancellation, so a handler passes one value around:
 //
 //	func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
-//		resp, err := c.HTTP.Get(c, "http://mail-service/v1/inbox", ...)
+//		page, err := inboxPages.GetOrFetch(c, cacheKey, time.Minute, fetchInbox)
 //		...
 //	}
 package ctx
@@ -79,6 +79,10 @@ type Call struct {
 func NewCall(parent context.Context, logger *zap.Logger) *Call {
 	return &Call{Context: parent, logger: logger}
 }
+
+// CacheClient returns the call's cache client; it makes a *Call a
+// cache.Scope, so handlers write inboxPages.GetOrFetch(c, key, ttl, fetch).
+func (c *Call) CacheClient() *cache.Client { return c.Cache }
 
 // Now returns the current time on the host's clock.
 func (c *Call) Now() time.Time {

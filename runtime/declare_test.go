@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/runtime"
@@ -126,7 +127,7 @@ func TestParamsSchemaIsDerivedOnce(t *testing.T) {
 }
 
 func TestManifestAndCatalog(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, 5*time.Second)
 	ext, _ := h.d.Extension("test-app")
 	m := runtime.NewManifest(ext)
 	raw, _ := json.Marshal(m)

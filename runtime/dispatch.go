@@ -97,7 +97,7 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		if _, dup := d.exts[ext.AppID()]; dup {
 			return nil, fmt.Errorf("runtime: extension %q given twice", ext.AppID())
 		}
-		ext.sealed.Store(true)
+		ext.seal()
 		d.exts[ext.AppID()] = ext
 		d.sorted = append(d.sorted, ext)
 	}
@@ -147,14 +147,15 @@ type Trace struct {
 }
 
 // Call runs req and returns its ActionResult and its trace. The result's
-// data is left as the handler returned it (checked to be object-like), to
-// be encoded once, where the result is written. Every outcome is a Result: an unknown app or
+// data is left as the handler returned it, checked to be object-like, to be
+// encoded once where the result is written (Result.MarshalJSON); only a
+// call that publishes an event has it encoded here, for the event. Every outcome is a Result: an unknown app or
 // function, bad parameters, a panic, a timeout and an upstream failure all
 // come back as error results with their codes.
 func (d *Dispatcher) Call(parent context.Context, req Request) (Result, Trace) {
 	start := time.Now()
 	if req.RequestID == "" {
-		req.RequestID = newRequestID()
+		req.RequestID = NewRequestID()
 	}
 	tr := Trace{RequestID: req.RequestID, AppID: req.AppID, Function: req.Function, UserID: req.User.ImperalID}
 	res := d.call(parent, req, &tr)
@@ -179,7 +180,7 @@ func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) Result
 	if len(bytes.TrimSpace(params)) == 0 || string(bytes.TrimSpace(params)) == "null" {
 		params = json.RawMessage(`{}`)
 	}
-	unknown, verr := fn.params.validate(params)
+	params, unknown, verr := fn.params.validate(params)
 	if verr != nil {
 		return d.finish(fn, req, ErrorResult(verr))
 	}
@@ -206,17 +207,27 @@ func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) Result
 	tr.CacheHits, tr.CacheMisses = c.Cache.Counts()
 	tr.Upstream = upstream.close()
 	if err != nil {
-		d.logFailure(req, err)
 		res = ErrorResult(err)
+		d.logFailure(req, err, res)
 	}
 	res = d.finish(fn, req, res)
 	if res.OK() && fn.Event != "" && d.events != nil {
+		// The event carries the data: encode it now, once, for the event and
+		// the answer, so that data that cannot be encoded fails the call
+		// before anything is published.
+		data, err := encodeData(res.Data)
+		if err != nil {
+			d.log.Error("handler result data does not encode", zap.String("request_id", req.RequestID),
+				zap.String("app", req.AppID), zap.String("function", req.Function), zap.Error(err))
+			return internalError()
+		}
+		res.Data = data
 		ev := Event{
 			EventType: fn.Event,
 			Timestamp: d.now().UTC().Format(time.RFC3339Nano),
 			UserID:    req.User.ImperalID,
 			TenantID:  req.User.TenantID,
-			Data:      eventData(res.Data),
+			Data:      data,
 		}
 		d.events.Publish(context.WithoutCancel(callCtx), ev)
 		tr.Event = &ev
@@ -244,6 +255,11 @@ func (d *Dispatcher) run(c *ctx.Call, fn *function, p any) (Result, error) {
 	case o := <-done:
 		return o.res, o.err
 	case <-c.Done():
+		select {
+		case o := <-done: // finished as the deadline fell: the work is done, report it
+			return o.res, o.err
+		default:
+		}
 		if errors.Is(c.Err(), context.DeadlineExceeded) {
 			d.log.Warn("handler still running past the call deadline",
 				zap.String("request_id", c.RequestID), zap.String("app", c.AppID), zap.String("function", c.Function),
@@ -287,12 +303,18 @@ func (d *Dispatcher) finish(fn *function, req Request, res Result) Result {
 	return res
 }
 
-func (d *Dispatcher) logFailure(req Request, err error) {
+// logFailure logs what the answer does not show: a panic's value and stack,
+// or the text of an error the runtime could not classify.
+func (d *Dispatcher) logFailure(req Request, err error, res Result) {
 	var p *panics.Error
-	if errors.As(err, &p) {
+	switch {
+	case errors.As(err, &p):
 		d.log.Error("handler panicked", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
 			zap.String("function", req.Function), zap.String("panic", fmt.Sprint(p.Value)),
 			zap.ByteString("stack", p.Stack))
+	case res.ErrorCode == CodeUnstructured:
+		d.log.Warn("handler failed", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
+			zap.String("function", req.Function), zap.Error(err))
 	}
 }
 
@@ -314,19 +336,22 @@ func objectLike(data any) bool {
 	return t.Kind() == reflect.Struct || t.Kind() == reflect.Map
 }
 
-// eventData encodes a successful result's data for its event.
-func eventData(data any) json.RawMessage {
+// encodeData encodes result data, as it will appear in the answer.
+func encodeData(data any) (json.RawMessage, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(data); err != nil {
-		return json.RawMessage(`{}`)
+		return nil, err
 	}
 	out := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
-	if string(out) == "null" {
-		return json.RawMessage(`{}`)
+	switch {
+	case string(out) == "null":
+		return json.RawMessage(`{}`), nil
+	case out[0] != '{':
+		return nil, fmt.Errorf("data %T does not encode as a JSON object", data)
 	}
-	return out
+	return out, nil
 }
 
 // upstreamLog collects a call's upstream exchanges. A shared fetch may end
@@ -352,7 +377,8 @@ func (l *upstreamLog) close() []httpclient.Exchange {
 	return l.list
 }
 
-func newRequestID() string {
+// NewRequestID returns a new random request id, 16 hex digits.
+func NewRequestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])

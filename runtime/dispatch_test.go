@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -58,7 +59,8 @@ type harness struct {
 	release  chan struct{} // unblocks the handler that ignores its deadline
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness returns a harness whose calls have callTimeout as deadline.
+func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 	t.Helper()
 	h := &harness{events: runtime.NewEventLog(10), release: make(chan struct{})}
 	t.Cleanup(func() { close(h.release) })
@@ -114,13 +116,20 @@ func newHarness(t *testing.T) *harness {
 		return runtime.Result{}, &runtime.CodedError{Code: "QUOTA_EXCEEDED", Message: "Daily quota used.", Retryable: true}
 	})
 	add("list_data", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Success([]int{1, 2}, "list"), nil })
+	runtime.AddFunction(tool, runtime.Function[none]{
+		Name: "write_bad_data", Description: "A write whose data cannot be encoded.", ActionType: runtime.Write,
+		Event: "note.written",
+		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+			return runtime.Success(map[string]any{"ratio": math.NaN()}, "Saved."), nil
+		},
+	})
 	add("no_status", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Result{}, nil })
 	add("bad_key", func(c *ctx.Call, _ none) (runtime.Result, error) {
-		_, err := notes.GetOrFetch(c, c.Cache, "bad key!", time.Minute, func(context.Context) (note, error) { return note{}, nil })
+		_, err := notes.GetOrFetch(c, "bad key!", time.Minute, func(context.Context) (note, error) { return note{}, nil })
 		return runtime.Result{}, err
 	})
 	add("cached_note", func(c *ctx.Call, _ none) (runtime.Result, error) {
-		n, err := notes.GetOrFetch(c, c.Cache, "note:1", time.Minute, func(ctx context.Context) (note, error) {
+		n, err := notes.GetOrFetch(c, "note:1", time.Minute, func(ctx context.Context) (note, error) {
 			resp, err := c.HTTP.Get(ctx, "http://svc/ok")
 			if err != nil {
 				return note{}, err
@@ -182,7 +191,7 @@ func newHarness(t *testing.T) *harness {
 		HTTP:        http,
 		Logger:      zap.New(core),
 		Events:      h.events,
-		CallTimeout: 200 * time.Millisecond,
+		CallTimeout: callTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +231,11 @@ func dataJSON(r runtime.Result) string {
 // TestDispatchErrors covers every row of the status table (DESIGN §3) that
 // the runtime owns: each comes back as an error result with its code.
 func TestDispatchErrors(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, 5*time.Second)
+	// The cases about deadlines run with a short one, the others with room
+	// to spare on a loaded machine.
+	short := newHarness(t, 100*time.Millisecond)
+	useShort := map[string]bool{"deadline exceeded": true, "upstream timeout": true}
 	cases := []struct {
 		name, app, fn, params string
 		code                  string
@@ -237,13 +250,15 @@ func TestDispatchErrors(t *testing.T) {
 		{"missing nested field", "test-app", "echo", `{"name":"a","inner":{}}`, runtime.CodeValidationMissingField, false,
 			"missing: inner.level", `{"missing_fields":["inner.level"]}`},
 		{"wrong type", "test-app", "echo", `{"name":"a","count":"three"}`, runtime.CodeValidationTypeError, false,
-			"Invalid value type for field: count (want integer, got string)", `{"field":"count"}`},
+			"Invalid value type for field: count (want integer, got string)", `{"fields":["count"]}`},
+		{"every wrong field is named", "test-app", "echo", `{"name":1,"count":"three"}`, runtime.CodeValidationTypeError, false,
+			"Invalid value type for field: ", `{"fields":["count","name"]}`},
 		{"wrong element type", "test-app", "echo", `{"name":"a","tags":["x",2]}`, runtime.CodeValidationTypeError, false,
-			"field: tags.1", `{"field":"tags.1"}`},
+			"field: tags.1", `{"fields":["tags.1"]}`},
 		{"fraction for integer", "test-app", "echo", `{"name":"a","count":1.5}`, runtime.CodeValidationTypeError, false, "count", ""},
 		{"integer overflow", "test-app", "echo", `{"name":"a","count":1e30}`, runtime.CodeValidationTypeError, false, "count", ""},
 		{"params not an object", "test-app", "echo", `"just a string"`, runtime.CodeValidationTypeError, false,
-			"field: params (want object, got string)", `{"field":"params"}`},
+			"field: params (want object, got string)", `{"fields":["params"]}`},
 		{"params not JSON", "test-app", "echo", `{"name":`, runtime.CodeValidationTypeError, false, "params", ""},
 		{"handler panicked", "test-app", "panics", `{}`, runtime.CodeInternal, false, "An internal error occurred.", `{}`},
 		{"deadline exceeded", "test-app", "ignores_deadline", `{}`, runtime.CodeBackendTimeout, true, "did not finish in time", `{}`},
@@ -253,20 +268,25 @@ func TestDispatchErrors(t *testing.T) {
 		{"upstream 4xx", "test-app", "upstream", `{"path":"http://svc/404"}`, runtime.CodeBackend4xx, false, "svc rejected the request (HTTP 404)", ""},
 		{"upstream unreachable", "test-app", "upstream", `{"path":"http://down/x"}`, runtime.CodeBackendUnavailable, true, "down is unreachable", ""},
 		{"upstream malformed", "test-app", "upstream", `{"path":"http://svc/garbage"}`, runtime.CodeBackendBadResponse, false, "malformed", ""},
-		{"egress refused", "test-app", "upstream", `{"path":"http://evil.example.com/x"}`, runtime.CodeUnstructured, false, "egress allow-list", ""},
+		{"egress refused", "test-app", "upstream", `{"path":"http://evil.example.com/x"}`, runtime.CodeUnstructured, false, "The function failed.", `{}`},
+		{"upstream redirect", "test-app", "upstream", `{"path":"http://svc/302"}`, runtime.CodeBackendBadResponse, false, "unexpected HTTP 302", ""},
 		{"cache contract violation", "test-app", "bad_key", `{}`, runtime.CodeCacheContractViolation, false, "I-CACHE-KEY-SAFETY", ""},
 		{"handler error without code", "test-app", "fail_plain", `{}`, runtime.CodeUnstructured, false, "No account specified.", `{}`},
 		{"handler error with its code", "test-app", "fail_coded", `{}`, "NOTE_NOT_FOUND", true, "Note not found.", `{}`},
 		{"malformed handler code", "test-app", "fail_bad_code", `{}`, runtime.CodeUnstructured, false, "x", ""},
 		{"empty error message", "test-app", "fail_empty", `{}`, runtime.CodeUnstructured, false, "The call failed.", ""},
-		{"returned plain error", "test-app", "plain_error", `{}`, runtime.CodeUnstructured, false, "parse feed: bad date", ""},
+		{"returned plain error", "test-app", "plain_error", `{}`, runtime.CodeUnstructured, false, "The function failed.", `{}`},
 		{"returned coded error", "test-app", "coded_error", `{}`, "QUOTA_EXCEEDED", true, "Daily quota used.", ""},
 		{"data not an object", "test-app", "list_data", `{}`, runtime.CodeInternal, false, "An internal error occurred.", `{}`},
 		{"result without status", "test-app", "no_status", `{}`, runtime.CodeInternal, false, "internal", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, tr := h.d.Call(context.Background(), runtime.Request{
+			d := h.d
+			if useShort[tc.name] {
+				d = short.d
+			}
+			res, tr := d.Call(context.Background(), runtime.Request{
 				AppID: tc.app, Function: tc.fn, Params: json.RawMessage(tc.params), User: alice,
 			})
 			if res.Status != runtime.StatusError || res.ErrorCode != tc.code || res.Retryable != tc.retryable {
@@ -293,7 +313,7 @@ func TestDispatchErrors(t *testing.T) {
 }
 
 func TestPanicIsLoggedWithStackButNotReturned(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, 5*time.Second)
 	res, _ := h.call("panics", `{}`)
 	body, _ := json.Marshal(res)
 	if strings.Contains(string(body), "secret internal state") {
@@ -311,7 +331,7 @@ func TestPanicIsLoggedWithStackButNotReturned(t *testing.T) {
 }
 
 func TestSuccessAndDefaults(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, 5*time.Second)
 	res, tr := h.call("echo", `{"name":"Ann","unknown_field":true}`)
 	if !res.OK() || res.Summary != "greeted" || dataJSON(res) != `{"greeting":"hello Ann","count":3}` {
 		t.Fatalf("echo = %+v %s", res, dataJSON(res))
@@ -325,6 +345,10 @@ func TestSuccessAndDefaults(t *testing.T) {
 	if h.logs.FilterMessage("ignoring unknown parameters").Len() != 1 {
 		t.Error("unknown parameter not logged at debug level")
 	}
+	// Names match exactly: an unknown "COUNT" is dropped, not read as count.
+	if res, _ := h.call("echo", `{"name":"Cy","COUNT":9,"Name":"x"}`); dataJSON(res) != `{"greeting":"hello Cy","count":3}` {
+		t.Errorf("a key differing only in case was decoded: %s", dataJSON(res))
+	}
 	// Explicit values beat defaults; null and empty params mean {}.
 	if res, _ := h.call("echo", `{"name":"Bo","count":0}`); dataJSON(res) != `{"greeting":"hello Bo","count":0}` {
 		t.Errorf("explicit zero lost: %s", dataJSON(res))
@@ -337,7 +361,7 @@ func TestSuccessAndDefaults(t *testing.T) {
 }
 
 func TestPanelEffectsAndEvents(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, 5*time.Second)
 	res, tr := h.call("write", `{}`)
 	if !res.OK() || strings.Join(res.RefreshPanels, ",") != "sidebar,inbox" {
 		t.Fatalf("write: status %s refresh_panels %v, want [sidebar inbox]", res.Status, res.RefreshPanels)
@@ -370,8 +394,31 @@ func TestPanelEffectsAndEvents(t *testing.T) {
 	}
 }
 
+func TestUnencodableEventDataPublishesNothing(t *testing.T) {
+	h := newHarness(t, 5*time.Second)
+	res, tr := h.call("write_bad_data", `{}`)
+	if res.ErrorCode != runtime.CodeInternal || tr.Event != nil || len(h.events.Events()) != 0 {
+		t.Fatalf("write with NaN data = %+v, event %v; want INTERNAL and no event", res, h.events.Events())
+	}
+	if h.logs.FilterMessage("handler result data does not encode").Len() != 1 {
+		t.Fatal("the encoding failure was not logged")
+	}
+}
+
+func TestUnclassifiedErrorsAreLoggedNotShown(t *testing.T) {
+	h := newHarness(t, 5*time.Second)
+	res, _ := h.call("plain_error", `{}`)
+	if body, _ := res.MarshalJSON(); strings.Contains(string(body), "bad date") {
+		t.Fatalf("error text reached the answer: %s", body)
+	}
+	entries := h.logs.FilterMessage("handler failed").All()
+	if len(entries) != 1 || entries[0].ContextMap()["error"] != "parse feed: bad date" {
+		t.Fatalf("log = %v, want the error's text there", entries)
+	}
+}
+
 func TestTraceCountsCacheAndUpstream(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, 5*time.Second)
 	res, tr := h.call("cached_note", `{}`)
 	if !res.OK() || res.Summary != "from upstream" {
 		t.Fatalf("first call: %+v", res)
@@ -393,7 +440,7 @@ func TestTraceCountsCacheAndUpstream(t *testing.T) {
 }
 
 func TestCallRequiresAUser(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, 5*time.Second)
 	res, _ := h.d.Call(context.Background(), runtime.Request{AppID: "test-app", Function: "echo", Params: json.RawMessage(`{"name":"a"}`)})
 	if res.ErrorCode != runtime.CodeBadRequest {
 		t.Fatalf("call without user = %+v", res)
@@ -401,7 +448,7 @@ func TestCallRequiresAUser(t *testing.T) {
 }
 
 func TestConcurrentCallsAreIndependent(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, 5*time.Second)
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {

@@ -34,8 +34,11 @@ func (e *CodedError) Error() string { return e.Code + ": " + e.Message }
 //   - an upstream 5xx: BACKEND_5XX, retryable; a 4xx: BACKEND_4XX;
 //   - an unreachable upstream: BACKEND_UNAVAILABLE, retryable;
 //   - an upstream body that is malformed or too large: BACKEND_BAD_RESPONSE;
-//   - a *CodedError: its own code;
-//   - anything else: EXT_UNSTRUCTURED_ERROR with the error's text.
+//   - an upstream redirect (never followed): BACKEND_BAD_RESPONSE;
+//   - a *CodedError: its own code and message;
+//   - anything else: EXT_UNSTRUCTURED_ERROR with a generic message. As in
+//     the SDK, an error's own text never reaches the client: it may name
+//     hosts, paths or data (the dispatcher logs it).
 func ErrorResult(err error) Result {
 	var (
 		panicErr    *panics.Error
@@ -55,16 +58,18 @@ func ErrorResult(err error) Result {
 		if len(validErr.Missing) > 0 {
 			r.Data = map[string]any{"missing_fields": validErr.Missing}
 		} else {
-			r.Data = map[string]any{"field": validErr.Field}
+			r.Data = map[string]any{"fields": validErr.Fields}
 		}
 		return r
 	case errors.As(err, &statusErr):
-		if statusErr.StatusCode >= 500 {
-			return Fail(fmt.Sprintf("%s failed (HTTP %d).", statusErr.Service, statusErr.StatusCode)).
-				WithCode(CodeBackend5xx).WithRetry()
+		switch code := statusErr.StatusCode; {
+		case code >= 500:
+			return Fail(fmt.Sprintf("%s failed (HTTP %d).", statusErr.Service, code)).WithCode(CodeBackend5xx).WithRetry()
+		case code >= 400:
+			return Fail(fmt.Sprintf("%s rejected the request (HTTP %d).", statusErr.Service, code)).WithCode(CodeBackend4xx)
 		}
-		return Fail(fmt.Sprintf("%s rejected the request (HTTP %d).", statusErr.Service, statusErr.StatusCode)).
-			WithCode(CodeBackend4xx)
+		return Fail(fmt.Sprintf("%s answered an unexpected HTTP %d.", statusErr.Service, statusErr.StatusCode)).
+			WithCode(CodeBackendBadResponse)
 	case errors.As(err, &upstreamErr):
 		return upstreamResult(upstreamErr)
 	case errors.As(err, &codedErr):
@@ -76,7 +81,7 @@ func ErrorResult(err error) Result {
 	case errors.Is(err, context.Canceled):
 		return Fail("The call was canceled.").WithCode(CodeCanceled).WithRetry()
 	}
-	return Fail(err.Error()).WithCode(CodeUnstructured)
+	return unstructuredError()
 }
 
 func upstreamResult(e *httpclient.Error) Result {
@@ -90,7 +95,13 @@ func upstreamResult(e *httpclient.Error) Result {
 	case httpclient.KindCanceled:
 		return Fail("The call was canceled.").WithCode(CodeCanceled).WithRetry()
 	}
-	return Fail(e.Error()).WithCode(CodeUnstructured) // invalid or refused: the extension's mistake
+	return unstructuredError() // an invalid or refused request: the extension's mistake
+}
+
+// unstructuredError is the result of a handler error the runtime cannot
+// classify: the code says so, and the text stays in the log.
+func unstructuredError() Result {
+	return Fail("The function failed.").WithCode(CodeUnstructured)
 }
 
 // internalError is the result of a call that failed inside the host or the

@@ -44,7 +44,7 @@ func ExampleAddFunction() {
 		ActionType:  runtime.Read,
 		Defaults:    ListNotesParams{Folder: "all"},
 		Handler: func(c *ctx.Call, p ListNotesParams) (runtime.Result, error) {
-			page, err := notePages.GetOrFetch(c, c.Cache, "notes:"+p.Folder, time.Minute,
+			page, err := notePages.GetOrFetch(c, "notes:"+p.Folder, time.Minute,
 				func(ctx context.Context) (NotePage, error) {
 					resp, err := c.HTTP.Get(ctx, "http://notes-service/v1/notes", httpclient.Params{"folder": p.Folder})
 					if err != nil {

@@ -98,6 +98,12 @@ func CacheModel[T any](ext *Extension, name string) *cache.Model[T] {
 	return cache.Register[T](ext.models, name)
 }
 
+// seal freezes the declarations: the extension is about to be served.
+func (e *Extension) seal() {
+	e.sealed.Store(true)
+	e.models.Seal()
+}
+
 func (e *Extension) mustBeOpen(what string) {
 	if e.sealed.Load() {
 		panic(fmt.Sprintf("runtime: %s: cannot add %s: the extension is already being served", e.info.AppID, what))

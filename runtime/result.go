@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
 // Status is an ActionResult's status.
@@ -20,10 +21,10 @@ const (
 type Result struct {
 	Status  Status
 	Summary string
-	// Data is the result's payload; it must encode as a JSON object. After
-	// dispatch it is the encoded json.RawMessage.
+	// Data is the result's payload; it must encode as a JSON object (nil
+	// encodes as {}).
 	Data any
-	// Error is the message of an error result.
+	// Error is the message of an error result; a success has none.
 	Error string
 	// ErrorCode is a stable ^[A-Z][A-Z0-9_]{2,63}$ code for an error result.
 	ErrorCode string
@@ -67,7 +68,8 @@ func (r Result) WithUI(ui any) Result { r.UI = ui; return r }
 func (r Result) OK() bool { return r.Status == StatusSuccess }
 
 // MarshalJSON writes the SDK's ActionResult.to_dict(): status, summary and
-// data always (data {} when unset), then error (error results), error_code
+// data always (data {} when unset), then error (error results only, so a
+// success never fails the SDK's strict model), error_code
 // (when set), retryable (when true), ui (when set), refresh_panels (when
 // non-nil, [] included), in that order.
 func (r Result) MarshalJSON() ([]byte, error) {
@@ -102,7 +104,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	case data[0] != '{':
 		return nil, fmt.Errorf("runtime: result data %T does not encode as a JSON object", r.Data)
 	}
-	if r.Status == StatusError || r.Error != "" {
+	if r.Status == StatusError {
 		if err := field(`,"error":`, r.Error); err != nil {
 			return nil, err
 		}
@@ -129,12 +131,19 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// isNull reports whether v encodes as null: nil, a nil pointer, map or
+// slice, or an empty or null json.RawMessage.
 func isNull(v any) bool {
 	switch v := v.(type) {
 	case nil:
 		return true
 	case json.RawMessage:
 		return len(v) == 0 || string(v) == "null"
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
 	}
 	return false
 }

@@ -42,6 +42,10 @@ func TestResultJSON(t *testing.T) {
 			`{"status":"success","summary":"Ünïcode","data":{"s":"<a & b> é"}}`},
 		{"empty error message still emitted", runtime.Result{Status: runtime.StatusError},
 			`{"status":"error","summary":"","data":{},"error":""}`},
+		{"a success carries no error", runtime.Result{Status: runtime.StatusSuccess, Error: "stale"},
+			`{"status":"success","summary":"","data":{}}`},
+		{"nil pointers are unset", runtime.Success((*struct{ A int })(nil), "").WithUI((*struct{ T string })(nil)),
+			`{"status":"success","summary":"","data":{}}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,6 +77,14 @@ func TestValidCode(t *testing.T) {
 	} {
 		if got := runtime.ValidCode(code); got != want {
 			t.Errorf("ValidCode(%q) = %v, want %v", code, got, want)
+		}
+	}
+}
+
+func TestResultDataMustBeAnObject(t *testing.T) {
+	for _, data := range []any{[]int{1}, "text", 3, json.RawMessage(`[1]`)} {
+		if _, err := runtime.Success(data, "").MarshalJSON(); err == nil {
+			t.Errorf("data %#v encoded, want an error: data is always an object", data)
 		}
 	}
 }

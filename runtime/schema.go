@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/invopop/jsonschema"
@@ -21,11 +23,11 @@ import (
 type ValidationError struct {
 	// Missing lists the required fields the call left out.
 	Missing []string
-	// Field is the first field with a value of the wrong type or shape
+	// Fields lists the fields with a value of the wrong type or shape
 	// ("params" for the parameters as a whole).
-	Field string
-	// Reason says what is wrong with Field.
-	Reason string
+	Fields []string
+	// Reasons says what is wrong with each of Fields, in the same order.
+	Reasons []string
 }
 
 // Error implements error, in the SDK's words.
@@ -33,7 +35,31 @@ func (e *ValidationError) Error() string {
 	if len(e.Missing) > 0 {
 		return "A required field is missing: " + strings.Join(e.Missing, ", ")
 	}
-	return "Invalid value type for field: " + e.Field + " (" + e.Reason + ")"
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f + " (" + e.Reasons[i] + ")"
+	}
+	return "Invalid value type for field: " + strings.Join(parts, ", ")
+}
+
+// sortFields orders Fields (and their Reasons) by name: the validator
+// visits properties in no fixed order.
+func (e *ValidationError) sortFields() {
+	order := make([]int, len(e.Fields))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(e.Fields[a], e.Fields[b]) })
+	fields, reasons := make([]string, len(order)), make([]string, len(order))
+	for i, j := range order {
+		fields[i], reasons[i] = e.Fields[j], e.Reasons[j]
+	}
+	e.Fields, e.Reasons = fields, reasons
+}
+
+func (e *ValidationError) addField(field, reason string) {
+	e.Fields = append(e.Fields, field)
+	e.Reasons = append(e.Reasons, reason)
 }
 
 // Code returns the error's ActionResult code.
@@ -142,20 +168,25 @@ func dataSchema(t reflect.Type) (json.RawMessage, error) {
 	return out, nil
 }
 
-// validate checks raw parameters against the schema. Unknown properties are
-// not an error (the SDK's models ignore them, and so does the decoder); they
-// are returned so the caller can log them.
-func (p *paramsSchema) validate(raw []byte) (unknown []string, _ *ValidationError) {
+// validate checks raw parameters against the schema and returns the
+// parameters to decode. Unknown properties are not an error (the SDK's
+// models ignore them); they are removed, so that the decoder, which matches
+// names without regard to case, cannot read "ACCOUNT_ID" as account_id, and
+// are returned for the log.
+func (p *paramsSchema) validate(raw []byte) (params []byte, unknown []string, _ *ValidationError) {
 	inst, err := validator.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return nil, &ValidationError{Field: "params", Reason: "not valid JSON"}
+		out := &ValidationError{}
+		out.addField("params", "not valid JSON")
+		return nil, nil, out
 	}
 	err = p.compiled.Validate(inst)
 	var verr *validator.ValidationError
 	if !errors.As(err, &verr) {
-		return nil, nil
+		return raw, nil, nil
 	}
 	out := &ValidationError{}
+	var strip [][]string
 	walkLeaves(verr, func(e *validator.ValidationError) {
 		switch k := e.ErrorKind.(type) {
 		case *kind.Required:
@@ -165,23 +196,48 @@ func (p *paramsSchema) validate(raw []byte) (unknown []string, _ *ValidationErro
 		case *kind.AdditionalProperties:
 			for _, name := range k.Properties {
 				unknown = append(unknown, fieldPath(e.InstanceLocation, name))
+				strip = append(strip, append(slices.Clone(e.InstanceLocation), name))
 			}
 		case *kind.Type:
-			if out.Field == "" {
-				out.Field = fieldPath(e.InstanceLocation)
-				out.Reason = "want " + strings.Join(k.Want, " or ") + ", got " + k.Got
-			}
+			out.addField(fieldPath(e.InstanceLocation), "want "+strings.Join(k.Want, " or ")+", got "+k.Got)
 		default:
-			if out.Field == "" {
-				out.Field = fieldPath(e.InstanceLocation)
-				out.Reason = e.ErrorKind.LocalizedString(englishPrinter)
-			}
+			out.addField(fieldPath(e.InstanceLocation), e.ErrorKind.LocalizedString(englishPrinter))
 		}
 	})
-	if len(out.Missing) == 0 && out.Field == "" {
-		return unknown, nil
+	if len(out.Missing) > 0 || len(out.Fields) > 0 {
+		out.sortFields()
+		return nil, unknown, out
 	}
-	return unknown, out
+	for _, path := range strip {
+		deleteKey(inst, path)
+	}
+	if params, err = json.Marshal(inst); err != nil {
+		out.addField("params", err.Error())
+		return nil, unknown, out
+	}
+	return params, unknown, nil
+}
+
+// deleteKey removes the property at path (object keys and array indexes)
+// from a decoded JSON document.
+func deleteKey(doc any, path []string) {
+	for _, seg := range path[:len(path)-1] {
+		switch node := doc.(type) {
+		case map[string]any:
+			doc = node[seg]
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(node) {
+				return
+			}
+			doc = node[i]
+		default:
+			return
+		}
+	}
+	if obj, ok := doc.(map[string]any); ok {
+		delete(obj, path[len(path)-1])
+	}
 }
 
 func walkLeaves(e *validator.ValidationError, visit func(*validator.ValidationError)) {
@@ -205,9 +261,12 @@ func fieldPath(location []string, name ...string) string {
 // decodeError turns a decoding failure the schema let through (an integer
 // that overflows its Go field, say) into a type error naming the field.
 func decodeError(err error) *ValidationError {
+	out := &ValidationError{}
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return &ValidationError{Field: typeErr.Field, Reason: "want " + typeErr.Type.String() + ", got " + typeErr.Value}
+		out.addField(typeErr.Field, "want "+typeErr.Type.String()+", got "+typeErr.Value)
+	} else {
+		out.addField("params", err.Error())
 	}
-	return &ValidationError{Field: "params", Reason: err.Error()}
+	return out
 }
