@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -279,9 +278,10 @@ var (
 	errBadURL  = errors.New("bad URL")
 )
 
-// resolve maps a logical URL to the service's real URL. The logical path is
-// cleaned before it is joined to the base path, so "/../" cannot climb out
-// of the base.
+// resolve maps a logical URL to the service's real URL: the base URL's
+// path, then the logical path as given (escapes and trailing slash kept).
+// Dot segments are refused, so no path can climb out of the base or reach
+// another resource than the one it names.
 func (s *shared) resolve(rawURL string, query map[string]any) (string, *url.URL, error) {
 	logical, err := url.Parse(rawURL)
 	if err != nil {
@@ -295,8 +295,20 @@ func (s *shared) resolve(rawURL string, query map[string]any) (string, *url.URL,
 	if !ok {
 		return service, nil, fmt.Errorf("%q: %w", service, errRefused)
 	}
+	escaped := logical.EscapedPath()
+	for _, seg := range strings.Split(escaped, "/") {
+		if unescaped, _ := url.PathUnescape(seg); unescaped == "." || unescaped == ".." {
+			return service, nil, fmt.Errorf("%w: %q has a dot segment", errBadURL, rawURL)
+		}
+	}
+	if !strings.HasPrefix(escaped, "/") {
+		escaped = "/" + escaped
+	}
 	target := *base
-	target.Path = base.Path + path.Clean("/"+logical.Path)
+	target.RawPath = base.EscapedPath() + escaped
+	if target.Path, err = url.PathUnescape(target.RawPath); err != nil {
+		return service, nil, fmt.Errorf("%w: %v", errBadURL, err)
+	}
 	q := logical.Query()
 	for k, v := range query {
 		q.Set(k, fmt.Sprint(v))

@@ -78,8 +78,9 @@ func TestLogicalServiceResolution(t *testing.T) {
 		{"http://mail-service/v1/x?keep=1", httpclient.Params{"add": true}, "/v1/x", "add=true&keep=1"},
 		{"https://mail-service/v1/x", nil, "/v1/x", ""}, // the service map decides the scheme
 		{"http://prefixed/v1/inbox", nil, "/api/v1/inbox", ""},
-		{"http://prefixed/../../etc/passwd", nil, "/api/etc/passwd", ""}, // cannot climb out of the base
-		{"http://mail-service/v1/a/./b/../c", nil, "/v1/a/c", ""},
+		{"http://mail-service/v1/messages/a%2Fb", nil, "/v1/messages/a/b", ""}, // RawPath below keeps a%2Fb
+		{"http://mail-service/v1/folders/", nil, "/v1/folders/", ""},
+		{"http://mail-service", nil, "/", ""},
 		{"http://mail-service/v1/x", httpclient.Params{"q": "a&b=c d"}, "/v1/x", "q=a%26b%3Dc+d"},
 	}
 	for _, tc := range cases {
@@ -95,6 +96,18 @@ func TestLogicalServiceResolution(t *testing.T) {
 		got := up.received()[before]
 		if got.URL.Path != tc.wantPath || got.URL.RawQuery != tc.wantQry {
 			t.Errorf("Get(%s) reached %s?%s, want %s?%s", tc.url, got.URL.Path, got.URL.RawQuery, tc.wantPath, tc.wantQry)
+		}
+	}
+	if raw := up.received()[4].URL.RawPath; raw != "/v1/messages/a%2Fb" {
+		t.Errorf("an escaped slash reached the upstream as %q", raw)
+	}
+	// Dot segments, even escaped, would reach another resource: refused.
+	for _, u := range []string{"http://prefixed/../../etc/passwd", "http://mail-service/v1/a/./b", "http://mail-service/v1/%2e%2e/admin"} {
+		before := len(up.received())
+		_, err := c.Get(ctx, u)
+		var e *httpclient.Error
+		if !errors.As(err, &e) || e.Kind != httpclient.KindInvalid || len(up.received()) != before {
+			t.Errorf("Get(%s) = %v, want KindInvalid and no request", u, err)
 		}
 	}
 }
