@@ -52,8 +52,8 @@ func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
 	// fetchInbox runs on a miss. Unlike the seed, a failed fetch is an error
 	// (Decode refuses a non-2xx answer), so an outage is reported, retryable,
 	// instead of cached as an empty page.
-	fetchInbox := func(ctx context.Context) (InboxPage, error) {
-		resp, err := c.HTTP.Get(ctx, "http://mail-service/v1/inbox", httpclient.Params{
+	fetchInbox := func(fetchCtx context.Context) (InboxPage, error) {
+		resp, err := c.HTTP.Get(fetchCtx, "http://mail-service/v1/inbox", httpclient.Params{
 			"user_id": uid, "account_id": p.AccountID, "folder": p.Folder, "page": 0,
 		})
 		if err != nil {
@@ -78,8 +78,10 @@ func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
 	}
 
 	// GetOrFetch returns the cached page on a hit; on a miss it calls
-	// fetchInbox, stores the page for 60 s and returns it.
-	page, err := inboxPages.GetOrFetch(c, c.Cache, cacheKey, cacheTTL*time.Second, fetchInbox)
+	// fetchInbox (with a context of its own: the fetch is shared by every
+	// concurrent miss and outlives any one caller), stores the page for 60 s
+	// and returns it.
+	page, err := inboxPages.GetOrFetch(c, cacheKey, cacheTTL*time.Second, fetchInbox)
 	if err != nil {
 		return runtime.Result{}, err
 	}
@@ -122,8 +124,8 @@ func getUnreadSummary(c *ctx.Call, _ UnreadParams) (runtime.Result, error) {
 
 	cacheKey := unreadKey(uid)
 
-	fetchUnread := func(ctx context.Context) (UnreadSummary, error) {
-		resp, err := c.HTTP.Get(ctx, "http://mail-service/v1/unread", httpclient.Params{"user_id": uid})
+	fetchUnread := func(fetchCtx context.Context) (UnreadSummary, error) {
+		resp, err := c.HTTP.Get(fetchCtx, "http://mail-service/v1/unread", httpclient.Params{"user_id": uid})
 		if err != nil {
 			return UnreadSummary{}, err
 		}
@@ -141,7 +143,7 @@ func getUnreadSummary(c *ctx.Call, _ UnreadParams) (runtime.Result, error) {
 		}, nil
 	}
 
-	summary, err := unreadSummaries.GetOrFetch(c, c.Cache, cacheKey, cacheTTL*time.Second, fetchUnread)
+	summary, err := unreadSummaries.GetOrFetch(c, cacheKey, cacheTTL*time.Second, fetchUnread)
 	if err != nil {
 		return runtime.Result{}, err
 	}

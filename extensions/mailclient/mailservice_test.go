@@ -1,139 +1,87 @@
 package mailclient_test
 
 import (
-	"encoding/json"
-	"fmt"
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"testing"
+
+	"github.com/imperalcloud/exthost/internal/mailservice"
 )
 
-// fakeMailService serves the mail-service endpoints the extension uses from
-// an in-memory mailbox per user and account, and records every request.
-type fakeMailService struct {
+// recordedMailService is the reference mail-service behind a recorder: it
+// keeps what each request looked like, can fail every request on demand, and
+// can hold requests until the test lets them through.
+type recordedMailService struct {
 	*httptest.Server
 	mu        sync.Mutex
-	mailboxes map[string][]*message // key user/account
-	requests  map[string]int        // path → count
-	bodies    []string
-	requestID []string
-	failWith  int // when non-zero, every request answers this status
+	requests  []recordedRequest
+	failWith  int
+	gate      chan struct{} // when set, requests wait for it to close
+	arrived   chan struct{} // receives one value per request, when set
+	reference *mailservice.Service
 }
 
-type message struct {
-	ID      string `json:"id"`
-	From    string `json:"from"`
-	Subject string `json:"subject"`
-	Snippet string `json:"snippet"`
-	Date    string `json:"date"`
-	Unread  bool   `json:"unread"`
-	Starred bool   `json:"starred"`
-	folder  string
+type recordedRequest struct {
+	Method, Path, Query, Body, RequestID string
 }
 
-const mailboxSize = 25
-
-func newFakeMailService(t testing.TB) *fakeMailService {
-	f := &fakeMailService{mailboxes: map[string][]*message{}, requests: map[string]int{}}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeMailService) mailbox(user, account string) []*message {
-	key := user + "/" + account
-	if _, ok := f.mailboxes[key]; !ok {
-		for i := range mailboxSize {
-			f.mailboxes[key] = append(f.mailboxes[key], &message{
-				ID:      fmt.Sprintf("m-%d", i),
-				From:    fmt.Sprintf("Sender %d <sender%d@example.com>", i, i),
-				Subject: fmt.Sprintf("Quarterly report, part %d", i),
-				Snippet: "Please find attached the figures we discussed on Monday; the summary is on page two.",
-				Date:    fmt.Sprintf("2026-11-%02dT09:00:00Z", 1+i%28),
-				Unread:  i%3 == 0,
-				folder:  "INBOX",
-			})
+func newMailService(t testing.TB) *recordedMailService {
+	t.Helper()
+	m := &recordedMailService{reference: mailservice.New(mailservice.Options{})}
+	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		m.mu.Lock()
+		m.requests = append(m.requests, recordedRequest{r.Method, r.URL.Path, r.URL.RawQuery, string(body), r.Header.Get("X-Request-ID")})
+		failWith, gate, arrived := m.failWith, m.gate, m.arrived
+		m.mu.Unlock()
+		if arrived != nil {
+			arrived <- struct{}{}
 		}
-	}
-	return f.mailboxes[key]
-}
-
-func (f *fakeMailService) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.requests[r.URL.Path]++
-	f.requestID = append(f.requestID, r.Header.Get("X-Request-ID"))
-	if f.failWith != 0 {
-		w.WriteHeader(f.failWith)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	q := r.URL.Query()
-	switch r.URL.Path {
-	case "/v1/inbox":
-		var messages []*message
-		for _, m := range f.mailbox(q.Get("user_id"), q.Get("account_id")) {
-			if m.folder == q.Get("folder") {
-				messages = append(messages, m)
-			}
+		if gate != nil {
+			<-gate
 		}
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false) // so the test can see that the host does not escape what it forwards
-		_ = enc.Encode(map[string]any{"messages": messages, "total": len(messages), "has_more": false})
-	case "/v1/unread":
-		unread := 0
-		for _, m := range f.mailbox(q.Get("user_id"), "work") {
-			if m.Unread && m.folder == "INBOX" {
-				unread++
-			}
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"unread": unread, "accounts": []string{"work"}})
-	case "/v1/messages/archive", "/v1/messages/mark_read":
-		var body struct {
-			UserID     string   `json:"user_id"`
-			AccountID  string   `json:"account_id"`
-			MessageIDs []string `json:"message_ids"`
-			Read       *bool    `json:"read"`
-		}
-		raw, _ := io.ReadAll(r.Body)
-		f.bodies = append(f.bodies, string(raw))
-		if err := json.Unmarshal(raw, &body); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
+		if failWith != 0 {
+			w.WriteHeader(failWith)
 			return
 		}
-		n := 0
-		for _, m := range f.mailbox(body.UserID, body.AccountID) {
-			if !slices.Contains(body.MessageIDs, m.ID) {
-				continue
-			}
+		m.reference.ServeHTTP(w, r)
+	}))
+	t.Cleanup(m.Close)
+	return m
+}
+
+// count returns how many requests reached path.
+func (m *recordedMailService) count(path string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, r := range m.requests {
+		if r.Path == path {
 			n++
-			if r.URL.Path == "/v1/messages/archive" {
-				m.folder = "archive"
-			} else {
-				m.Unread = !*body.Read
-			}
 		}
-		if r.URL.Path == "/v1/messages/archive" {
-			_ = json.NewEncoder(w).Encode(map[string]int{"archived": n})
-		} else {
-			_ = json.NewEncoder(w).Encode(map[string]int{"updated": n})
-		}
-	default:
-		w.WriteHeader(http.StatusNotFound)
 	}
+	return n
 }
 
-func (f *fakeMailService) count(path string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests[path]
+// last returns the most recent request to path.
+func (m *recordedMailService) last(path string) recordedRequest {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.requests) - 1; i >= 0; i-- {
+		if m.requests[i].Path == path {
+			return m.requests[i]
+		}
+	}
+	return recordedRequest{}
 }
 
-func (f *fakeMailService) fail(status int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failWith = status
+// fail makes every request answer status (0: answer normally).
+func (m *recordedMailService) fail(status int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failWith = status
 }

@@ -21,7 +21,7 @@ var writeEffects = []string{"__panel__sidebar", "update:email"}
 // ArchiveMessageParams are archive_message's parameters.
 type ArchiveMessageParams struct {
 	AccountID string `json:"account_id" jsonschema:"required" jsonschema_description:"Mail account holding the message."`
-	MessageID string `json:"message_id" jsonschema:"required" jsonschema_description:"Message to archive."`
+	MessageID string `json:"message_id" jsonschema:"required,minLength=1" jsonschema_description:"Message to archive."`
 	Folder    string `json:"folder" jsonschema_description:"Folder the message is in."`
 }
 
@@ -68,7 +68,7 @@ func archiveMessage(c *ctx.Call, p ArchiveMessageParams) (runtime.Result, error)
 // MarkReadParams are mark_read's parameters.
 type MarkReadParams struct {
 	AccountID string `json:"account_id" jsonschema:"required" jsonschema_description:"Mail account holding the message."`
-	MessageID string `json:"message_id" jsonschema:"required" jsonschema_description:"Message to mark."`
+	MessageID string `json:"message_id" jsonschema:"required,minLength=1" jsonschema_description:"Message to mark."`
 	Read      bool   `json:"read" jsonschema_description:"True marks the message read, false unread."`
 	Folder    string `json:"folder" jsonschema_description:"Folder the message is in."`
 }
@@ -126,14 +126,17 @@ type messagesRequest struct {
 
 // writeMessages sends one write to the mail-service, decodes its answer
 // into out, and then drops the cache entries the write made stale, so the
-// next read is fresh. The keys are checked before the write: a key the cache
-// would refuse must fail the call before the mailbox changes, not after.
+// next read is fresh. The inbox key is checked before the write: a key the
+// cache would refuse must fail the call before the mailbox changes, not
+// after. The unread key is dropped only when it is a valid key: a user id
+// outside the key charset never had an unread summary cached.
 func writeMessages(c *ctx.Call, url, folder string, req messagesRequest, out any) error {
-	stale := []string{inboxKey(req.AccountID, folder), unreadKey(req.UserID)}
-	for _, key := range stale {
-		if err := cache.ValidateKey(key); err != nil {
-			return err
-		}
+	stale := []string{inboxKey(req.AccountID, folder)}
+	if err := cache.ValidateKey(stale[0]); err != nil {
+		return err
+	}
+	if key := unreadKey(req.UserID); cache.ValidateKey(key) == nil {
+		stale = append(stale, key)
 	}
 	resp, err := c.HTTP.Post(c, url, httpclient.JSON(req))
 	if err != nil {
