@@ -1,0 +1,379 @@
+// Package config reads the host's configuration: YAML over built-in
+// defaults, then EXTHOST_* environment variables over both. Unknown keys,
+// unknown variables and bad values are errors that name the key, so a typo
+// stops the host at start-up instead of being ignored.
+//
+// Environment variables are the key path in upper case, joined by "_", after
+// the prefix EXTHOST_: EXTHOST_LISTEN, EXTHOST_AUTH_MODE,
+// EXTHOST_CACHE_REDIS_URL, EXTHOST_LIMITS_CALL_TIMEOUT. Lists are
+// comma-separated (EXTHOST_AUTH_SECRETS=new,old); the services map is
+// name=url pairs (EXTHOST_SERVICES=mail-service=http://mail:8081) and
+// replaces the map from the file.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvPrefix starts every environment variable the host reads.
+const EnvPrefix = "EXTHOST_"
+
+// Config is the host's configuration. The YAML keys are the contract of
+// DESIGN §8; keys beyond it are marked as additions.
+type Config struct {
+	// Listen is the HTTP address, host:port.
+	Listen string `yaml:"listen" env:"LISTEN"`
+	// Auth says how callers prove who they are.
+	Auth Auth `yaml:"auth" envPrefix:"AUTH_"`
+	// Cache selects and configures the cache backend.
+	Cache Cache `yaml:"cache" envPrefix:"CACHE_"`
+	// Services maps the logical service names extensions use to base URLs.
+	// It is also the egress allow-list: no other host can be reached.
+	Services map[string]string `yaml:"services" env:"SERVICES" envKeyValSeparator:"="`
+	// Limits bound what one call and the whole host may use.
+	Limits Limits `yaml:"limits" envPrefix:"LIMITS_"`
+	// Log configures the logs.
+	Log Log `yaml:"log" envPrefix:"LOG_"`
+}
+
+// Auth configures authentication.
+type Auth struct {
+	// Mode is "dev" (identity from the request body, loopback only) or
+	// "call_token" (the SDK's HMAC call token on every call).
+	Mode string `yaml:"mode" env:"MODE"`
+	// Secrets are the HMAC keys of call_token mode, each string's UTF-8
+	// bytes; the first signs, all verify (rotation).
+	Secrets []string `yaml:"secrets" env:"SECRETS"`
+}
+
+// The auth modes.
+const (
+	AuthDev       = "dev"
+	AuthCallToken = "call_token"
+)
+
+// Cache configures the cache.
+type Cache struct {
+	// Backend is "memory" (per process) or "redis" (shared by replicas).
+	Backend string `yaml:"backend" env:"BACKEND"`
+	Redis   Redis  `yaml:"redis" envPrefix:"REDIS_"`
+	Memory  Memory `yaml:"memory" envPrefix:"MEMORY_"`
+}
+
+// The cache backends.
+const (
+	BackendMemory = "memory"
+	BackendRedis  = "redis"
+)
+
+// Redis says where Redis is.
+type Redis struct {
+	// URL is a redis:// or rediss:// URL (address, credentials, database).
+	URL string `yaml:"url" env:"URL"`
+	// Addrs, when set, are cluster seeds, or the sentinels with MasterName.
+	Addrs []string `yaml:"addrs" env:"ADDRS"`
+	// MasterName selects Sentinel (an addition to DESIGN §8).
+	MasterName string `yaml:"master_name" env:"MASTER_NAME"`
+	// Timeout bounds each Redis command; past it a read is a miss (an addition).
+	Timeout time.Duration `yaml:"timeout" env:"TIMEOUT"`
+}
+
+// Memory configures the in-process cache.
+type Memory struct {
+	// MaxEntries bounds the number of entries.
+	MaxEntries int `yaml:"max_entries" env:"MAX_ENTRIES"`
+}
+
+// Limits bound the host's work.
+type Limits struct {
+	// CallTimeout is every call's deadline.
+	CallTimeout time.Duration `yaml:"call_timeout" env:"CALL_TIMEOUT"`
+	// MaxBodyBytes caps a request body; larger is 413.
+	MaxBodyBytes int64 `yaml:"max_body_bytes" env:"MAX_BODY_BYTES"`
+	// MaxConcurrentCalls caps the calls running at once; past it a call
+	// is answered 429 at once instead of queueing.
+	MaxConcurrentCalls int `yaml:"max_concurrent_calls" env:"MAX_CONCURRENT_CALLS"`
+	// DrainTimeout bounds how long a shutdown waits for in-flight calls
+	// (an addition).
+	DrainTimeout time.Duration `yaml:"drain_timeout" env:"DRAIN_TIMEOUT"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level" env:"LEVEL"`
+	// Format is json (one JSON object per line) or console (for people).
+	Format string `yaml:"format" env:"FORMAT"`
+}
+
+// Default returns the embedded defaults: the dev server, with the memory
+// cache, dev auth on loopback and the reference mail-service.
+func Default() Config {
+	return Config{
+		Listen: "127.0.0.1:8080",
+		Auth:   Auth{Mode: AuthDev},
+		Cache: Cache{
+			Backend: BackendMemory,
+			Redis:   Redis{URL: "redis://127.0.0.1:6379/0", Timeout: 250 * time.Millisecond},
+			Memory:  Memory{MaxEntries: 100_000},
+		},
+		Services: map[string]string{"mail-service": "http://127.0.0.1:8081"},
+		Limits: Limits{
+			CallTimeout:        10 * time.Second,
+			MaxBodyBytes:       1 << 20,
+			MaxConcurrentCalls: 1024,
+			DrainTimeout:       15 * time.Second,
+		},
+		Log: Log{Level: "info", Format: "json"},
+	}
+}
+
+// Load returns the defaults, overlaid by the YAML file at path (none when
+// path is empty), overlaid by the EXTHOST_* variables of environ (as
+// os.Environ returns them), and validated.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeYAML(data, &cfg); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// decodeYAML decodes data strictly over cfg. Errors name the key path
+// ("limits.call_timeout") rather than only a line.
+func decodeYAML(data []byte, cfg *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	paths := keyPaths(&doc)
+	if slices.Contains(paths.top, "services") {
+		cfg.Services = nil // a services map in the file replaces the default one
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(cfg)
+	var typeErr *yaml.TypeError
+	switch {
+	case err == nil || errors.Is(err, io.EOF): // an empty file means the defaults
+		return nil
+	case errors.As(err, &typeErr):
+		msgs := make([]string, len(typeErr.Errors))
+		for i, e := range typeErr.Errors {
+			msgs[i] = paths.explain(e)
+		}
+		return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
+	}
+	return fmt.Errorf("config: %w", err)
+}
+
+// yamlPaths maps the line of every key in a YAML document to its path.
+type yamlPaths struct {
+	top    []string
+	byLine map[int]string
+}
+
+func keyPaths(doc *yaml.Node) yamlPaths {
+	p := yamlPaths{byLine: map[int]string{}}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+			walk(n.Content[0], prefix)
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, value := n.Content[i], n.Content[i+1]
+			path := key.Value
+			if prefix != "" {
+				path = prefix + "." + key.Value
+			} else {
+				p.top = append(p.top, key.Value)
+			}
+			p.byLine[key.Line] = path
+			if value.Line != key.Line {
+				if _, taken := p.byLine[value.Line]; !taken {
+					p.byLine[value.Line] = path
+				}
+			}
+			walk(value, path)
+		}
+	}
+	walk(doc, "")
+	return p
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// explain rewrites "line 4: field sekrets not found in type config.Auth"
+// as "auth.sekrets: unknown key (line 4)".
+func (p yamlPaths) explain(msg string) string {
+	m := yamlLine.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	line, _ := strconv.Atoi(m[1])
+	path, ok := p.byLine[line]
+	if !ok {
+		return msg
+	}
+	detail := m[2]
+	if strings.HasPrefix(detail, "field ") && strings.Contains(detail, " not found in type ") {
+		detail = "unknown key"
+	}
+	return fmt.Sprintf("%s: %s (line %d)", path, detail, line)
+}
+
+// applyEnv overlays the EXTHOST_* variables of environ on cfg. A variable
+// with the prefix that names no key is an error: it is a typo.
+func applyEnv(cfg *Config, environ []string) error {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			vars[k] = v
+		}
+	}
+	if len(vars) == 0 {
+		return nil
+	}
+	opts := env.Options{Prefix: EnvPrefix, Environment: vars}
+	params, err := env.GetFieldParamsWithOptions(cfg, opts)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	known := map[string]bool{}
+	for _, p := range params {
+		known[p.Key] = true
+	}
+	for k := range vars {
+		if !known[k] {
+			return fmt.Errorf("config: unknown environment variable %s", k)
+		}
+	}
+	// One variable at a time first, so that an error names the variable.
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		var probe Config
+		if err := env.ParseWithOptions(&probe, env.Options{Prefix: EnvPrefix, Environment: map[string]string{k: vars[k]}}); err != nil {
+			return fmt.Errorf("config: %s: %w", k, err)
+		}
+	}
+	if _, ok := vars[EnvPrefix+"SERVICES"]; ok {
+		cfg.Services = nil
+	}
+	if err := env.ParseWithOptions(cfg, opts); err != nil {
+		return fmt.Errorf("config: environment: %w", err)
+	}
+	return nil
+}
+
+var serviceName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// Validate checks every value, naming the first bad key.
+func (c Config) Validate() error {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil || port == "" {
+		return fmt.Errorf("config: listen: %q is not host:port", c.Listen)
+	}
+	switch c.Auth.Mode {
+	case AuthDev:
+		if !IsLoopback(host) {
+			return fmt.Errorf("config: auth.mode: dev takes the caller's identity from the request body, so it only listens on loopback, not %q", c.Listen)
+		}
+	case AuthCallToken:
+		if len(c.Auth.Secrets) == 0 {
+			return errors.New("config: auth.secrets: call_token needs at least one secret")
+		}
+		for i, s := range c.Auth.Secrets {
+			if s == "" {
+				return fmt.Errorf("config: auth.secrets[%d]: empty secret", i)
+			}
+		}
+	default:
+		return fmt.Errorf("config: auth.mode: %q is not dev or call_token", c.Auth.Mode)
+	}
+	switch c.Cache.Backend {
+	case BackendMemory:
+		if c.Cache.Memory.MaxEntries <= 0 {
+			return fmt.Errorf("config: cache.memory.max_entries: must be positive, got %d", c.Cache.Memory.MaxEntries)
+		}
+	case BackendRedis:
+		if c.Cache.Redis.URL == "" && len(c.Cache.Redis.Addrs) == 0 {
+			return errors.New("config: cache.redis: the redis backend needs url or addrs")
+		}
+		if c.Cache.Redis.URL != "" {
+			if u, err := url.Parse(c.Cache.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+				return errors.New("config: cache.redis.url: not a redis:// or rediss:// URL")
+			}
+		}
+		if c.Cache.Redis.Timeout <= 0 {
+			return fmt.Errorf("config: cache.redis.timeout: must be positive, got %s", c.Cache.Redis.Timeout)
+		}
+	default:
+		return fmt.Errorf("config: cache.backend: %q is not memory or redis", c.Cache.Backend)
+	}
+	for name, base := range c.Services {
+		if !serviceName.MatchString(name) {
+			return fmt.Errorf("config: services.%s: a service name is a lower-case host label", name)
+		}
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("config: services.%s: %q is not an http(s)://host[:port][/path] URL", name, base)
+		}
+	}
+	switch {
+	case c.Limits.CallTimeout <= 0:
+		return fmt.Errorf("config: limits.call_timeout: must be positive, got %s", c.Limits.CallTimeout)
+	case c.Limits.MaxBodyBytes <= 0:
+		return fmt.Errorf("config: limits.max_body_bytes: must be positive, got %d", c.Limits.MaxBodyBytes)
+	case c.Limits.MaxConcurrentCalls <= 0:
+		return fmt.Errorf("config: limits.max_concurrent_calls: must be positive, got %d", c.Limits.MaxConcurrentCalls)
+	case c.Limits.DrainTimeout < 0:
+		return fmt.Errorf("config: limits.drain_timeout: must not be negative, got %s", c.Limits.DrainTimeout)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		return fmt.Errorf("config: log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		return fmt.Errorf("config: log.format: %q is not json or console", c.Log.Format)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (of a listen address) can only be reached
+// from this machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
