@@ -1,0 +1,156 @@
+// Package metrics holds the host's Prometheus metrics in a registry of its
+// own, and implements the observer hooks of the cache and the HTTP client.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/imperalcloud/exthost/cache"
+	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+// Metrics are the host's metrics. Labels take only values the host knows
+// (registered apps and functions, stable codes), so their number is bounded.
+type Metrics struct {
+	registry         *prometheus.Registry
+	calls            *prometheus.CounterVec
+	callDuration     *prometheus.HistogramVec
+	inFlight         prometheus.Gauge
+	cacheLookups     *prometheus.CounterVec
+	cacheErrors      *prometheus.CounterVec
+	cacheDegraded    prometheus.Gauge
+	collapsed        *prometheus.CounterVec
+	upstreamRequests *prometheus.CounterVec
+	upstreamDuration *prometheus.HistogramVec
+	replayFallbacks  prometheus.Counter
+	eventsDropped    prometheus.Counter
+	rejectedRequests *prometheus.CounterVec
+}
+
+// New returns the metrics, registered with a new registry together with the
+// Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_calls_total", Help: "Function calls by app, function, status and error code.",
+		}, []string{"app", "function", "status", "error_code"}),
+		callDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "exthost_call_duration_seconds", Help: "Function call latency.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"app", "function"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "exthost_calls_in_flight", Help: "Function calls running now.",
+		}),
+		cacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_cache_lookups_total", Help: "Cache reads by app, model and result (hit or miss).",
+		}, []string{"app", "model", "result"}),
+		cacheErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_cache_backend_errors_total", Help: "Failed cache backend operations by operation.",
+		}, []string{"op"}),
+		cacheDegraded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "exthost_cache_degraded", Help: "1 while the cache backend is failing (reads are misses).",
+		}),
+		collapsed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_cache_collapsed_fetches_total", Help: "Cache misses that joined another caller's fetch.",
+		}, []string{"app", "model"}),
+		upstreamRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_upstream_requests_total", Help: "Upstream requests by service, method and status (0: no response).",
+		}, []string{"service", "method", "status"}),
+		upstreamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "exthost_upstream_duration_seconds", Help: "Upstream request latency.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"service", "method"}),
+		replayFallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exthost_calltoken_replay_local_total", Help: "Call-token ids claimed in the local replay set because Redis failed.",
+		}),
+		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exthost_events_dropped_total", Help: "Events not published to Redis because the queue was full.",
+		}),
+		rejectedRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_rejected_requests_total", Help: "Requests answered before dispatch, by HTTP status and error code.",
+		}, []string{"status", "error_code"}),
+	}
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.calls, m.callDuration, m.inFlight, m.cacheLookups, m.cacheErrors, m.cacheDegraded, m.collapsed,
+		m.upstreamRequests, m.upstreamDuration, m.replayFallbacks, m.eventsDropped, m.rejectedRequests,
+	)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// Registry returns the registry, for tests and extra collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+// Call records a finished call from its trace. An unknown app or function
+// is counted under "unknown" so that callers cannot grow the label set.
+func (m *Metrics) Call(tr runtime.Trace, known bool) {
+	app, function := tr.AppID, tr.Function
+	if !known {
+		app, function = "unknown", "unknown"
+	}
+	m.calls.WithLabelValues(app, function, string(tr.Status), tr.ErrorCode).Inc()
+	m.callDuration.WithLabelValues(app, function).Observe(tr.Duration.Seconds())
+}
+
+// InFlight returns the gauge of running calls.
+func (m *Metrics) InFlight() prometheus.Gauge { return m.inFlight }
+
+// Rejected counts a request answered before dispatch (400, 401, 413, 429, ...).
+func (m *Metrics) Rejected(status int, code string) {
+	m.rejectedRequests.WithLabelValues(strconv.Itoa(status), code).Inc()
+}
+
+// ReplayFallback counts a call-token id claimed locally during a Redis failure.
+func (m *Metrics) ReplayFallback() { m.replayFallbacks.Inc() }
+
+// EventDropped counts an event the Redis publisher had no room for.
+func (m *Metrics) EventDropped() { m.eventsDropped.Inc() }
+
+// Lookup implements cache.Observer.
+func (m *Metrics) Lookup(appID, model string, hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.cacheLookups.WithLabelValues(appID, model, result).Inc()
+}
+
+// BackendError implements cache.Observer.
+func (m *Metrics) BackendError(op string) { m.cacheErrors.WithLabelValues(op).Inc() }
+
+// Degraded implements cache.Observer.
+func (m *Metrics) Degraded(degraded bool) {
+	if degraded {
+		m.cacheDegraded.Set(1)
+	} else {
+		m.cacheDegraded.Set(0)
+	}
+}
+
+// Collapsed implements cache.Observer.
+func (m *Metrics) Collapsed(appID, model string) { m.collapsed.WithLabelValues(appID, model).Inc() }
+
+// Upstream implements httpclient.Observer.
+func (m *Metrics) Upstream(service, method string, status int, elapsed time.Duration) {
+	m.upstreamRequests.WithLabelValues(service, method, strconv.Itoa(status)).Inc()
+	m.upstreamDuration.WithLabelValues(service, method).Observe(elapsed.Seconds())
+}
+
+var (
+	_ cache.Observer      = (*Metrics)(nil)
+	_ httpclient.Observer = (*Metrics)(nil)
+)
