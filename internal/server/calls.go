@@ -1,0 +1,287 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/internal/calltoken"
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+// maxUserIDLen bounds a user id: ids are keys of caches and logs, not prose.
+const maxUserIDLen = 256
+
+// identity is the caller as the request body states it.
+type identity struct {
+	UserID   string   `json:"user_id"`
+	TenantID string   `json:"tenant_id"`
+	Email    string   `json:"email"`
+	Role     string   `json:"role"`
+	Scopes   []string `json:"scopes"`
+}
+
+func (id identity) user() ctx.User {
+	tenant := id.TenantID
+	if tenant == "" {
+		tenant = "default"
+	}
+	return ctx.User{ImperalID: id.UserID, Email: id.Email, TenantID: tenant, Role: id.Role, Scopes: id.Scopes}
+}
+
+// callEnvelope is the body of POST /v1/extensions/{app}/call.
+type callEnvelope struct {
+	identity
+	Function string          `json:"function"`
+	Params   json.RawMessage `json:"params"`
+}
+
+// batchEnvelope is the body of POST /v1/extensions/{app}/batch.
+type batchEnvelope struct {
+	identity
+	Calls []struct {
+		Function string          `json:"function"`
+		Params   json.RawMessage `json:"params"`
+	} `json:"calls"`
+}
+
+// rejection is a request answered before dispatch.
+type rejection struct {
+	status        int
+	code, message string
+}
+
+func (r *rejection) Error() string { return r.message }
+
+func badRequest(format string, args ...any) *rejection {
+	return &rejection{http.StatusBadRequest, runtime.CodeBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// admit runs the checks every call request passes, in the contract's order
+// after the cheapest one: draining, then the concurrency limit (weight
+// slots, released by the returned func), then the body size and the JSON
+// envelope decoded into v. weight returns the slots v needs.
+func (s *Server) admit(c echo.Context, v any, weight func() int) (release func(), rej *rejection) {
+	if s.draining.Load() {
+		return nil, &rejection{http.StatusServiceUnavailable, runtime.CodeUnavailable, "The host is shutting down."}
+	}
+	body, rej := s.readBody(c)
+	if rej != nil {
+		return nil, rej
+	}
+	if err := decodeStrict(body, v); err != nil {
+		return nil, badRequest("The request body is not a valid call envelope: %v", err)
+	}
+	n := int64(weight())
+	if !s.calls.TryAcquire(n) {
+		return nil, &rejection{http.StatusTooManyRequests, runtime.CodeRateLimited, "The host is at its concurrency limit; retry shortly."}
+	}
+	return func() { s.calls.Release(n) }, nil
+}
+
+// readBody reads the whole body, refusing more than the configured limit.
+func (s *Server) readBody(c echo.Context) ([]byte, *rejection) {
+	r := c.Request()
+	tooLarge := &rejection{http.StatusRequestEntityTooLarge, runtime.CodePayloadTooLarge,
+		fmt.Sprintf("The request body exceeds %d bytes.", s.maxBody)}
+	if r.ContentLength > s.maxBody {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, s.maxBody))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return nil, tooLarge
+	case err != nil:
+		return nil, badRequest("The request body could not be read.")
+	}
+	return body, nil
+}
+
+// decodeStrict decodes one JSON object into v; trailing data is an error.
+// Unknown keys are ignored, for clients newer than the host.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the JSON object")
+	}
+	return nil
+}
+
+func checkIdentity(id identity) *rejection {
+	switch {
+	case id.UserID == "":
+		return badRequest("user_id is required.")
+	case len(id.UserID) > maxUserIDLen:
+		return badRequest("user_id is longer than %d bytes.", maxUserIDLen)
+	}
+	return nil
+}
+
+// authenticate checks the call token in call_token mode; in dev mode the
+// body's identity is trusted.
+func (s *Server) authenticate(c echo.Context, appID, userID string) *rejection {
+	if s.tokens == nil {
+		return nil
+	}
+	token, ok := calltoken.ParseHeader(c.Request().Header.Get(echo.HeaderAuthorization))
+	if !ok {
+		return &rejection{http.StatusUnauthorized, runtime.CodeUnauthenticated, "missing call token"}
+	}
+	if _, err := s.tokens.Verify(c.Request().Context(), token, appID, userID); err != nil {
+		var tokenErr *calltoken.Error
+		if errors.As(err, &tokenErr) && tokenErr.Denied {
+			return &rejection{http.StatusForbidden, runtime.CodePermissionDenied, tokenErr.Reason}
+		}
+		reason := "invalid call token"
+		if tokenErr != nil {
+			reason = tokenErr.Reason
+		}
+		return &rejection{http.StatusUnauthorized, runtime.CodeUnauthenticated, reason}
+	}
+	return nil
+}
+
+// call serves POST /v1/extensions/{app}/call.
+func (s *Server) call(c echo.Context) error {
+	var env callEnvelope
+	release, rej := s.admit(c, &env, func() int { return 1 })
+	if rej != nil {
+		return s.reject(c, rej.status, rej.code, rej.message)
+	}
+	defer release()
+	if rej := checkIdentity(env.identity); rej != nil {
+		return s.reject(c, rej.status, rej.code, rej.message)
+	}
+	if env.Function == "" {
+		return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "function is required.")
+	}
+	app := c.Param("app")
+	if rej := s.authenticate(c, app, env.UserID); rej != nil {
+		return s.reject(c, rej.status, rej.code, rej.message)
+	}
+	res, status := s.dispatch(c, runtime.Request{
+		AppID: app, Function: env.Function, Params: env.Params, User: env.user(), RequestID: requestIDOf(c),
+	}, -1)
+	return s.writeResult(c, status, res)
+}
+
+// batch serves POST /v1/extensions/{app}/batch: up to MaxBatchCalls calls
+// of one app for one user, run concurrently, answered in request order.
+func (s *Server) batch(c echo.Context) error {
+	var env batchEnvelope
+	release, rej := s.admit(c, &env, func() int { return max(1, min(len(env.Calls), MaxBatchCalls)) })
+	if rej != nil {
+		return s.reject(c, rej.status, rej.code, rej.message)
+	}
+	defer release()
+	if rej := checkIdentity(env.identity); rej != nil {
+		return s.reject(c, rej.status, rej.code, rej.message)
+	}
+	switch {
+	case len(env.Calls) == 0:
+		return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "calls is required and may not be empty.")
+	case len(env.Calls) > MaxBatchCalls:
+		return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest,
+			fmt.Sprintf("A batch carries at most %d calls, not %d.", MaxBatchCalls, len(env.Calls)))
+	}
+	for i, call := range env.Calls {
+		if call.Function == "" {
+			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, fmt.Sprintf("calls[%d].function is required.", i))
+		}
+	}
+	app := c.Param("app")
+	if rej := s.authenticate(c, app, env.UserID); rej != nil {
+		return s.reject(c, rej.status, rej.code, rej.message)
+	}
+	if _, ok := s.d.Extension(app); !ok {
+		return s.reject(c, http.StatusNotFound, runtime.CodeUnknownTool, "Tool not available: "+app)
+	}
+
+	results := make([]runtime.Result, len(env.Calls))
+	var wg sync.WaitGroup
+	for i, call := range env.Calls {
+		wg.Go(func() {
+			results[i], _ = s.dispatch(c, runtime.Request{
+				AppID: app, Function: call.Function, Params: call.Params, User: env.user(), RequestID: requestIDOf(c),
+			}, i)
+		})
+	}
+	wg.Wait()
+
+	var buf bytes.Buffer
+	buf.WriteString(`{"results":[`)
+	for i, res := range results {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		body, err := res.MarshalJSON()
+		if err != nil {
+			s.log.Error("result does not encode; answering INTERNAL", zap.String("request_id", requestIDOf(c)), zap.Int("call_index", i), zap.Error(err))
+			body, _ = internalError().MarshalJSON()
+		}
+		buf.Write(body)
+	}
+	buf.WriteString(`]}`)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf.Bytes())
+}
+
+// dispatch runs one call and records it: one log line, the call metrics.
+// index is the call's place in a batch, or -1.
+func (s *Server) dispatch(c echo.Context, req runtime.Request, index int) (runtime.Result, int) {
+	s.metrics.InFlight().Inc()
+	res, tr := s.d.Call(c.Request().Context(), req)
+	s.metrics.InFlight().Dec()
+
+	status, known := http.StatusOK, true
+	if res.ErrorCode == runtime.CodeUnknownTool || res.ErrorCode == runtime.CodeUnknownSubFunction {
+		status, known = http.StatusNotFound, false
+	}
+	s.metrics.Call(tr, known)
+	s.logCall(tr, status, index)
+	return res, status
+}
+
+// logCall writes the call's one line. Parameters, tokens and results stay
+// out of it: they may carry personal data or secrets.
+func (s *Server) logCall(tr runtime.Trace, status, index int) {
+	level := zap.InfoLevel
+	if tr.ErrorCode == runtime.CodeInternal {
+		level = zap.ErrorLevel
+	}
+	ce := s.log.Check(level, "call")
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.String("request_id", tr.RequestID),
+		zap.String("app", tr.AppID),
+		zap.String("function", tr.Function),
+		zap.String("user_id", tr.UserID),
+		zap.String("status", string(tr.Status)),
+		zap.String("error_code", tr.ErrorCode),
+		zap.Int("http_status", status),
+		zap.Float64("duration_ms", float64(tr.Duration.Microseconds())/1000),
+		zap.Int("cache_hits", tr.CacheHits),
+		zap.Int("cache_misses", tr.CacheMisses),
+		zap.Int("upstream_calls", len(tr.Upstream)),
+	}
+	if index >= 0 {
+		fields = append(fields, zap.Int("call_index", index))
+	}
+	if tr.Event != nil {
+		fields = append(fields, zap.String("event", tr.Event.EventType))
+	}
+	ce.Write(fields...)
+}

@@ -1,0 +1,215 @@
+// Package server is the host's HTTP API, the orchestrator's contract of
+// DESIGN §3: calls and batches of calls, the catalog, health, readiness and
+// metrics. It is the only package that knows echo.
+//
+// Every answer that is not 2xx is an ActionResult-shaped error, so a client
+// can always read status, error and error_code. The HTTP status says whether
+// a call was delivered; the ActionResult says how it went.
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/imperalcloud/exthost/internal/calltoken"
+	"github.com/imperalcloud/exthost/internal/metrics"
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+// MaxBatchCalls is the most calls one batch may carry.
+const MaxBatchCalls = 16
+
+// Host-level error codes, beside the runtime's. Routes and methods the API
+// does not have answer these.
+const (
+	CodeNotFound         = "NOT_FOUND"
+	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+)
+
+// TokenVerifier checks a call token for one app and user; *calltoken.Verifier
+// is one. Its errors are *calltoken.Error: Denied ones are answered 403,
+// others 401.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token, appID, userID string) (calltoken.Claims, error)
+}
+
+// Options configures a Server.
+type Options struct {
+	// Dispatcher runs the calls. Required.
+	Dispatcher *runtime.Dispatcher
+	// Tokens verifies call tokens; nil means dev mode, where the identity in
+	// the request body is trusted.
+	Tokens TokenVerifier
+	// Logger receives one line per call and per rejected request.
+	Logger *zap.Logger
+	// Metrics records calls and rejections. Required.
+	Metrics *metrics.Metrics
+	// MaxBodyBytes caps a request body. Default 1 MiB.
+	MaxBodyBytes int64
+	// MaxConcurrentCalls caps the calls running at once. Default 1024.
+	MaxConcurrentCalls int
+}
+
+// Server is the HTTP API over one dispatcher.
+type Server struct {
+	echo     *echo.Echo
+	d        *runtime.Dispatcher
+	tokens   TokenVerifier
+	log      *zap.Logger
+	metrics  *metrics.Metrics
+	maxBody  int64
+	calls    *semaphore.Weighted
+	draining atomic.Bool
+	catalog  catalog
+}
+
+// New returns the API for opts.
+func New(opts Options) *Server {
+	s := &Server{
+		d:       opts.Dispatcher,
+		tokens:  opts.Tokens,
+		log:     opts.Logger,
+		metrics: opts.Metrics,
+		maxBody: opts.MaxBodyBytes,
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	limit := opts.MaxConcurrentCalls
+	if limit <= 0 {
+		limit = 1024
+	}
+	s.calls = semaphore.NewWeighted(int64(limit))
+	s.catalog = newCatalog(s.d.Extensions())
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestID, middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("request panicked", zap.String("request_id", requestIDOf(c)), zap.Error(err), zap.ByteString("stack", stack))
+			return err
+		},
+	}))
+	e.POST("/v1/extensions/:app/call", s.call)
+	e.POST("/v1/extensions/:app/batch", s.batch)
+	e.GET("/v1/extensions", s.listExtensions)
+	e.GET("/v1/extensions/:app/manifest", s.manifest)
+	e.GET("/v1/tools", s.tools)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
+	s.echo = e
+	return s
+}
+
+// Handler returns the API as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Drain makes the host refuse new calls (503 UNAVAILABLE) and report not
+// ready, while calls already running finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// ── request ids ─────────────────────────────────────────────────────────────
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+const requestIDKey = "request_id"
+
+// requestID takes X-Request-ID from the request when it is a sane id, makes
+// one otherwise, and returns it on the response.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !requestIDPattern.MatchString(id) {
+			id = runtime.NewRequestID()
+		}
+		c.Set(requestIDKey, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func requestIDOf(c echo.Context) string {
+	id, _ := c.Get(requestIDKey).(string)
+	return id
+}
+
+// ── answers ─────────────────────────────────────────────────────────────────
+
+// writeResult answers one ActionResult.
+func (s *Server) writeResult(c echo.Context, status int, res runtime.Result) error {
+	body, err := res.MarshalJSON()
+	if err != nil {
+		s.log.Error("result does not encode; answering INTERNAL", zap.String("request_id", requestIDOf(c)), zap.Error(err))
+		body, _ = internalError().MarshalJSON()
+	}
+	return c.Blob(status, echo.MIMEApplicationJSON, body)
+}
+
+// reject answers a request that was not dispatched, with an error result.
+func (s *Server) reject(c echo.Context, status int, code, message string) error {
+	res := runtime.Fail(message).WithCode(code)
+	res.Retryable = status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
+	s.metrics.Rejected(status, code)
+	s.log.Info("request rejected", zap.String("request_id", requestIDOf(c)), zap.String("path", c.Path()),
+		zap.Int("http_status", status), zap.String("error_code", code), zap.String("reason", message))
+	return s.writeResult(c, status, res)
+}
+
+func internalError() runtime.Result {
+	return runtime.Fail("An internal error occurred.").WithCode(runtime.CodeInternal)
+}
+
+// handleError answers errors that reach echo itself (unknown routes, wrong
+// methods, recovered panics) in the ActionResult shape.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he) && he.Code == http.StatusNotFound:
+		_ = s.reject(c, http.StatusNotFound, CodeNotFound, "No such endpoint: "+c.Request().Method+" "+c.Request().URL.Path)
+	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
+		_ = s.reject(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method "+c.Request().Method+" is not allowed here.")
+	default:
+		_ = s.writeResult(c, http.StatusInternalServerError, internalError())
+	}
+}
+
+// ── health ──────────────────────────────────────────────────────────────────
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
+}
+
+// readyz answers 200 while the host can serve, naming the cache "degraded"
+// when its backend fails (calls still succeed, uncached), and 503 while
+// draining or with no extension loaded.
+func (s *Server) readyz(c echo.Context) error {
+	switch {
+	case s.draining.Load():
+		return s.reject(c, http.StatusServiceUnavailable, runtime.CodeUnavailable, "The host is shutting down.")
+	case len(s.d.Extensions()) == 0:
+		return s.reject(c, http.StatusServiceUnavailable, runtime.CodeUnavailable, "No extension is loaded.")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
+	defer cancel()
+	if err := s.d.Cache().Check(ctx); err != nil {
+		return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok","cache":"degraded"}`))
+	}
+	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok","cache":"ok"}`))
+}
