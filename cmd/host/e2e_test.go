@@ -1,0 +1,203 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/imperalcloud/exthost/internal/testredis"
+)
+
+// TestEndToEnd builds the real binaries, starts the reference mail-service
+// and the host on the shared Redis, drives the API over HTTP, and stops the
+// host with SIGTERM.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the end-to-end test in -short mode")
+	}
+	testredis.Client(t) // fails under CI=true, skips elsewhere, when Redis is missing
+	bin := t.TempDir()
+	for _, cmd := range []string{"host", "mailservice"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "../"+cmd)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	mailAddr, hostAddr := freeAddr(t), freeAddr(t)
+	mail := start(t, filepath.Join(bin, "mailservice"), "-addr", mailAddr)
+	defer mail.stop(t)
+	mail.waitFor(t, "listening")
+
+	config := filepath.Join(t.TempDir(), "host.yaml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`
+listen: %s
+cache: {backend: redis, redis: {url: %s}}
+services: {mail-service: http://%s}
+log: {level: info, format: json}
+`, hostAddr, testredis.URL(), mailAddr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, filepath.Join(bin, "host"), "serve", "--config", config)
+	defer h.stop(t)
+	h.waitFor(t, "host serving")
+
+	base := "http://" + hostAddr
+	if status, body := get(t, base+"/readyz"); status != 200 || body != `{"status":"ok","cache":"ok"}` {
+		t.Fatalf("readyz = %d %s", status, body)
+	}
+	user := testredis.UniqueID(t)
+	list := `{"user_id":"` + user + `","function":"list_inbox","params":{"account_id":"work"}}`
+	status, first := postJSON(t, base+"/v1/extensions/mail-client/call", list)
+	if status != 200 || !strings.HasPrefix(first, `{"status":"success","summary":"20 message(s) in INBOX.","data":{"messages":[`) {
+		t.Fatalf("list_inbox = %d %s", status, first)
+	}
+	if status, second := postJSON(t, base+"/v1/extensions/mail-client/call", list); status != 200 || second != first {
+		t.Fatalf("second list_inbox = %d, differs", status)
+	}
+	h.waitFor(t, `"cache_hits":1`) // the second call is a hit, and the log says so
+	status, body := postJSON(t, base+"/v1/extensions/mail-client/call",
+		`{"user_id":"`+user+`","function":"archive_message","params":{"account_id":"work","message_id":"m-0001"}}`)
+	if status != 200 || !strings.HasSuffix(body, `"refresh_panels":["sidebar"]}`) {
+		t.Fatalf("archive_message = %d %s", status, body)
+	}
+	if _, metrics := get(t, base+"/metrics"); !strings.Contains(metrics, `exthost_cache_lookups_total{app="mail-client",model="inbox_page",result="hit"} 1`) {
+		t.Fatalf("/metrics lacks the hit")
+	}
+
+	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.wait(); err != nil {
+		t.Fatalf("host exited with %v after SIGTERM, want 0\n%s", err, h.output())
+	}
+	if out := h.output(); !strings.Contains(out, "host stopped") || strings.Contains(out, `"level":"error"`) {
+		t.Fatalf("host log:\n%s", out)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// process is a started binary whose output the test can wait on.
+type process struct {
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	out   bytes.Buffer
+	lines chan string   // closed when the output ends
+	done  chan struct{} // closed when the process has exited
+	err   error         // the exit status, once done is closed
+}
+
+func start(t *testing.T, path string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(path, args...), lines: make(chan string, 4096), done: make(chan struct{})}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stdout = io.Discard
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.out.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			select {
+			case p.lines <- sc.Text():
+			default: // nobody is waiting for that many lines
+			}
+		}
+		close(p.lines)
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	return p
+}
+
+// waitFor reads the output until a line contains s.
+func (p *process) waitFor(t *testing.T, s string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("%s exited before logging %q:\n%s", p.cmd.Path, s, p.output())
+			}
+			if strings.Contains(line, s) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("%s did not log %q in 30s:\n%s", p.cmd.Path, s, p.output())
+		}
+	}
+}
+
+// wait waits for the process to exit and returns its exit status.
+func (p *process) wait() error {
+	<-p.done
+	return p.err
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// stop kills the process unless it has exited.
+func (p *process) stop(*testing.T) {
+	select {
+	case <-p.done:
+	default:
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}

@@ -1,0 +1,233 @@
+// Package host assembles a running host from its configuration: logger,
+// metrics, cache, upstream client, dispatcher, call-token verifier, event
+// publishers and the HTTP API, and runs it until it is told to stop, then
+// drains.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/imperalcloud/exthost/cache"
+	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/internal/calltoken"
+	"github.com/imperalcloud/exthost/internal/config"
+	"github.com/imperalcloud/exthost/internal/events"
+	"github.com/imperalcloud/exthost/internal/metrics"
+	"github.com/imperalcloud/exthost/internal/server"
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+// Options are what a host takes besides its configuration.
+type Options struct {
+	// Extensions are the extensions to serve, typically registry.List().
+	Extensions []*runtime.Extension
+	// Logger replaces the logger the configuration describes.
+	Logger *zap.Logger
+	// Now is the host's clock. Default time.Now.
+	Now func() time.Time
+	// Version is reported in logs and as the upstream User-Agent.
+	Version string
+}
+
+// Host is an assembled host.
+type Host struct {
+	cfg        config.Config
+	log        *zap.Logger
+	metrics    *metrics.Metrics
+	rdb        redis.UniversalClient
+	store      *cache.Store
+	dispatcher *runtime.Dispatcher
+	events     *runtime.EventLog
+	published  *events.RedisPublisher
+	tokens     *calltoken.Verifier
+	api        *server.Server
+}
+
+// New assembles a host from cfg, which must be valid (config.Load validates).
+func New(cfg config.Config, opts Options) (*Host, error) {
+	h := &Host{cfg: cfg, log: opts.Logger, metrics: metrics.New(), events: runtime.NewEventLog(256)}
+	if h.log == nil {
+		var err error
+		if h.log, err = NewLogger(cfg.Log); err != nil {
+			return nil, err
+		}
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			h.close(context.Background())
+		}
+	}()
+
+	var backend cache.Backend
+	switch cfg.Cache.Backend {
+	case config.BackendRedis:
+		rdb, err := cache.NewRedisClient(cache.RedisConfig{
+			URL: cfg.Cache.Redis.URL, Addrs: cfg.Cache.Redis.Addrs, MasterName: cfg.Cache.Redis.MasterName,
+			Timeout: cfg.Cache.Redis.Timeout,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		h.rdb = rdb
+		backend = cache.NewRedis(rdb, cfg.Cache.Redis.Timeout)
+	default:
+		mem, err := cache.NewMemory(cache.MemoryOptions{MaxEntries: cfg.Cache.Memory.MaxEntries, Now: opts.Now})
+		if err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		backend = mem
+	}
+	h.store = cache.NewStore(backend, cache.Options{
+		FetchTimeout: cfg.Limits.CallTimeout, Logger: h.log.Named("cache"), Observer: h.metrics, Now: opts.Now,
+	})
+
+	upstreams, err := httpclient.New(httpclient.Config{
+		Services: cfg.Services, Observer: h.metrics, UserAgent: "exthost/" + opts.Version,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+
+	publishers := runtime.Publishers{h.events}
+	if h.rdb != nil {
+		h.published = events.NewRedisPublisher(h.rdb, events.RedisOptions{Logger: h.log.Named("events"), OnDrop: h.metrics.EventDropped})
+		publishers = append(publishers, h.published)
+	}
+	if h.dispatcher, err = runtime.NewDispatcher(runtime.Options{
+		Extensions: opts.Extensions, Cache: h.store, HTTP: upstreams, Logger: h.log,
+		Events: publishers, CallTimeout: cfg.Limits.CallTimeout, Now: opts.Now,
+	}); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+
+	var tokens server.TokenVerifier
+	if cfg.Auth.Mode == config.AuthCallToken {
+		// With the memory backend there is no shared store: the replay set
+		// is this process's own (one replica only).
+		if h.tokens, err = calltoken.NewVerifier(calltoken.Options{
+			Secrets: cfg.Auth.Secrets, Redis: h.rdb, Now: opts.Now, Logger: h.log.Named("calltoken"),
+			OnLocalFallback: h.metrics.ReplayFallback,
+		}); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		tokens = h.tokens
+	}
+	h.api = server.New(server.Options{
+		Dispatcher: h.dispatcher, Tokens: tokens, Logger: h.log, Metrics: h.metrics,
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxConcurrentCalls: cfg.Limits.MaxConcurrentCalls,
+	})
+	ok = true
+	return h, nil
+}
+
+// Dispatcher returns the host's dispatcher, for in-process calls.
+func (h *Host) Dispatcher() *runtime.Dispatcher { return h.dispatcher }
+
+// Handler returns the HTTP API.
+func (h *Host) Handler() http.Handler { return h.api.Handler() }
+
+// Events returns the most recent events the host published.
+func (h *Host) Events() []runtime.Event { return h.events.Events() }
+
+// Logger returns the host's logger.
+func (h *Host) Logger() *zap.Logger { return h.log }
+
+// Run serves the API on l until ctx ends, then drains: new calls are
+// refused with 503 and /readyz reports 503, calls in flight get up to
+// limits.drain_timeout to finish, and the cache, the event publisher and
+// Redis are closed. It returns nil after a clean drain.
+func (h *Host) Run(ctx context.Context, l net.Listener) error {
+	if h.cfg.Auth.Mode == config.AuthDev {
+		if addr, ok := l.Addr().(*net.TCPAddr); !ok || !addr.IP.IsLoopback() {
+			return fmt.Errorf("host: dev auth trusts the identity in the request body, so it listens only on loopback, not %s", l.Addr())
+		}
+	}
+	srv := &http.Server{
+		Handler:           h.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      h.cfg.Limits.CallTimeout + 10*time.Second,
+		IdleTimeout:       90 * time.Second,
+		ErrorLog:          zap.NewStdLog(h.log.Named("http")),
+	}
+	h.log.Info("host serving", zap.String("listen", l.Addr().String()), zap.String("auth", h.cfg.Auth.Mode),
+		zap.String("cache", h.cfg.Cache.Backend), zap.Strings("services", slices.Sorted(maps.Keys(h.cfg.Services))),
+		zap.Int("extensions", len(h.dispatcher.Extensions())))
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	select {
+	case err := <-served:
+		h.close(context.Background())
+		return fmt.Errorf("host: %w", err)
+	case <-ctx.Done():
+	}
+
+	h.log.Info("host draining", zap.Duration("drain_timeout", h.cfg.Limits.DrainTimeout))
+	h.api.Drain()
+	drainCtx, cancel := context.WithTimeout(context.Background(), h.cfg.Limits.DrainTimeout)
+	defer cancel()
+	err := srv.Shutdown(drainCtx)
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		h.log.Warn("serve ended with an error", zap.Error(err))
+	}
+	h.close(drainCtx)
+	if err != nil {
+		return fmt.Errorf("host: drain: %w", err)
+	}
+	h.log.Info("host stopped")
+	return nil
+}
+
+// Close releases what New acquired, for a host that was never Run.
+func (h *Host) Close() { h.close(context.Background()) }
+
+func (h *Host) close(ctx context.Context) {
+	if h.published != nil {
+		h.published.Close(ctx)
+	}
+	if h.tokens != nil {
+		h.tokens.Close()
+	}
+	if h.store != nil {
+		_ = h.store.Close() // closes Redis too: the store owns the backend
+	} else if h.rdb != nil {
+		_ = h.rdb.Close()
+	}
+	_ = h.log.Sync()
+}
+
+// NewLogger builds the logger cfg describes: JSON lines, or a console format
+// for people, at the given level.
+func NewLogger(cfg config.Log) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.Level)
+	if err != nil {
+		return nil, fmt.Errorf("host: log level: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	if cfg.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		zc.DisableStacktrace = true
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.Sampling = nil
+	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
+	log, err := zc.Build()
+	if err != nil {
+		return nil, fmt.Errorf("host: logger: %w", err)
+	}
+	return log, nil
+}
