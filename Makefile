@@ -1,11 +1,20 @@
-# The two commands a new machine needs are in the README; the rest are for
+# The README's two commands are `make run` and `make test`; the rest are for
 # development. Tests that need Redis read REDIS_URL (default
 # redis://127.0.0.1:6379/0); with CI=true they fail instead of skipping.
 
 GO          ?= go
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test bench lint build clean
+.PHONY: run test bench lint build load clean
+
+## run: the dev server (memory cache, dev auth, 127.0.0.1:8080) and the
+## reference mail-service (127.0.0.1:8081); Ctrl-C stops both
+run: build
+	@bin/mailservice -addr 127.0.0.1:8081 & mail=$$!; \
+	trap 'kill $$mail 2>/dev/null; wait $$mail 2>/dev/null' EXIT INT TERM; \
+	bin/host serve --config configs/dev.yaml
 
 ## test: the whole suite under the race detector
 test:
@@ -16,14 +25,19 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## load: cache-hit throughput beside a bare echo handler (wrk, loopback)
+load:
+	scripts/wrk-hits.sh memory
+	scripts/wrk-hits.sh redis
+
 ## lint: go vet and staticcheck
 lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-## build: the host binary in bin/
+## build: bin/host, bin/mailservice and the load baseline
 build:
-	$(GO) build -o bin/host ./cmd/host
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/host ./cmd/mailservice ./bench/baseline
 
 clean:
 	rm -rf bin
