@@ -3,7 +3,6 @@ package mailclient_test
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"testing"
 
 	"github.com/imperalcloud/exthost/internal/cachetest"
@@ -12,7 +11,8 @@ import (
 
 // BenchmarkListInbox measures one list_inbox call through the dispatcher:
 // parameter validation and decoding, the call context, the cache read (and
-// on a miss the upstream fetch and write), the handler, and the result
+// on a miss the upstream fetch from the reference mail-service over
+// loopback HTTP, and the write), the handler, and the result
 // checked for the wire. "encoded" adds the ActionResult's JSON encoding.
 // Figures are in docs/performance.md.
 func BenchmarkListInbox(b *testing.B) {
@@ -47,14 +47,17 @@ func BenchmarkListInbox(b *testing.B) {
 	})
 	b.Run("miss/memory", func(b *testing.B) {
 		h := newHost(b, "memory")
+		req := runtime.Request{AppID: "mail-client", Function: "list_inbox",
+			Params: json.RawMessage(`{"account_id":"work"}`), User: h.user, RequestID: "bench"}
+		entry := []string{hashedKey(h.user.ImperalID, "inbox_page", "inbox:work:INBOX:0")}
 		b.ReportAllocs()
-		i := 0
 		for b.Loop() {
-			i++
-			req := runtime.Request{AppID: "mail-client", Function: "list_inbox",
-				Params: json.RawMessage(`{"account_id":"a` + strconv.Itoa(i) + `"}`), User: h.user, RequestID: "bench"}
-			if res, _ := h.d.Call(context.Background(), req); !res.OK() {
-				b.Fatalf("call: %+v", res)
+			// Dropping the entry costs the memory backend well under a microsecond.
+			if err := h.backend.Delete(context.Background(), entry); err != nil {
+				b.Fatal(err)
+			}
+			if res, tr := h.d.Call(context.Background(), req); !res.OK() || tr.CacheMisses != 1 {
+				b.Fatalf("call: %+v %+v", res, tr)
 			}
 		}
 	})
