@@ -92,14 +92,24 @@ func TestRedisOutageDegradesReadsToMisses(t *testing.T) {
 	if !store.Degraded() {
 		t.Fatal("store not marked degraded during the outage")
 	}
+	// The circuit breaker is open: further calls do not ask Redis at all.
+	_, _, _, errorsBefore := obs.counts()
+	for range 20 {
+		if _, err := summary.GetOrFetch(cache.Bind(ctx, client), "k", time.Minute, fetch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, _, errorsAfter := obs.counts(); errorsAfter != errorsBefore {
+		t.Fatalf("%d more backend errors with the breaker open, want 0: Redis was still asked", errorsAfter-errorsBefore)
+	}
 	if n := logs.FilterMessageSnippet("cache backend failing").Len(); n != 1 {
 		t.Fatalf("logged the outage %d times, want once per incident", n)
 	}
 
 	server.Restart()
-	// go-redis stops dialling a dead server and probes it once a second;
-	// wait for its probe to find the server back.
-	waitFor(t, 5*time.Second, func() bool { return rdb.Ping(ctx).Err() == nil })
+	// Both go-redis (for dials) and the store's circuit breaker probe a dead
+	// backend about once a second: wait for a probe to find it back.
+	waitFor(t, 5*time.Second, func() bool { return store.Check(ctx) == nil })
 	if _, err := summary.GetOrFetch(cache.Bind(ctx, client), "k", time.Minute, fetch); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +121,7 @@ func TestRedisOutageDegradesReadsToMisses(t *testing.T) {
 		t.Fatal("store still degraded after Redis came back")
 	}
 	if logs.FilterMessage("cache backend recovered").Len() != 1 {
-		t.Fatal("recovery not logged")
+		t.Fatal("recovery not logged once")
 	}
 	obs.mu.Lock()
 	defer obs.mu.Unlock()

@@ -190,6 +190,7 @@ func TestStorageKeyAndEnvelope(t *testing.T) {
 
 	mem, _ := cache.NewMemory(cache.MemoryOptions{})
 	store := cache.NewStore(mem, cache.Options{Now: func() time.Time { return fixedNow }})
+	defer store.Close()
 	models := cache.NewModels("mail")
 	summary := cache.Register[inboxSummary](models, "inbox_summary")
 	client, _ := store.Client("mail", "u-123", models)

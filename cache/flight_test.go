@@ -161,6 +161,7 @@ func TestFetchIsCancelledWhenEveryCallerHasGone(t *testing.T) {
 func TestFetchIsBoundedByTheFetchTimeout(t *testing.T) {
 	mem, _ := cache.NewMemory(cache.MemoryOptions{})
 	store := cache.NewStore(mem, cache.Options{FetchTimeout: 20 * time.Millisecond})
+	defer store.Close()
 	models := cache.NewModels("mail")
 	summary := cache.Register[inboxSummary](models, "inbox_summary")
 	client, _ := store.Client("mail", "u", models)

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 	"resenje.org/singleflight"
 
@@ -35,17 +36,25 @@ type Options struct {
 	// FetchTimeout bounds a shared fetch, which outlives any single caller's
 	// context. Set it to the host's call timeout. Default DefaultFetchTimeout.
 	FetchTimeout time.Duration
-	// Logger receives degraded/recovered transitions (once per incident) and
-	// failed writes. Default: no logging.
+	// Logger receives the failing/recovered transitions of the backend (once
+	// per incident) and writes refused by the size cap. Default: no logging.
 	Logger *zap.Logger
 	// Observer receives events for metrics. Default: none.
 	Observer Observer
 	// Now is the clock for the envelope's cached_at. Default time.Now.
 	Now func() time.Time
+	// BreakerFailures is how many consecutive backend failures open the
+	// circuit breaker: while it is open the backend is not asked at all
+	// (reads are misses, writes are skipped) except by one probe per
+	// BreakerCooldown. Default 5.
+	BreakerFailures int
+	// BreakerCooldown is how long the breaker stays open before it lets a
+	// probe through. Default 1s.
+	BreakerCooldown time.Duration
 }
 
 // Store is the process-wide cache: one backend, one set of in-flight
-// fetches, one degraded flag. It hands out per-call Clients.
+// fetches, one circuit breaker. It hands out per-call Clients.
 type Store struct {
 	backend      Backend
 	fetchTimeout time.Duration
@@ -54,8 +63,16 @@ type Store struct {
 	now          func() time.Time
 	flights      singleflight.Group[string, any]
 	fills        atomic.Uint64 // successful GetOrFetch writes, ever
-	degraded     atomic.Bool
+	breaker      *gobreaker.TwoStepCircuitBreaker[struct{}]
 }
+
+// ErrBackendSkipped is returned for a write the store did not attempt
+// because the circuit breaker is open.
+var ErrBackendSkipped = errors.New("cache: backend skipped while its circuit breaker is open")
+
+// errCallerGone marks an operation cut short by its caller, which says
+// nothing about the backend.
+var errCallerGone = errors.New("cache: caller gone")
 
 // NewStore returns a Store over backend. The Store owns backend: Close closes it.
 func NewStore(backend Backend, opts Options) *Store {
@@ -78,7 +95,57 @@ func NewStore(backend Backend, opts Options) *Store {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	failures := uint32(max(opts.BreakerFailures, 0))
+	if failures == 0 {
+		failures = 5
+	}
+	cooldown := opts.BreakerCooldown
+	if cooldown <= 0 {
+		cooldown = time.Second
+	}
+	s.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "cache",
+		MaxRequests: 1,
+		Timeout:     cooldown,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) },
+		// One incident, one warning and one recovery line: the breaker opens
+		// once, however many probes fail before it closes again.
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			switch {
+			case from == gobreaker.StateClosed && to == gobreaker.StateOpen:
+				s.observer.Degraded(true)
+				s.log.Warn("cache backend failing; reads are misses and writes are skipped until it recovers",
+					zap.Uint32("consecutive_failures", failures), zap.Duration("probe_every", cooldown))
+			case to == gobreaker.StateClosed:
+				s.observer.Degraded(false)
+				s.log.Info("cache backend recovered")
+			}
+		},
+	})
 	return s
+}
+
+// guarded runs one backend operation through the circuit breaker, which
+// turns consecutive failures into the degraded state. While the breaker is
+// open, op is not run and ErrBackendSkipped is returned.
+func (s *Store) guarded(ctx context.Context, name string, op func() error) error {
+	done, err := s.breaker.Allow()
+	if err != nil {
+		return ErrBackendSkipped
+	}
+	err = op()
+	switch {
+	case err == nil:
+		done(nil)
+	case ctx.Err() != nil:
+		done(errCallerGone) // a client going away says nothing about the backend
+	default:
+		done(err)
+		s.observer.BackendError(name)
+		s.log.Debug("cache backend error", zap.String("op", name), zap.Error(err))
+	}
+	return err
 }
 
 // Client returns the cache client of one call: bound to appID, userID and
@@ -97,47 +164,26 @@ func (s *Store) Client(appID, userID string, models *Models) (*Client, error) {
 }
 
 // Check asks the backend whether it answers, when it can tell (a Redis
-// backend pings its server; the memory backend always answers). A failure
-// marks the store degraded, a success clears it, as any operation would.
+// backend pings its server; the memory backend always answers). It goes
+// through the circuit breaker like any operation: while the breaker is
+// open it answers ErrBackendSkipped without asking.
 func (s *Store) Check(ctx context.Context) error {
 	p, ok := s.backend.(interface{ Ping(context.Context) error })
 	if !ok {
 		return nil
 	}
-	if err := p.Ping(ctx); err != nil {
-		s.failed(ctx, "ping", err)
+	if err := s.guarded(ctx, "ping", func() error { return p.Ping(ctx) }); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	s.backendOK()
 	return nil
 }
 
-// Degraded reports whether the last backend operation failed.
-func (s *Store) Degraded() bool { return s.degraded.Load() }
+// Degraded reports whether the backend is failing: its circuit breaker
+// has opened (after BreakerFailures consecutive failures) and not yet closed.
+func (s *Store) Degraded() bool { return s.breaker.State() != gobreaker.StateClosed }
 
 // Close closes the backend.
 func (s *Store) Close() error { return s.backend.Close() }
-
-// failed records a backend failure, unless it is the caller's own context
-// that ended: a client going away says nothing about the backend.
-func (s *Store) failed(ctx context.Context, op string, err error) {
-	if ctx.Err() != nil {
-		return
-	}
-	s.observer.BackendError(op)
-	if s.degraded.CompareAndSwap(false, true) {
-		s.observer.Degraded(true)
-		s.log.Warn("cache backend failing; reads are misses and writes are skipped until it recovers",
-			zap.String("op", op), zap.Error(err))
-	}
-}
-
-func (s *Store) backendOK() {
-	if s.degraded.Load() && s.degraded.CompareAndSwap(true, false) {
-		s.observer.Degraded(false)
-		s.log.Info("cache backend recovered")
-	}
-}
 
 // Client is the cache of one call, bound to one app and one user. It is safe
 // for concurrent use by the call's goroutines.
@@ -177,11 +223,9 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 			storageKeys = append(storageKeys, c.prefix+model+":"+hash)
 		}
 	}
-	if err := c.store.backend.Delete(ctx, storageKeys); err != nil {
-		c.store.failed(ctx, "delete", err)
+	if err := c.store.guarded(ctx, "delete", func() error { return c.store.backend.Delete(ctx, storageKeys) }); err != nil {
 		return fmt.Errorf("cache: delete: %w", err)
 	}
-	c.store.backendOK()
 	return nil
 }
 
@@ -212,12 +256,14 @@ func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, an
 		v, ok = decodeEnvelope[T](raw, model)
 		return v, ok, true
 	}
-	raw, found, err := c.store.backend.Get(ctx, c.storageKey(model, key))
-	if err != nil {
-		c.store.failed(ctx, "get", err)
+	var raw []byte
+	var found bool
+	if err := c.store.guarded(ctx, "get", func() (err error) {
+		raw, found, err = c.store.backend.Get(ctx, c.storageKey(model, key))
+		return err
+	}); err != nil {
 		return v, false, false
 	}
-	c.store.backendOK()
 	if !found {
 		return v, false, true
 	}
@@ -234,11 +280,9 @@ func set(ctx context.Context, c *Client, model, key string, v any, ttl time.Dura
 		vb.SetValue(c.storageKey(model, key), raw, v, ttl)
 		return nil
 	}
-	if err := c.store.backend.Set(ctx, c.storageKey(model, key), raw, ttl); err != nil {
-		c.store.failed(ctx, "set", err)
+	if err := c.store.guarded(ctx, "set", func() error { return c.store.backend.Set(ctx, c.storageKey(model, key), raw, ttl) }); err != nil {
 		return fmt.Errorf("cache: set %s: %w", model, err)
 	}
-	c.store.backendOK()
 	return nil
 }
 
@@ -270,7 +314,13 @@ func getOrFetch[T any](ctx context.Context, c *Client, model, key string, ttl ti
 			return nil, err
 		}
 		if err := set(ctx, c, model, key, fresh, ttl); err != nil {
-			c.store.log.Warn("cache write failed; serving the fresh value uncached",
+			// A value over the size cap is the extension's to fix: say so each
+			// time. A failing backend was already reported, once.
+			level := zap.DebugLevel
+			if errors.Is(err, ErrContractViolation) {
+				level = zap.WarnLevel
+			}
+			c.store.log.Log(level, "cache write failed; serving the fresh value uncached",
 				zap.String("app", c.app), zap.String("model", model), zap.Error(err))
 		} else {
 			c.store.fills.Add(1)
