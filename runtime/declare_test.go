@@ -69,9 +69,11 @@ func TestDeclarationsPanicAtStartUp(t *testing.T) {
 		{"declaration after serving", func() {
 			ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"})
 			tool := ext.ChatTool("tool_demo_chat", "")
-			if _, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext}}); err != nil {
+			d, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext}})
+			if err != nil {
 				panic(err)
 			}
+			defer d.Close()
 			runtime.AddFunction(tool, runtime.Function[none]{Name: "late", Handler: okHandler[none]})
 		}, "already being served"},
 	}

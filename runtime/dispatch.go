@@ -57,6 +57,7 @@ type Dispatcher struct {
 	events      Publisher
 	callTimeout time.Duration
 	now         func() time.Time
+	ownsStore   bool
 }
 
 // NewDispatcher returns a dispatcher for opts. It seals the extensions: from
@@ -80,12 +81,12 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 	if d.log == nil {
 		d.log = zap.NewNop()
 	}
-	if d.store == nil {
-		mem, err := cache.NewMemory(cache.MemoryOptions{Now: opts.Now})
-		if err != nil {
-			return nil, fmt.Errorf("runtime: %w", err)
+	for _, ext := range opts.Extensions {
+		if _, dup := d.exts[ext.AppID()]; dup {
+			return nil, fmt.Errorf("runtime: extension %q given twice", ext.AppID())
 		}
-		d.store = cache.NewStore(mem, cache.Options{FetchTimeout: d.callTimeout, Logger: d.log, Now: opts.Now})
+		d.exts[ext.AppID()] = ext
+		d.sorted = append(d.sorted, ext)
 	}
 	if d.http == nil {
 		var err error
@@ -93,16 +94,28 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 			return nil, fmt.Errorf("runtime: %w", err)
 		}
 	}
-	for _, ext := range opts.Extensions {
-		if _, dup := d.exts[ext.AppID()]; dup {
-			return nil, fmt.Errorf("runtime: extension %q given twice", ext.AppID())
+	if d.store == nil {
+		mem, err := cache.NewMemory(cache.MemoryOptions{Now: opts.Now})
+		if err != nil {
+			return nil, fmt.Errorf("runtime: %w", err)
 		}
+		d.store = cache.NewStore(mem, cache.Options{FetchTimeout: d.callTimeout, Logger: d.log, Now: opts.Now})
+		d.ownsStore = true
+	}
+	for _, ext := range d.sorted {
 		ext.seal()
-		d.exts[ext.AppID()] = ext
-		d.sorted = append(d.sorted, ext)
 	}
 	slices.SortFunc(d.sorted, func(a, b *Extension) int { return strings.Compare(a.AppID(), b.AppID()) })
 	return d, nil
+}
+
+// Close releases the memory store the dispatcher made when Options.Cache
+// was nil. A store passed in stays its owner's to close.
+func (d *Dispatcher) Close() error {
+	if d.ownsStore {
+		return d.store.Close()
+	}
+	return nil
 }
 
 // Extensions returns the served extensions, sorted by app id.

@@ -196,6 +196,7 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = h.d.Close() })
 	return h
 }
 
@@ -464,7 +465,8 @@ func TestConcurrentCallsAreIndependent(t *testing.T) {
 
 func TestNewDispatcherRejectsDuplicateExtensions(t *testing.T) {
 	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "dup"})
-	if _, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext, ext}}); err == nil {
+	if d, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext, ext}}); err == nil {
+		_ = d.Close()
 		t.Fatal("the same extension was served twice")
 	}
 }

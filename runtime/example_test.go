@@ -65,6 +65,7 @@ func ExampleAddFunction() {
 
 	upstreams, _ := httpclient.New(httpclient.Config{Services: map[string]string{"notes-service": notesService.URL}})
 	d, _ := runtime.NewDispatcher(runtime.Options{Extensions: registry.New(ext).List(), HTTP: upstreams})
+	defer d.Close()
 	for range 2 {
 		res, trace := d.Call(context.Background(), runtime.Request{
 			AppID: "notes", Function: "list_notes", Params: json.RawMessage(`{}`),
