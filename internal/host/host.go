@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -52,6 +53,7 @@ type Host struct {
 	published  *events.RedisPublisher
 	tokens     *calltoken.Verifier
 	api        *server.Server
+	closeOnce  sync.Once
 }
 
 // New assembles a host from cfg, which must be valid (config.Load validates).
@@ -147,10 +149,12 @@ func (h *Host) Logger() *zap.Logger { return h.log }
 // Run serves the API on l until ctx ends, then drains: new calls are
 // refused with 503 and /readyz reports 503, calls in flight get up to
 // limits.drain_timeout to finish, and the cache, the event publisher and
-// Redis are closed. It returns nil after a clean drain.
+// Redis are closed. It returns nil after a clean drain. Whatever it returns,
+// the host is closed afterwards.
 func (h *Host) Run(ctx context.Context, l net.Listener) error {
 	if h.cfg.Auth.Mode == config.AuthDev {
 		if addr, ok := l.Addr().(*net.TCPAddr); !ok || !addr.IP.IsLoopback() {
+			h.close(context.Background())
 			return fmt.Errorf("host: dev auth trusts the identity in the request body, so it listens only on loopback, not %s", l.Addr())
 		}
 	}
@@ -191,10 +195,16 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// Close releases what New acquired, for a host that was never Run.
+// Close releases what New acquired, for a host that was never Run. Run
+// closes the host itself; closing twice does nothing.
 func (h *Host) Close() { h.close(context.Background()) }
 
+// close flushes the event publisher within ctx and releases everything, once.
 func (h *Host) close(ctx context.Context) {
+	h.closeOnce.Do(func() { h.release(ctx) })
+}
+
+func (h *Host) release(ctx context.Context) {
 	if h.published != nil {
 		h.published.Close(ctx)
 	}

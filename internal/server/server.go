@@ -129,7 +129,8 @@ var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 const requestIDKey = "request_id"
 
 // requestID takes X-Request-ID from the request when it is a sane id, makes
-// one otherwise, and returns it on the response.
+// one otherwise, and returns it on the response. While draining, it also
+// asks the client to close the connection.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(echo.HeaderXRequestID)
@@ -138,6 +139,10 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(requestIDKey, id)
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		if s.draining.Load() {
+			// Clients should not send another request on this connection.
+			c.Response().Header().Set(echo.HeaderConnection, "close")
+		}
 		return next(c)
 	}
 }

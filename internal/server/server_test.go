@@ -204,6 +204,7 @@ func TestStatusTable(t *testing.T) {
 			bearer(token("test-app", "u-1", "chat_fn", time.Now().Add(-time.Minute).Unix())), 401, runtime.CodeUnauthenticated, false},
 		{"replayed token", tok, "", `{"user_id":"u-1","function":"greet","params":{"name":"a"}}`, bearer(replayed), 401, runtime.CodeUnauthenticated, false},
 		{"garbage token", tok, "", `{"user_id":"u-1","function":"greet"}`, bearer("abc"), 401, runtime.CodeUnauthenticated, false},
+		{"oversized token", tok, "", `{"user_id":"u-1","function":"greet"}`, bearer(strings.Repeat("a", 2049)), 401, runtime.CodeUnauthenticated, false},
 		{"token for another app", tok, "", `{"user_id":"u-1","function":"greet","params":{"name":"a"}}`,
 			bearer(token("other-app", "u-1", "chat_fn", later)), 403, runtime.CodePermissionDenied, false},
 		{"token for another user", tok, "", `{"user_id":"u-1","function":"greet","params":{"name":"a"}}`,

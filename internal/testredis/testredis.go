@@ -105,7 +105,8 @@ func (s *Server) start() {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
 	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port,
-		"--save", "", "--appendonly", "no", "--loglevel", "notice")
+		"--save", "", "--appendonly", "no", "--loglevel", "notice",
+		"--enable-debug-command", "local") // fault tests stall the server with DEBUG SLEEP
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatalf("redis-server: %v", err)
