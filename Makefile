@@ -7,7 +7,7 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 LDFLAGS     := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test bench lint build load clean
+.PHONY: run test bench lint build load load-faults clean
 
 ## run: the dev server (memory cache, dev auth, 127.0.0.1:8080) and the
 ## reference mail-service (127.0.0.1:8081); Ctrl-C stops both
@@ -29,6 +29,10 @@ bench:
 load:
 	scripts/wrk-hits.sh memory
 	scripts/wrk-hits.sh redis
+
+## load-faults: a bounded load run across a Redis outage (before, during, after)
+load-faults:
+	scripts/load-faults.sh 16 5s
 
 ## lint: go vet and staticcheck
 lint:

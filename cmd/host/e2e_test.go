@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imperalcloud/exthost/internal/calltoken"
 	"github.com/imperalcloud/exthost/internal/testredis"
 )
 
@@ -28,15 +29,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("skipping the end-to-end test in -short mode")
 	}
 	testredis.Client(t) // fails under CI=true, skips elsewhere, when Redis is missing
-	bin := t.TempDir()
-	for _, cmd := range []string{"host", "mailservice"} {
-		build := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "../"+cmd)
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", cmd, err, out)
-		}
-	}
+	bin := buildBinaries(t)
 	mailAddr, hostAddr := freeAddr(t), freeAddr(t)
-	mail := start(t, filepath.Join(bin, "mailservice"), "-addr", mailAddr)
+	mail := start(t, filepath.Join(bin, "mailservice"), nil, "-addr", mailAddr)
 	defer mail.stop(t)
 	mail.waitFor(t, "listening")
 
@@ -49,7 +44,7 @@ log: {level: info, format: json}
 `, hostAddr, testredis.URL(), mailAddr)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := start(t, filepath.Join(bin, "host"), "serve", "--config", config)
+	h := start(t, filepath.Join(bin, "host"), nil, "serve", "--config", config)
 	defer h.stop(t)
 	h.waitFor(t, "host serving")
 
@@ -87,6 +82,98 @@ log: {level: info, format: json}
 	}
 }
 
+// TestTwoHostProcesses runs two host processes on one Redis, in call_token
+// mode: a cache entry stored by one is a hit on the other, a write on one
+// invalidates for the other, and a token used on one is refused as replayed
+// on the other.
+func TestTwoHostProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the end-to-end test in -short mode")
+	}
+	testredis.Client(t)
+	bin := buildBinaries(t)
+	mailAddr := freeAddr(t)
+	mail := start(t, filepath.Join(bin, "mailservice"), nil, "-addr", mailAddr)
+	defer mail.stop(t)
+	mail.waitFor(t, "listening")
+
+	env := []string{"EXTHOST_AUTH_MODE=call_token", "EXTHOST_AUTH_SECRETS=e2e-current,e2e-previous",
+		"EXTHOST_CACHE_BACKEND=redis", "EXTHOST_CACHE_REDIS_URL=" + testredis.URL(),
+		"EXTHOST_SERVICES=mail-service=http://" + mailAddr}
+	var hosts, bases []string
+	for range 2 {
+		addr := freeAddr(t)
+		p := start(t, filepath.Join(bin, "host"), append(env, "EXTHOST_LISTEN="+addr), "serve")
+		defer p.stop(t)
+		p.waitFor(t, "host serving")
+		hosts = append(hosts, "http://"+addr)
+		bases = append(bases, "http://"+addr+"/v1/extensions/mail-client/call")
+	}
+	user := testredis.UniqueID(t)
+	token := func(secret string) string {
+		now := time.Now()
+		return calltoken.Mint(calltoken.Claims{AppID: "mail-client", UserID: user, ToolType: "chat_fn",
+			Iat: now.Unix(), Exp: now.Add(time.Minute).Unix(), Jti: calltoken.NewJTI()}, secret)
+	}
+	list := `{"user_id":"` + user + `","function":"list_inbox","params":{"account_id":"work"}}`
+
+	status, first := postToken(t, bases[0], list, token("e2e-current"))
+	if status != 200 || !strings.HasPrefix(first, `{"status":"success"`) {
+		t.Fatalf("list_inbox on host A = %d %s", status, first)
+	}
+	if status, second := postToken(t, bases[1], list, token("e2e-previous")); status != 200 || second != first {
+		t.Fatalf("list_inbox on host B = %d, want A's cached answer", status)
+	}
+	if requests := upstreamGets(t, hosts); requests != 1 {
+		t.Fatalf("the mail-service served %d inbox requests, want 1: B must hit A's entry", requests)
+	}
+	status, body := postToken(t, bases[1], `{"user_id":"`+user+`","function":"archive_message","params":{"account_id":"work","message_id":"m-0001"}}`, token("e2e-current"))
+	if status != 200 || !strings.Contains(body, `"refresh_panels":["sidebar"]`) {
+		t.Fatalf("archive on host B = %d %s", status, body)
+	}
+	if _, after := postToken(t, bases[0], list, token("e2e-current")); strings.Contains(after, `"id":"m-0001"`) {
+		t.Fatal("host A still serves the page host B's write made stale")
+	}
+	replayed := token("e2e-current")
+	if status, _ := postToken(t, bases[0], list, replayed); status != 200 {
+		t.Fatalf("a fresh token on A = %d", status)
+	}
+	if status, body := postToken(t, bases[1], list, replayed); status != 401 || !strings.Contains(body, "call token replayed") {
+		t.Fatalf("the same token on B = %d %s, want 401 replayed", status, body)
+	}
+}
+
+// upstreamGets sums the successful upstream GETs the hosts report.
+func upstreamGets(t *testing.T, hosts []string) int {
+	t.Helper()
+	const series = `exthost_upstream_requests_total{method="GET",service="mail-service",status="200"} `
+	total := 0
+	for _, h := range hosts {
+		_, metrics := get(t, h+"/metrics")
+		for _, line := range strings.Split(metrics, "\n") {
+			if n, ok := strings.CutPrefix(line, series); ok {
+				var v int
+				fmt.Sscan(n, &v)
+				total += v
+			}
+		}
+	}
+	return total
+}
+
+func postToken(t *testing.T, url, body, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "ImperalCallToken "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -107,9 +194,25 @@ type process struct {
 	err   error         // the exit status, once done is closed
 }
 
-func start(t *testing.T, path string, args ...string) *process {
+// buildBinaries builds the host and the mail-service for one test.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, cmd := range []string{"host", "mailservice"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "../"+cmd)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	return bin
+}
+
+// start runs the binary at path with args and, added to this process's
+// environment, env.
+func start(t *testing.T, path string, env []string, args ...string) *process {
 	t.Helper()
 	p := &process{cmd: exec.Command(path, args...), lines: make(chan string, 4096), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
