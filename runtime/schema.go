@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -180,6 +181,9 @@ func (p *paramsSchema) validate(raw []byte) (params []byte, unknown []string, _ 
 		out.addField("params", "not valid JSON")
 		return nil, nil, out
 	}
+	if out := checkNumbers(inst, nil); out != nil {
+		return nil, nil, out
+	}
 	err = p.compiled.Validate(inst)
 	var verr *validator.ValidationError
 	if !errors.As(err, &verr) {
@@ -216,6 +220,38 @@ func (p *paramsSchema) validate(raw []byte) (params []byte, unknown []string, _ 
 		return nil, unknown, out
 	}
 	return params, unknown, nil
+}
+
+// maxNumberLen bounds the text of a JSON number in parameters.
+const maxNumberLen = 64
+
+// checkNumbers refuses numbers no parameter can hold before the validator
+// sees them: it decides whether a number is an integer with exact
+// arithmetic, which for 1e999999 computes 5^999999, so a few such bytes
+// would cost seconds of CPU.
+func checkNumbers(v any, path []string) *ValidationError {
+	switch v := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(v.String(), 64)
+		if len(v) > maxNumberLen || err != nil || math.IsInf(f, 0) {
+			out := &ValidationError{}
+			out.addField(fieldPath(path), "number out of range")
+			return out
+		}
+	case map[string]any:
+		for k, child := range v {
+			if out := checkNumbers(child, append(path, k)); out != nil {
+				return out
+			}
+		}
+	case []any:
+		for i, child := range v {
+			if out := checkNumbers(child, append(path, strconv.Itoa(i))); out != nil {
+				return out
+			}
+		}
+	}
+	return nil
 }
 
 // deleteKey removes the property at path (object keys and array indexes)
