@@ -280,8 +280,8 @@ var (
 
 // resolve maps a logical URL to the service's real URL: the base URL's
 // path, then the logical path as given (escapes and trailing slash kept).
-// Dot segments are refused, so no path can climb out of the base or reach
-// another resource than the one it names.
+// Dot segments, encoded or not, are refused, so no path can climb out of
+// the base or reach another resource than the one it names.
 func (s *shared) resolve(rawURL string, query map[string]any) (string, *url.URL, error) {
 	logical, err := url.Parse(rawURL)
 	if err != nil {
@@ -297,7 +297,7 @@ func (s *shared) resolve(rawURL string, query map[string]any) (string, *url.URL,
 	}
 	escaped := logical.EscapedPath()
 	for _, seg := range strings.Split(escaped, "/") {
-		if unescaped, _ := url.PathUnescape(seg); unescaped == "." || unescaped == ".." {
+		if dotSegment(seg) {
 			return service, nil, fmt.Errorf("%w: %q has a dot segment", errBadURL, rawURL)
 		}
 	}
@@ -315,6 +315,22 @@ func (s *shared) resolve(rawURL string, query map[string]any) (string, *url.URL,
 	}
 	target.RawQuery = q.Encode()
 	return service, &target, nil
+}
+
+// dotSegment reports whether a path segment is, or once decoded contains, a
+// "." or ".." element: an upstream that decodes before it normalises would
+// read "..%2F..%2Fadmin" as a climb out of the path it was given.
+func dotSegment(seg string) bool {
+	decoded, err := url.PathUnescape(seg)
+	if err != nil {
+		return true
+	}
+	for _, elem := range strings.FieldsFunc(decoded, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if elem == "." || elem == ".." {
+			return true
+		}
+	}
+	return decoded == "." || decoded == ".."
 }
 
 func kindOf(resolveErr error) Kind {

@@ -102,7 +102,8 @@ func TestLogicalServiceResolution(t *testing.T) {
 		t.Errorf("an escaped slash reached the upstream as %q", raw)
 	}
 	// Dot segments, even escaped, would reach another resource: refused.
-	for _, u := range []string{"http://prefixed/../../etc/passwd", "http://mail-service/v1/a/./b", "http://mail-service/v1/%2e%2e/admin"} {
+	for _, u := range []string{"http://prefixed/../../etc/passwd", "http://mail-service/v1/a/./b", "http://mail-service/v1/%2e%2e/admin",
+		"http://mail-service/v1/items/..%2F..%2Fadmin", "http://mail-service/v1/items/..%5C..%5Cadmin", "http://mail-service/v1/items/%2E%2E"} {
 		before := len(up.received())
 		_, err := c.Get(ctx, u)
 		var e *httpclient.Error
