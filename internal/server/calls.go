@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/internal/calltoken"
@@ -181,7 +181,10 @@ func (s *Server) call(c echo.Context) error {
 // of one app for one user, run concurrently, answered in request order.
 func (s *Server) batch(c echo.Context) error {
 	var env batchEnvelope
-	release, rej := s.admit(c, &env, func() int { return max(1, min(len(env.Calls), MaxBatchCalls)) })
+	// A batch holds a slot per call it runs at once, never more slots than
+	// the limit has: a host limited below 16 runs a batch's calls in turns.
+	width := func() int { return max(1, min(len(env.Calls), MaxBatchCalls, s.limit)) }
+	release, rej := s.admit(c, &env, width)
 	if rej != nil {
 		return s.reject(c, rej.status, rej.code, rej.message)
 	}
@@ -210,15 +213,17 @@ func (s *Server) batch(c echo.Context) error {
 	}
 
 	results := make([]runtime.Result, len(env.Calls))
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(width())
 	for i, call := range env.Calls {
-		wg.Go(func() {
+		g.Go(func() error {
 			results[i], _ = s.dispatch(c, runtime.Request{
 				AppID: app, Function: call.Function, Params: call.Params, User: env.user(), RequestID: requestIDOf(c),
 			}, i)
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 
 	var buf bytes.Buffer
 	buf.WriteString(`{"results":[`)

@@ -68,6 +68,7 @@ type Server struct {
 	metrics  *metrics.Metrics
 	maxBody  int64
 	calls    *semaphore.Weighted
+	limit    int
 	draining atomic.Bool
 	catalog  catalog
 }
@@ -91,12 +92,22 @@ func New(opts Options) *Server {
 	if limit <= 0 {
 		limit = 1024
 	}
-	s.calls = semaphore.NewWeighted(int64(limit))
+	s.calls, s.limit = semaphore.NewWeighted(int64(limit)), limit
 	s.catalog = newCatalog(s.d.Extensions())
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	// echo answers OPTIONS itself (204, for CORS preflights); this API is
+	// for servers, and a method it does not serve is 405 here like any other.
+	e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if c.Request().Method == http.MethodOptions {
+				return echo.ErrMethodNotAllowed
+			}
+			return next(c)
+		}
+	})
 	e.Use(s.requestID, middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			s.log.Error("request panicked", zap.String("request_id", requestIDOf(c)), zap.Error(err), zap.ByteString("stack", stack))
