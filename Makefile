@@ -7,7 +7,9 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 LDFLAGS     := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test bench lint build load load-faults clean
+FUZZTIME    ?= 3s
+
+.PHONY: run test fuzz bench lint build load load-faults clean
 
 ## run: the dev server (memory cache, dev auth, 127.0.0.1:8080) and the
 ## reference mail-service (127.0.0.1:8081); Ctrl-C stops both
@@ -16,10 +18,19 @@ run: build
 	trap 'kill $$mail 2>/dev/null; wait $$mail 2>/dev/null' EXIT INT TERM; \
 	bin/host serve --config configs/dev.yaml
 
-## test: the whole suite under the race detector
+## test: the whole suite under the race detector, then each fuzz target briefly
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: each fuzz target for FUZZTIME (default 3s); the seed corpora in
+## testdata/fuzz also run as plain tests in `go test`
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzCallBody$$' -fuzztime $(FUZZTIME) ./internal/server
+	$(GO) test -run '^$$' -fuzz '^FuzzParams$$' -fuzztime $(FUZZTIME) ./runtime
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./internal/calltoken
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime $(FUZZTIME) ./internal/calltoken
 
 ## bench: every Go benchmark, with allocations
 bench:

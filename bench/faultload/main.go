@@ -1,9 +1,9 @@
-// Command faultload is a bounded load run with a Redis outage in the middle.
+// Command faultload is a bounded load run with Redis faults in the middle.
 // It starts a private redis-server, the reference mail-service and the host
 // (Redis cache backend, dev auth), drives list_inbox calls from concurrent
-// clients for three phases of equal length — Redis up, Redis killed, Redis
-// restarted — and prints, per phase, the calls, the errors and the p50/p99
-// latency. It exits 1 if any call failed.
+// clients for four phases of equal length — Redis up, Redis stalled (CLIENT
+// PAUSE), Redis killed, Redis restarted — and prints, per phase, the calls,
+// the errors and the p50/p99 latency. It exits 1 if any call failed.
 //
 //	faultload -host bin/host -mailservice bin/mailservice [-clients 16] [-phase 5s]
 package main
@@ -78,8 +78,9 @@ func run(hostBin, mailBin string, clients int, phase time.Duration, users int) e
 		before func() error
 	}{
 		{"before (Redis up)", nil},
-		{"during (Redis killed)", redis.kill},
-		{"after (Redis restarted)", redis.start},
+		{"Redis stalled", func() error { return pause(redisAddr, phase) }},
+		{"Redis killed", redis.kill},
+		{"Redis restarted", redis.start},
 	} {
 		if p.before != nil {
 			if err := p.before(); err != nil {
@@ -96,6 +97,26 @@ func run(hostBin, mailBin string, clients int, phase time.Duration, users int) e
 	}
 	if failed {
 		return errors.New("some calls failed")
+	}
+	return nil
+}
+
+// pause stalls Redis for d with CLIENT PAUSE, spoken in RESP by hand: the
+// load generator needs no Redis client for one command.
+func pause(addr string, d time.Duration) error {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ms := fmt.Sprint(d.Milliseconds())
+	cmd := fmt.Sprintf("*4\r\n$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n$%d\r\n%s\r\n$3\r\nALL\r\n", len(ms), ms)
+	if _, err := io.WriteString(conn, cmd); err != nil {
+		return err
+	}
+	reply, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.HasPrefix(reply, "+OK") {
+		return fmt.Errorf("CLIENT PAUSE: %q %v", reply, err)
 	}
 	return nil
 }
