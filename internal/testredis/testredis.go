@@ -79,34 +79,38 @@ func UniqueID(t testing.TB) string {
 // Server is a private redis-server process on a free loopback port.
 type Server struct {
 	// Addr is host:port.
-	Addr string
-	t    testing.TB
-	cmd  *exec.Cmd
+	Addr  string
+	t     testing.TB
+	extra []string
+	cmd   *exec.Cmd
 }
 
 // Start runs a private redis-server, stopped when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t)
+}
+
+// start runs a private redis-server with extra arguments.
+func start(t testing.TB, extra ...string) *Server {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		Unavailable(t, "redis-server is not installed: %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	s := &Server{Addr: l.Addr().String(), t: t}
-	_ = l.Close()
-	s.start()
+	s := &Server{Addr: freeAddr(t), t: t, extra: extra}
+	s.run()
 	t.Cleanup(s.Stop)
 	return s
 }
 
-func (s *Server) start() {
+func (s *Server) run() {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port,
+	args := append([]string{"--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--loglevel", "notice",
-		"--enable-debug-command", "local") // fault tests stall the server with DEBUG SLEEP
+		"--enable-debug-command", "local"}, // fault tests stall the server with DEBUG SLEEP
+		s.extra...)
+	cmd := exec.Command("redis-server", args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatalf("redis-server: %v", err)
@@ -155,5 +159,5 @@ func (s *Server) Stop() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	s.start()
+	s.run()
 }
