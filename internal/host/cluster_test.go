@@ -14,10 +14,8 @@ import (
 
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/internal/config"
-	"github.com/imperalcloud/exthost/internal/host"
 	"github.com/imperalcloud/exthost/internal/mailservice"
 	"github.com/imperalcloud/exthost/internal/testredis"
-	"github.com/imperalcloud/exthost/registry"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -44,13 +42,7 @@ func TestRedisCluster(t *testing.T) {
 		cfg.Cache.Redis.URL = ""
 		cfg.Cache.Redis.Addrs = cluster.Addrs
 		cfg.Services = map[string]string{"mail-service": mail.URL}
-		h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: zap.NewNop()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(h.Close)
-		srv := httptest.NewServer(h.Handler())
-		t.Cleanup(srv.Close)
+		_, srv := serveHost(t, cfg, zap.NewNop())
 		return srv
 	}
 	a, b := replicaOnCluster(), replicaOnCluster()
@@ -91,15 +83,7 @@ func TestRedisCluster(t *testing.T) {
 	if _, err := sub.Receive(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var page struct {
-		Data struct {
-			Messages []struct {
-				ID string `json:"id"`
-			} `json:"messages"`
-		} `json:"data"`
-	}
-	_ = json.Unmarshal([]byte(first), &page)
-	archived := page.Data.Messages[0].ID
+	archived := firstMessageID(t, first)
 	if status, body := call(b, "archive_message", `{"account_id":"work","message_id":"`+archived+`"}`, mintFor(user, "current")); status != 200 {
 		t.Fatalf("archive on B = %d %s", status, body)
 	}

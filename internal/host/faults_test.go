@@ -141,13 +141,7 @@ func redisHost(t *testing.T, server *testredis.Server, mail string, callTimeout 
 	cfg.Services = map[string]string{"mail-service": mail}
 	cfg.Limits.CallTimeout = callTimeout
 	core, logs := observer.New(zapcore.InfoLevel)
-	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	srv := httptest.NewServer(h.Handler())
-	t.Cleanup(srv.Close)
+	_, srv := serveHost(t, cfg, zap.New(core))
 	return srv, logs
 }
 
@@ -297,13 +291,7 @@ func TestUpstreamFaults(t *testing.T) {
 	cfg := config.Default()
 	cfg.Services = map[string]string{"mail-service": upstream.URL}
 	cfg.Limits.CallTimeout = callTimeout
-	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	srv := httptest.NewServer(h.Handler())
-	defer srv.Close()
+	_, srv := serveHost(t, cfg, zap.NewNop())
 
 	cases := []struct {
 		mode, code string

@@ -179,7 +179,14 @@ func replica(t *testing.T, mail string) (*host.Host, *httptest.Server) {
 	cfg.Cache.Backend = config.BackendRedis
 	cfg.Cache.Redis.URL = testredis.URL()
 	cfg.Services = map[string]string{"mail-service": mail}
-	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: zap.NewNop()})
+	return serveHost(t, cfg, zap.NewNop())
+}
+
+// serveHost assembles a host of the compiled-in extensions from cfg and
+// serves its API behind httptest; both are closed when the test ends.
+func serveHost(t *testing.T, cfg config.Config, log *zap.Logger) (*host.Host, *httptest.Server) {
+	t.Helper()
+	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +194,22 @@ func replica(t *testing.T, mail string) (*host.Host, *httptest.Server) {
 	srv := httptest.NewServer(h.Handler())
 	t.Cleanup(srv.Close)
 	return h, srv
+}
+
+// firstMessageID returns the id of the first message of a list_inbox answer.
+func firstMessageID(t *testing.T, answer string) string {
+	t.Helper()
+	var page struct {
+		Data struct {
+			Messages []struct {
+				ID string `json:"id"`
+			} `json:"messages"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(answer), &page); err != nil || len(page.Data.Messages) == 0 {
+		t.Fatalf("no message in %.200s", answer)
+	}
+	return page.Data.Messages[0].ID
 }
 
 func mintFor(user, secret string) map[string]string {
@@ -214,15 +237,7 @@ func TestReplicasShareCacheInvalidationAndReplaySet(t *testing.T) {
 	if status != 200 || second != first {
 		t.Fatalf("list_inbox on B = %d, differs from A's:\n%s\n%s", status, second, first)
 	}
-	var page struct {
-		Data struct {
-			Messages []struct {
-				ID string `json:"id"`
-			} `json:"messages"`
-		} `json:"data"`
-	}
-	_ = json.Unmarshal([]byte(first), &page)
-	archived := page.Data.Messages[0].ID
+	archived := firstMessageID(t, first)
 
 	// Archive on A; B's next read is fresh and no longer lists the message.
 	status, body := post(t, callURL(srvA), `{"user_id":"`+user+`","function":"archive_message","params":{"account_id":"work","message_id":"`+archived+`"}}`, mintFor(user, "current"))
@@ -256,13 +271,7 @@ func TestRedisOutageIsDegradedNotDown(t *testing.T) {
 	cfg.Cache.Backend = config.BackendRedis
 	cfg.Cache.Redis.URL = "redis://" + dead + "/0"
 	cfg.Services = map[string]string{"mail-service": mail.URL}
-	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	srv := httptest.NewServer(h.Handler())
-	defer srv.Close()
+	_, srv := serveHost(t, cfg, zap.NewNop())
 
 	resp, err := http.Get(srv.URL + "/readyz")
 	if err != nil {
