@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/imperalcloud/exthost/internal/jsonx"
 )
 
 // EnvelopeVersion is the only envelope version this host reads or writes;
@@ -68,12 +69,11 @@ func encodeEnvelope(model string, v any, now time.Time) ([]byte, error) {
 	buf.WriteString(`{"model":"`)
 	buf.WriteString(model) // registered names are snake_case: nothing to escape
 	buf.WriteString(`","version":1,"data":`)
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	data, err := jsonx.Marshal(v)
+	if err != nil {
 		return nil, fmt.Errorf("cache: encode %s: %w", model, err)
 	}
-	buf.Truncate(buf.Len() - 1) // Encode's trailing newline
+	buf.Write(data)
 	buf.WriteString(`,"cached_at":"`)
 	buf.WriteString(now.UTC().Format(time.RFC3339Nano))
 	buf.WriteString(`"}`)
@@ -92,7 +92,7 @@ func decodeEnvelope[T any](raw []byte, model string) (T, bool) {
 		Version int    `json:"version"`
 		Data    *T     `json:"data"`
 	}
-	if err := json.Unmarshal(raw, &env); err != nil ||
+	if err := jsonx.Unmarshal(raw, &env); err != nil ||
 		env.Model != model || env.Version != EnvelopeVersion || env.Data == nil {
 		var zero T
 		return zero, false

@@ -1,11 +1,11 @@
 package httpclient
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/imperalcloud/exthost/internal/jsonx"
 )
 
 // Option shapes one request.
@@ -69,13 +69,11 @@ func Header(key, value string) Option {
 // JSON sends v, encoded as JSON, as the request body.
 func JSON(v any) Option {
 	return optionFunc(func(r *request) error {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
+		body, err := jsonx.Marshal(v)
+		if err != nil {
 			return fmt.Errorf("encode body: %w", err)
 		}
-		r.body = bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+		r.body = body
 		r.contentType = "application/json"
 		return nil
 	})

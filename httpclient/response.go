@@ -1,8 +1,9 @@
 package httpclient
 
 import (
-	"encoding/json"
 	"net/http"
+
+	"github.com/imperalcloud/exthost/internal/jsonx"
 )
 
 // Response is an upstream's complete answer: the body is read (up to the
@@ -42,7 +43,7 @@ func (r *Response) Decode(v any) error {
 // JSON decodes the body into v. A body that is not valid JSON for v is an
 // *Error of KindMalformed.
 func (r *Response) JSON(v any) error {
-	if err := json.Unmarshal(r.Body, v); err != nil {
+	if err := jsonx.Unmarshal(r.Body, v); err != nil {
 		return &Error{Kind: KindMalformed, Service: r.service, Method: r.method, Err: err}
 	}
 	return nil

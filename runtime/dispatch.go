@@ -19,6 +19,7 @@ import (
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/imperalcloud/exthost/internal/panics"
 )
 
@@ -351,13 +352,10 @@ func objectLike(data any) bool {
 
 // encodeData encodes result data, as it will appear in the answer.
 func encodeData(data any) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(data); err != nil {
+	out, err := jsonx.Marshal(data)
+	if err != nil {
 		return nil, err
 	}
-	out := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 	switch {
 	case string(out) == "null":
 		return json.RawMessage(`{}`), nil

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+
+	"github.com/imperalcloud/exthost/internal/jsonx"
 )
 
 // Status is an ActionResult's status.
@@ -74,15 +76,11 @@ func (r Result) OK() bool { return r.Status == StatusSuccess }
 // non-nil, [] included), in that order.
 func (r Result) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
+	buf.Grow(512)
+	enc := jsonx.NewEncoder(&buf)
 	field := func(key string, v any) error {
 		buf.WriteString(key)
-		if err := enc.Encode(v); err != nil {
-			return err
-		}
-		buf.Truncate(buf.Len() - 1) // Encode's newline
-		return nil
+		return enc.Append(v)
 	}
 	if err := field(`{"status":`, r.Status); err != nil {
 		return nil, err

@@ -4,13 +4,13 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -77,7 +77,7 @@ func (p *RedisPublisher) run() {
 	defer close(p.done)
 	failing := false
 	for ev := range p.queue {
-		payload, err := json.Marshal(ev)
+		payload, err := jsonx.Marshal(ev)
 		if err != nil {
 			p.log.Error("event does not encode", zap.String("event_type", ev.EventType), zap.Error(err))
 			continue

@@ -184,7 +184,7 @@ func replica(t *testing.T, mail string) (*host.Host, *httptest.Server) {
 
 // serveHost assembles a host of the compiled-in extensions from cfg and
 // serves its API behind httptest; both are closed when the test ends.
-func serveHost(t *testing.T, cfg config.Config, log *zap.Logger) (*host.Host, *httptest.Server) {
+func serveHost(t testing.TB, cfg config.Config, log *zap.Logger) (*host.Host, *httptest.Server) {
 	t.Helper()
 	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: log})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/internal/calltoken"
+	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -106,18 +107,9 @@ func (s *Server) readBody(c echo.Context) ([]byte, *rejection) {
 	return body, nil
 }
 
-// decodeStrict decodes one JSON object into v; trailing data is an error.
+// decodeStrict decodes one JSON value into v; trailing data is an error.
 // Unknown keys are ignored, for clients newer than the host.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("data after the JSON object")
-	}
-	return nil
-}
+func decodeStrict(body []byte, v any) error { return jsonx.Unmarshal(body, v) }
 
 func checkIdentity(id identity) *rejection {
 	switch {
