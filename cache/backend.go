@@ -19,14 +19,26 @@ type Backend interface {
 	Close() error
 }
 
-// valueBackend is implemented by a backend in this process that can keep
-// the decoded value next to its envelope, so that a hit costs no decoding.
-// Such values are shared by every reader: see Model.
-type valueBackend interface {
-	// GetValue returns the value stored under key, its envelope, and
-	// whether there was one. value is nil when the entry was stored as
-	// bytes only.
-	GetValue(key string) (value any, envelope []byte, ok bool)
-	// SetValue stores value and its envelope under key for ttl.
-	SetValue(key string, envelope []byte, value any, ttl time.Duration)
+// ValueBackend is a Backend that can keep decoded values in this process,
+// next to their envelopes, so that a hit costs no decoding and, for a shared
+// backend, no round trip. Such values are shared by every reader: see Model.
+type ValueBackend interface {
+	Backend
+	// GetValue returns the entry under key and whether there was one.
+	GetValue(ctx context.Context, key string) (Entry, bool, error)
+	// SetValue stores value, with its envelope, under key for ttl.
+	SetValue(ctx context.Context, key string, envelope []byte, value any, ttl time.Duration) error
+}
+
+// Entry is an entry as a ValueBackend returns it: the decoded value when
+// this process holds it, else the envelope and, when the backend may keep
+// the value decoded from it, Keep.
+type Entry struct {
+	// Value is the decoded value, or nil.
+	Value any
+	// Envelope is the stored envelope.
+	Envelope []byte
+	// Keep, when not nil, keeps the value decoded from Envelope for the
+	// next reads.
+	Keep func(value any)
 }

@@ -18,7 +18,7 @@ import (
 
 func TestRedisKeyspaceIsHashTagged(t *testing.T) {
 	rdb := testredis.Client(t)
-	store := cache.NewStore(cache.NewRedis(rdb, time.Second), cache.Options{})
+	store := cache.NewStore(cache.NewRedis(rdb, cache.RedisOptions{Timeout: time.Second}), cache.Options{})
 	models := cache.NewModels("mail-client")
 	pages := cache.Register[inboxSummary](models, "inbox_page")
 	user := testredis.UniqueID(t)
@@ -56,7 +56,7 @@ func TestRedisOutageDegradesReadsToMisses(t *testing.T) {
 	}
 	core, logs := observer.New(zapcore.InfoLevel)
 	obs := newCountingObserver()
-	store := cache.NewStore(cache.NewRedis(rdb, 200*time.Millisecond), cache.Options{Logger: zap.New(core), Observer: obs})
+	store := cache.NewStore(cache.NewRedis(rdb, cache.RedisOptions{Timeout: 200 * time.Millisecond}), cache.Options{Logger: zap.New(core), Observer: obs})
 	t.Cleanup(func() { _ = store.Close() })
 	models := cache.NewModels("mail")
 	summary := cache.Register[inboxSummary](models, "inbox_summary")

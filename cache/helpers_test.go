@@ -62,9 +62,9 @@ func newFixture(t *testing.T, backend string) *fixture {
 		user:     cachetest.User(t, backend, "u-123"),
 	}
 	var spied cache.Backend = f.spy
-	if mem, ok := f.spy.Backend.(*cache.Memory); ok {
-		// Keep the memory backend's decoded-value path, which production uses.
-		spied = &spyMemory{spyBackend: f.spy, mem: mem}
+	if values, ok := f.spy.Backend.(cache.ValueBackend); ok {
+		// Keep the decoded-value path, which production uses.
+		spied = &spyValues{spyBackend: f.spy, values: values}
 	}
 	f.store = cache.NewStore(spied, cache.Options{Observer: f.observer, Now: func() time.Time { return fixedNow }})
 	t.Cleanup(func() { _ = f.store.Close() })
@@ -108,20 +108,20 @@ func (s *spyBackend) Delete(ctx context.Context, keys []string) error {
 	return s.Backend.Delete(ctx, keys)
 }
 
-// spyMemory records the memory backend's decoded-value operations too.
-type spyMemory struct {
+// spyValues records the decoded-value operations too.
+type spyValues struct {
 	*spyBackend
-	mem *cache.Memory
+	values cache.ValueBackend
 }
 
-func (s *spyMemory) GetValue(key string) (any, []byte, bool) {
+func (s *spyValues) GetValue(ctx context.Context, key string) (cache.Entry, bool, error) {
 	s.record("GET " + key)
-	return s.mem.GetValue(key)
+	return s.values.GetValue(ctx, key)
 }
 
-func (s *spyMemory) SetValue(key string, envelope []byte, value any, ttl time.Duration) {
+func (s *spyValues) SetValue(ctx context.Context, key string, envelope []byte, value any, ttl time.Duration) error {
 	s.record("SET " + key)
-	s.mem.SetValue(key, envelope, value, ttl)
+	return s.values.SetValue(ctx, key, envelope, value, ttl)
 }
 
 // countingObserver counts cache events and lets a test wait for misses.

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -36,8 +37,21 @@ type Memory struct {
 
 type memoryEntry struct {
 	envelope []byte
-	value    any // the decoded value, when stored through a Model
 	ttl      time.Duration
+	decoded  *decoded // the value the envelope holds, once known
+}
+
+// decoded holds an entry's decoded value, filled when the entry is stored
+// through a Model or first read, without rewriting (and so re-timing) the
+// entry.
+type decoded struct{ value atomic.Pointer[any] }
+
+func decodedOf(v any) *decoded {
+	d := &decoded{}
+	if v != nil {
+		d.value.Store(&v)
+	}
+	return d
 }
 
 // NewMemory returns a memory backend.
@@ -72,19 +86,27 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
 
 // Set implements Backend.
 func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
-	m.entries.Set(key, memoryEntry{envelope: value, ttl: ttl})
+	m.entries.Set(key, memoryEntry{envelope: value, ttl: ttl, decoded: decodedOf(nil)})
 	return nil
 }
 
-// GetValue returns the decoded value kept with the entry.
-func (m *Memory) GetValue(key string) (any, []byte, bool) {
+// GetValue implements ValueBackend. An entry stored as bytes only is
+// decoded once: Keep attaches the decoded value to it.
+func (m *Memory) GetValue(_ context.Context, key string) (Entry, bool, error) {
 	e, ok := m.entries.GetIfPresent(key)
-	return e.value, e.envelope, ok
+	if !ok {
+		return Entry{}, false, nil
+	}
+	if v := e.decoded.value.Load(); v != nil {
+		return Entry{Value: *v, Envelope: e.envelope}, true, nil
+	}
+	return Entry{Envelope: e.envelope, Keep: func(v any) { e.decoded.value.Store(&v) }}, true, nil
 }
 
-// SetValue stores the envelope with its decoded value.
-func (m *Memory) SetValue(key string, envelope []byte, value any, ttl time.Duration) {
-	m.entries.Set(key, memoryEntry{envelope: envelope, value: value, ttl: ttl})
+// SetValue implements ValueBackend.
+func (m *Memory) SetValue(_ context.Context, key string, envelope []byte, value any, ttl time.Duration) error {
+	m.entries.Set(key, memoryEntry{envelope: envelope, ttl: ttl, decoded: decodedOf(value)})
+	return nil
 }
 
 // Delete implements Backend.

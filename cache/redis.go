@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // DefaultRedisTimeout bounds each Redis command when RedisOptions leaves it
@@ -73,24 +75,61 @@ func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 	return redis.NewUniversalClient(opts), nil
 }
 
+// InvalidationChannel is the Pub/Sub channel on which replicas announce the
+// entries they wrote or deleted.
+const InvalidationChannel = "exthost:cache:invalidate"
+
+// RedisOptions configures a Redis backend.
+type RedisOptions struct {
+	// Timeout bounds each command. Default DefaultRedisTimeout.
+	Timeout time.Duration
+	// L1Entries bounds the in-process layer of decoded values in front of
+	// Redis (L1), so that a hit crosses no network; 0 means no L1. Every
+	// write and delete is announced on InvalidationChannel, and each
+	// replica drops what the others announce: replicas serve what another
+	// deleted only until its announcement arrives (about a millisecond).
+	// Writes made to the keyspace by other programs are not announced.
+	L1Entries int
+	// Logger receives the L1's subscription losses and recoveries.
+	Logger *zap.Logger
+	// OnL1Hit is called for each read the L1 answered, for a metric.
+	OnL1Hit func()
+	// OnInvalidation is called for each announcement from another replica
+	// the L1 applied, for a metric.
+	OnInvalidation func()
+}
+
 // Redis is the shared backend: entries live in Redis under the hash-tagged
 // keyspace, so every replica of the host sees the same cache.
 type Redis struct {
 	rdb     redis.UniversalClient
 	timeout time.Duration
+	id      string // this replica, in its announcements
+	l1      *l1    // nil without an L1
 }
 
 // NewRedis returns a backend over rdb, which it owns: Close closes it.
-// timeout bounds each command (0 means DefaultRedisTimeout).
-func NewRedis(rdb redis.UniversalClient, timeout time.Duration) *Redis {
-	if timeout <= 0 {
-		timeout = DefaultRedisTimeout
+func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultRedisTimeout
 	}
-	return &Redis{rdb: rdb, timeout: timeout}
+	r := &Redis{rdb: rdb, timeout: opts.Timeout, id: newReplicaID()}
+	if opts.L1Entries > 0 {
+		r.l1 = newL1(rdb, r.id, opts)
+	}
+	return r
 }
 
 // Client returns the underlying Redis client.
 func (r *Redis) Client() redis.UniversalClient { return r.rdb }
+
+// L1Len returns the number of entries in the L1, approximately.
+func (r *Redis) L1Len() int {
+	if r.l1 == nil {
+		return 0
+	}
+	return r.l1.entries.EstimatedSize()
+}
 
 // Get implements Backend.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
@@ -106,19 +145,85 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return v, true, nil
 }
 
-// Set implements Backend.
-func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+// GetValue implements ValueBackend: from the L1 when it holds the entry,
+// else from Redis, with Keep adding the decoded value to the L1 for the
+// entry's remaining TTL.
+func (r *Redis) GetValue(ctx context.Context, key string) (Entry, bool, error) {
+	if r.l1 == nil {
+		raw, found, err := r.Get(ctx, key)
+		return Entry{Envelope: raw}, found, err
+	}
+	if e, ok := r.l1.get(key); ok {
+		return e, true, nil
+	}
+	gen := r.l1.generation()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	return r.rdb.Set(ctx, key, value, ttl).Err()
+	var get *redis.StringCmd
+	var ttl *redis.DurationCmd
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get, ttl = p.Get(ctx, key), p.PTTL(ctx, key)
+		return nil
+	})
+	raw, getErr := get.Bytes()
+	switch {
+	case errors.Is(getErr, redis.Nil):
+		return Entry{}, false, nil
+	case err != nil:
+		return Entry{}, false, err
+	}
+	left := ttl.Val()
+	return Entry{Envelope: raw, Keep: func(v any) { r.l1.fill(key, raw, v, left, gen) }}, true, nil
 }
 
-// Delete implements Backend. The keys of one call share a hash tag, so one
-// DEL removes them even on a cluster.
-func (r *Redis) Delete(ctx context.Context, keys []string) error {
+// Set implements Backend, and announces the write.
+func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	return r.SetValue(ctx, key, value, nil, ttl)
+}
+
+// SetValue implements ValueBackend: the write is announced to the other
+// replicas in the same round trip, and the value kept in this one's L1.
+func (r *Redis) SetValue(ctx context.Context, key string, envelope []byte, value any, ttl time.Duration) error {
+	gen := r.l1.generation()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	return r.rdb.Del(ctx, keys...).Err()
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, key, envelope, ttl)
+		p.Publish(ctx, InvalidationChannel, r.announce([]string{key}))
+		return nil
+	})
+	if err != nil {
+		r.l1.drop([]string{key})
+		return err
+	}
+	if value != nil {
+		r.l1.fill(key, envelope, value, ttl, gen)
+	} else {
+		r.l1.drop([]string{key})
+	}
+	return nil
+}
+
+// Delete implements Backend, and announces the deletion. The keys of one
+// call share a hash tag, so one DEL removes them even on a cluster.
+func (r *Redis) Delete(ctx context.Context, keys []string) error {
+	r.l1.drop(keys) // before the round trip: no read of ours may keep the old entry
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, keys...)
+		p.Publish(ctx, InvalidationChannel, r.announce(keys))
+		return nil
+	})
+	r.l1.drop(keys) // and after: a read that started before the DEL ended
+	return err
+}
+
+// announce is the message telling the other replicas that keys changed:
+// this replica's id, then the keys, one per line. Storage keys hold no
+// newline: user ids are escaped.
+func (r *Redis) announce(keys []string) string {
+	return r.id + "\n" + strings.Join(keys, "\n")
 }
 
 // Ping checks that Redis answers within the command timeout.
@@ -128,5 +233,9 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return r.rdb.Ping(ctx).Err()
 }
 
-// Close implements Backend.
-func (r *Redis) Close() error { return r.rdb.Close() }
+// Close implements Backend: it stops the L1's subscription and closes the
+// client.
+func (r *Redis) Close() error {
+	r.l1.close()
+	return r.rdb.Close()
+}

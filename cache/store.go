@@ -245,21 +245,24 @@ func (c *Client) lookup(model string, hit bool) {
 // read returns the entry of model under key, whether there was one, and
 // whether the backend answered (a failed read is a miss).
 func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, answered bool) {
-	if vb, isValueBackend := c.store.backend.(valueBackend); isValueBackend {
-		stored, raw, found := vb.GetValue(c.storageKey(model, key))
-		if !found {
-			return v, false, true
+	skey := c.storageKey(model, key)
+	var raw []byte
+	var keep func(any)
+	var found bool
+	if vb, isValueBackend := c.store.backend.(ValueBackend); isValueBackend {
+		var e Entry
+		if err := c.store.guarded(ctx, "get", func() (err error) {
+			e, found, err = vb.GetValue(ctx, skey)
+			return err
+		}); err != nil {
+			return v, false, false
 		}
-		if typed, isT := stored.(T); isT {
+		if typed, isT := e.Value.(T); found && isT {
 			return typed, true, true
 		}
-		v, ok = decodeEnvelope[T](raw, model)
-		return v, ok, true
-	}
-	var raw []byte
-	var found bool
-	if err := c.store.guarded(ctx, "get", func() (err error) {
-		raw, found, err = c.store.backend.Get(ctx, c.storageKey(model, key))
+		raw, keep = e.Envelope, e.Keep
+	} else if err := c.store.guarded(ctx, "get", func() (err error) {
+		raw, found, err = c.store.backend.Get(ctx, skey)
 		return err
 	}); err != nil {
 		return v, false, false
@@ -267,7 +270,9 @@ func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, an
 	if !found {
 		return v, false, true
 	}
-	v, ok = decodeEnvelope[T](raw, model)
+	if v, ok = decodeEnvelope[T](raw, model); ok && keep != nil {
+		keep(v)
+	}
 	return v, ok, true
 }
 
@@ -276,11 +281,12 @@ func set(ctx context.Context, c *Client, model, key string, v any, ttl time.Dura
 	if err != nil {
 		return err
 	}
-	if vb, ok := c.store.backend.(valueBackend); ok {
-		vb.SetValue(c.storageKey(model, key), raw, v, ttl)
-		return nil
+	skey := c.storageKey(model, key)
+	write := func() error { return c.store.backend.Set(ctx, skey, raw, ttl) }
+	if vb, ok := c.store.backend.(ValueBackend); ok {
+		write = func() error { return vb.SetValue(ctx, skey, raw, v, ttl) }
 	}
-	if err := c.store.guarded(ctx, "set", func() error { return c.store.backend.Set(ctx, c.storageKey(model, key), raw, ttl) }); err != nil {
+	if err := c.store.guarded(ctx, "set", write); err != nil {
 		return fmt.Errorf("cache: set %s: %w", model, err)
 	}
 	return nil

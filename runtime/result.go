@@ -74,10 +74,13 @@ func (r Result) OK() bool { return r.Status == StatusSuccess }
 // success never fails the SDK's strict model), error_code
 // (when set), retryable (when true), ui (when set), refresh_panels (when
 // non-nil, [] included), in that order.
-func (r Result) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(512)
-	enc := jsonx.NewEncoder(&buf)
+func (r Result) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
+
+// AppendJSON appends the result's JSON (see MarshalJSON) to dst, so that a
+// server can encode answers into buffers it reuses.
+func (r Result) AppendJSON(dst []byte) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	enc := jsonx.NewEncoder(buf)
 	field := func(key string, v any) error {
 		buf.WriteString(key)
 		return enc.Append(v)

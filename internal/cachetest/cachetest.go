@@ -10,9 +10,9 @@ import (
 	"github.com/imperalcloud/exthost/internal/testredis"
 )
 
-// Kinds names the backends: the in-process memory backend and the shared
-// Redis at REDIS_URL.
-var Kinds = []string{"memory", "redis"}
+// Kinds names the backends: the in-process memory backend, and the shared
+// Redis at REDIS_URL without and with the in-process L1.
+var Kinds = []string{"memory", "redis", "redis-l1"}
 
 // Backend returns a new backend of kind. A Redis backend is a client of the
 // shared Redis (see testredis for what happens when it is missing).
@@ -26,7 +26,9 @@ func Backend(t testing.TB, kind string) cache.Backend {
 		}
 		return mem
 	case "redis":
-		return cache.NewRedis(testredis.Client(t), time.Second)
+		return cache.NewRedis(testredis.Client(t), cache.RedisOptions{Timeout: time.Second})
+	case "redis-l1":
+		return cache.NewRedis(testredis.Client(t), cache.RedisOptions{Timeout: time.Second, L1Entries: 1000})
 	}
 	t.Fatalf("cachetest: unknown backend %q", kind)
 	return nil
@@ -35,7 +37,7 @@ func Backend(t testing.TB, kind string) cache.Backend {
 // User returns name on the memory backend, which is new for every test, and
 // a user id no other test uses on the shared Redis, which outlives them.
 func User(t testing.TB, kind, name string) string {
-	if kind == "redis" {
+	if kind != "memory" {
 		return testredis.UniqueID(t)
 	}
 	return name

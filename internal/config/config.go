@@ -91,6 +91,10 @@ type Redis struct {
 	MasterName string `yaml:"master_name" env:"MASTER_NAME"`
 	// Timeout bounds each Redis command; past it a read is a miss (an addition).
 	Timeout time.Duration `yaml:"timeout" env:"TIMEOUT"`
+	// L1MaxEntries bounds the in-process layer of decoded entries in front
+	// of Redis, kept coherent by invalidation announcements; 0 turns it off
+	// (an addition).
+	L1MaxEntries int `yaml:"l1_max_entries" env:"L1_MAX_ENTRIES"`
 }
 
 // Memory configures the in-process cache.
@@ -129,7 +133,7 @@ func Default() Config {
 		Auth:   Auth{Mode: AuthDev},
 		Cache: Cache{
 			Backend: BackendMemory,
-			Redis:   Redis{URL: "redis://127.0.0.1:6379/0", Timeout: 250 * time.Millisecond},
+			Redis:   Redis{URL: "redis://127.0.0.1:6379/0", Timeout: 250 * time.Millisecond, L1MaxEntries: 10_000},
 			Memory:  Memory{MaxEntries: 100_000},
 		},
 		Services: map[string]string{"mail-service": "http://127.0.0.1:8081"},
@@ -336,6 +340,9 @@ func (c Config) Validate() error {
 		}
 		if c.Cache.Redis.Timeout <= 0 {
 			return fmt.Errorf("config: cache.redis.timeout: must be positive, got %s", c.Cache.Redis.Timeout)
+		}
+		if c.Cache.Redis.L1MaxEntries < 0 {
+			return fmt.Errorf("config: cache.redis.l1_max_entries: must not be negative, got %d", c.Cache.Redis.L1MaxEntries)
 		}
 	default:
 		return fmt.Errorf("config: cache.backend: %q is not memory or redis", c.Cache.Backend)

@@ -83,7 +83,12 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 			return nil, fmt.Errorf("host: %w", err)
 		}
 		h.rdb = rdb
-		backend = cache.NewRedis(rdb, cfg.Cache.Redis.Timeout)
+		redisBackend := cache.NewRedis(rdb, cache.RedisOptions{
+			Timeout: cfg.Cache.Redis.Timeout, L1Entries: cfg.Cache.Redis.L1MaxEntries, Logger: h.log.Named("cache"),
+			OnL1Hit: h.metrics.L1Hit, OnInvalidation: h.metrics.L1Invalidation,
+		})
+		h.metrics.WatchL1(redisBackend.L1Len)
+		backend = redisBackend
 	default:
 		mem, err := cache.NewMemory(cache.MemoryOptions{MaxEntries: cfg.Cache.Memory.MaxEntries, Now: opts.Now})
 		if err != nil {

@@ -31,6 +31,8 @@ type Metrics struct {
 	upstreamDuration *prometheus.HistogramVec
 	replayFallbacks  prometheus.Counter
 	eventsDropped    prometheus.Counter
+	l1Hits           prometheus.Counter
+	l1Invalidations  prometheus.Counter
 	rejectedRequests *prometheus.CounterVec
 }
 
@@ -74,6 +76,12 @@ func New() *Metrics {
 		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "exthost_events_dropped_total", Help: "Events not published to Redis because the queue was full.",
 		}),
+		l1Hits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exthost_cache_l1_hits_total", Help: "Cache reads answered by the in-process L1 in front of Redis.",
+		}),
+		l1Invalidations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exthost_cache_l1_invalidations_total", Help: "Invalidation announcements from other replicas applied to the L1.",
+		}),
 		rejectedRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "exthost_rejected_requests_total", Help: "Requests answered before dispatch, by HTTP status and error code.",
 		}, []string{"status", "error_code"}),
@@ -83,6 +91,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.calls, m.callDuration, m.inFlight, m.cacheLookups, m.cacheErrors, m.cacheDegraded, m.collapsed,
 		m.upstreamRequests, m.upstreamDuration, m.replayFallbacks, m.eventsDropped, m.rejectedRequests,
+		m.l1Hits, m.l1Invalidations,
 	)
 	return m
 }
@@ -119,6 +128,19 @@ func (m *Metrics) ReplayFallback() { m.replayFallbacks.Inc() }
 
 // EventDropped counts an event the Redis publisher had no room for.
 func (m *Metrics) EventDropped() { m.eventsDropped.Inc() }
+
+// L1Hit counts a read the L1 answered.
+func (m *Metrics) L1Hit() { m.l1Hits.Inc() }
+
+// L1Invalidation counts an announcement from another replica applied to the L1.
+func (m *Metrics) L1Invalidation() { m.l1Invalidations.Inc() }
+
+// WatchL1 exports the L1's size, read from entries at each scrape.
+func (m *Metrics) WatchL1(entries func() int) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "exthost_cache_l1_entries", Help: "Entries in the in-process L1 in front of Redis.",
+	}, func() float64 { return float64(entries()) }))
+}
 
 // Lookup implements cache.Observer.
 func (m *Metrics) Lookup(appID, model string, hit bool) {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -217,21 +216,17 @@ func (s *Server) batch(c echo.Context) error {
 	}
 	_ = g.Wait()
 
-	var buf bytes.Buffer
-	buf.WriteString(`{"results":[`)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	out := append((*buf)[:0], `{"results":[`...)
 	for i, res := range results {
 		if i > 0 {
-			buf.WriteByte(',')
+			out = append(out, ',')
 		}
-		body, err := res.MarshalJSON()
-		if err != nil {
-			s.log.Error("result does not encode; answering INTERNAL", zap.String("request_id", requestIDOf(c)), zap.Int("call_index", i), zap.Error(err))
-			body, _ = internalError().MarshalJSON()
-		}
-		buf.Write(body)
+		out = s.appendResult(c, out, res, i)
 	}
-	buf.WriteString(`]}`)
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf.Bytes())
+	*buf = append(out, `]}`...)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
 }
 
 // dispatch runs one call and records it: one log line, the call metrics.

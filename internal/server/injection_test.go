@@ -77,9 +77,9 @@ func (b *hxRecordingBackend) Set(ctx context.Context, key string, value []byte, 
 	return b.Memory.Set(ctx, key, value, ttl)
 }
 
-func (b *hxRecordingBackend) SetValue(key string, envelope []byte, value any, ttl time.Duration) {
+func (b *hxRecordingBackend) SetValue(ctx context.Context, key string, envelope []byte, value any, ttl time.Duration) error {
 	b.record(key)
-	b.Memory.SetValue(key, envelope, value, ttl)
+	return b.Memory.SetValue(ctx, key, envelope, value, ttl)
 }
 
 func (b *hxRecordingBackend) written() []string {
@@ -288,7 +288,7 @@ func TestInjection(t *testing.T) {
 				t.Errorf("users %q and %q share the key %q", other, s, want)
 			}
 			keys[want] = s
-			if _, _, ok := mem.GetValue(want); !ok {
+			if _, ok, _ := mem.GetValue(context.Background(), want); !ok {
 				t.Errorf("key %q is not in the memory backend", want)
 			}
 
