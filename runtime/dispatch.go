@@ -59,6 +59,7 @@ type Dispatcher struct {
 	callTimeout time.Duration
 	now         func() time.Time
 	ownsStore   bool
+	workers     *workers
 }
 
 // NewDispatcher returns a dispatcher for opts. It seals the extensions: from
@@ -72,6 +73,7 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		events:      opts.Events,
 		callTimeout: opts.CallTimeout,
 		now:         opts.Now,
+		workers:     newWorkers(),
 	}
 	if d.callTimeout <= 0 {
 		d.callTimeout = DefaultCallTimeout
@@ -113,6 +115,7 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 // Close releases the memory store the dispatcher made when Options.Cache
 // was nil. A store passed in stays its owner's to close.
 func (d *Dispatcher) Close() error {
+	d.workers.close()
 	if d.ownsStore {
 		return d.store.Close()
 	}
@@ -259,12 +262,12 @@ type outcome struct {
 // goroutine then finishes on its own, with its context cancelled.
 func (d *Dispatcher) run(c *ctx.Call, fn *function, p any) (Result, error) {
 	done := make(chan outcome, 1)
-	go func() {
+	d.workers.run(func() {
 		var o outcome
 		defer func() { done <- o }()
 		defer panics.Recover(&o.err)
 		o.res, o.err = fn.handle(c, p)
-	}()
+	})
 	select {
 	case o := <-done:
 		return o.res, o.err

@@ -361,6 +361,36 @@ func TestSuccessAndDefaults(t *testing.T) {
 	}
 }
 
+// TestRepeatedParamsAnswerAlike guards the memo of valid parameters: a
+// second identical call must be answered exactly as the first, whether the
+// parameters were valid, carried unknown names or were refused.
+func TestRepeatedParamsAnswerAlike(t *testing.T) {
+	h := newHarness(t, 5*time.Second)
+	for _, params := range []string{
+		`{"name":"Ann"}`,
+		`{"name":"Ann","unknown_field":true}`,
+		`{"count":1}`,
+		`{"name":"a","count":"three"}`,
+	} {
+		first, _ := h.call("echo", params)
+		buf := []byte(params)
+		second, _ := h.d.Call(context.Background(), runtime.Request{
+			AppID: "test-app", Function: "echo", Params: buf, User: alice, RequestID: "req-1",
+		})
+		clear(buf) // the caller may reuse its buffer: nothing may keep it
+		third, _ := h.call("echo", params)
+		for i, r := range []runtime.Result{second, third} {
+			if r.Status != first.Status || r.ErrorCode != first.ErrorCode || dataJSON(r) != dataJSON(first) {
+				t.Errorf("params %s call %d = %s %s %s, first = %s %s %s", params, i+2,
+					r.Status, r.ErrorCode, dataJSON(r), first.Status, first.ErrorCode, dataJSON(first))
+			}
+		}
+	}
+	if n := h.logs.FilterMessage("ignoring unknown parameters").Len(); n != 3 {
+		t.Errorf("unknown parameters logged %d times, want once per call (3)", n)
+	}
+}
+
 func TestPanelEffectsAndEvents(t *testing.T) {
 	h := newHarness(t, 5*time.Second)
 	res, tr := h.call("write", `{}`)

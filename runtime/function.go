@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/internal/jsonx"
 )
 
 // ActionType says what a function does to the user's data. The platform
@@ -164,7 +165,7 @@ func AddFunction[P any](tool *ChatTool, fn Function[P]) {
 		params: params,
 		decode: func(raw []byte) (any, error) {
 			p := defaults
-			if err := json.Unmarshal(raw, &p); err != nil {
+			if err := jsonx.Unmarshal(raw, &p); err != nil {
 				return nil, decodeError(err)
 			}
 			return p, nil

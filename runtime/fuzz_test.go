@@ -88,7 +88,7 @@ func FuzzParams(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { _ = d.Cache().Close() })
+	f.Cleanup(func() { d.Close() })
 
 	f.Fuzz(func(t *testing.T, params []byte) {
 		res, tr := d.Call(context.Background(), runtime.Request{AppID: "fuzz-app", Function: "typed",
@@ -154,7 +154,7 @@ func TestHugeExponentParamsAreCheap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = d.Cache().Close() })
+	t.Cleanup(func() { d.Close() })
 	params := `{"name":"a","count":1,"pairs":[` + strings.Repeat(`{"level":1e999999},`, 99) + `{"level":1e999999}]}`
 	start := time.Now()
 	res, _ := d.Call(context.Background(), runtime.Request{AppID: "exp-app", Function: "typed",

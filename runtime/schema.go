@@ -12,6 +12,9 @@ import (
 	"strings"
 
 	"github.com/invopop/jsonschema"
+
+	"github.com/imperalcloud/exthost/internal/jsonx"
+	"github.com/maypok86/otter/v2"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -96,7 +99,17 @@ var englishPrinter = message.NewPrinter(language.English)
 type paramsSchema struct {
 	published json.RawMessage
 	compiled  *validator.Schema
+	// valid remembers parameters that passed as they were: validation is
+	// a pure function of the raw bytes, and the orchestrator sends the same
+	// parameters again and again.
+	valid *otter.Cache[string, struct{}]
 }
+
+// validParamsMemo bounds each function's memo of valid parameters.
+const validParamsMemo = 4096
+
+// maxMemoParams is the longest parameters the memo keeps.
+const maxMemoParams = 1024
 
 func newParamsSchema(t reflect.Type, defaults any) (*paramsSchema, error) {
 	if t.Kind() != reflect.Struct {
@@ -124,7 +137,11 @@ func newParamsSchema(t reflect.Type, defaults any) (*paramsSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parameter schema: %w", err)
 	}
-	return &paramsSchema{published: published, compiled: compiled}, nil
+	valid, err := otter.New(&otter.Options[string, struct{}]{MaximumSize: validParamsMemo})
+	if err != nil {
+		return nil, fmt.Errorf("parameter memo: %w", err)
+	}
+	return &paramsSchema{published: published, compiled: compiled, valid: valid}, nil
 }
 
 // applyDefaults publishes the non-zero fields of defaults as the schema's
@@ -175,6 +192,18 @@ func dataSchema(t reflect.Type) (json.RawMessage, error) {
 // names without regard to case, cannot read "ACCOUNT_ID" as account_id, and
 // are returned for the log.
 func (p *paramsSchema) validate(raw []byte) (params []byte, unknown []string, _ *ValidationError) {
+	if _, ok := p.valid.GetIfPresent(string(raw)); ok {
+		return raw, nil, nil
+	}
+	params, unknown, verr := p.check(raw)
+	if verr == nil && len(unknown) == 0 && len(raw) <= maxMemoParams {
+		p.valid.Set(string(raw), struct{}{})
+	}
+	return params, unknown, verr
+}
+
+// check is validate without the memo.
+func (p *paramsSchema) check(raw []byte) (params []byte, unknown []string, _ *ValidationError) {
 	inst, err := validator.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		out := &ValidationError{}
@@ -298,7 +327,7 @@ func fieldPath(location []string, name ...string) string {
 // that overflows its Go field, say) into a type error naming the field.
 func decodeError(err error) *ValidationError {
 	out := &ValidationError{}
-	var typeErr *json.UnmarshalTypeError
+	var typeErr *jsonx.UnmarshalTypeError
 	if errors.As(err, &typeErr) && typeErr.Field != "" {
 		out.addField(typeErr.Field, "want "+typeErr.Type.String()+", got "+typeErr.Value)
 	} else {

@@ -58,6 +58,7 @@ func newHost(t testing.TB, backend string) *host {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = h.d.Close() })
 	return h
 }
 

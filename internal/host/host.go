@@ -210,6 +210,9 @@ func (h *Host) close(ctx context.Context) {
 }
 
 func (h *Host) release(ctx context.Context) {
+	if h.dispatcher != nil {
+		_ = h.dispatcher.Close()
+	}
 	if h.published != nil {
 		h.published.Close(ctx)
 	}

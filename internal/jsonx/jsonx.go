@@ -41,5 +41,9 @@ func (e *Encoder) Append(v any) error {
 // Unmarshal decodes data into v.
 func Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
+// UnmarshalTypeError is a JSON value of the wrong type for its Go field,
+// as Unmarshal reports it.
+type UnmarshalTypeError = json.UnmarshalTypeError
+
 // Valid reports whether data is one valid JSON value.
 func Valid(data []byte) bool { return json.Valid(data) }
