@@ -49,6 +49,8 @@ type Config struct {
 	Limits Limits `yaml:"limits" envPrefix:"LIMITS_"`
 	// Log configures the logs.
 	Log Log `yaml:"log" envPrefix:"LOG_"`
+	// Debug configures the diagnostics listener (an addition).
+	Debug Debug `yaml:"debug" envPrefix:"DEBUG_"`
 }
 
 // Auth configures authentication.
@@ -123,6 +125,22 @@ type Log struct {
 	Level string `yaml:"level" env:"LEVEL"`
 	// Format is json (one JSON object per line) or console (for people).
 	Format string `yaml:"format" env:"FORMAT"`
+	// SampleSuccess thins the call lines of successful calls (an addition).
+	SampleSuccess Sampling `yaml:"sample_success" envPrefix:"SAMPLE_SUCCESS_"`
+}
+
+// Sampling keeps, each second, the first First lines of a kind, then one in
+// Thereafter (none when Thereafter is 0). First 0 keeps every line.
+type Sampling struct {
+	First      int `yaml:"first" env:"FIRST"`
+	Thereafter int `yaml:"thereafter" env:"THEREAFTER"`
+}
+
+// Debug configures diagnostics.
+type Debug struct {
+	// Listen, when set, serves Go's profiler (/debug/pprof/) on this
+	// loopback host:port, apart from the API; empty serves nothing.
+	Listen string `yaml:"listen" env:"LISTEN"`
 }
 
 // Default returns the embedded defaults: the dev server, with the memory
@@ -143,7 +161,7 @@ func Default() Config {
 			MaxConcurrentCalls: 1024,
 			DrainTimeout:       15 * time.Second,
 		},
-		Log: Log{Level: "info", Format: "json"},
+		Log: Log{Level: "info", Format: "json", SampleSuccess: Sampling{First: 100, Thereafter: 100}},
 	}
 }
 
@@ -371,6 +389,15 @@ func (c Config) Validate() error {
 	}
 	if c.Log.Format != "json" && c.Log.Format != "console" {
 		return fmt.Errorf("config: log.format: %q is not json or console", c.Log.Format)
+	}
+	if c.Log.SampleSuccess.First < 0 || c.Log.SampleSuccess.Thereafter < 0 {
+		return fmt.Errorf("config: log.sample_success: first and thereafter must not be negative, got %+v", c.Log.SampleSuccess)
+	}
+	if c.Debug.Listen != "" {
+		// The profiler shows the process's insides: it never faces the network.
+		if host, _, err := net.SplitHostPort(c.Debug.Listen); err != nil || !IsLoopback(host) {
+			return fmt.Errorf("config: debug.listen: %q is not a loopback host:port", c.Debug.Listen)
+		}
 	}
 	return nil
 }

@@ -87,13 +87,15 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 		"EXTHOST_CACHE_REDIS_ADDRS=10.0.0.1:6379,10.0.0.2:6379",
 		"EXTHOST_SERVICES=mail-service=http://mail:8081,calendar=http://cal:9000",
 		"EXTHOST_LOG_LEVEL=debug",
+		"EXTHOST_DEBUG_LISTEN=127.0.0.1:6060",
 		"PATH=/usr/bin", // not ours: ignored
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Limits.CallTimeout != 3*time.Second || cfg.Cache.Backend != "redis" || len(cfg.Cache.Redis.Addrs) != 2 ||
-		cfg.Services["calendar"] != "http://cal:9000" || cfg.Services["mail-service"] != "http://mail:8081" || cfg.Log.Level != "debug" {
+		cfg.Services["calendar"] != "http://cal:9000" || cfg.Services["mail-service"] != "http://mail:8081" || cfg.Log.Level != "debug" ||
+		cfg.Debug.Listen != "127.0.0.1:6060" {
 		t.Errorf("config = %+v", cfg)
 	}
 }
@@ -125,6 +127,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"bad log level", "log: {level: loud}\n", nil, "log.level"},
 		{"bad log format", "log: {format: xml}\n", nil, "log.format"},
 		{"bad listen", "listen: nowhere\n", nil, "listen"},
+		{"negative sampling", "log: {sample_success: {first: -1}}\n", nil, "log.sample_success"},
+		{"public profiler", "debug: {listen: '0.0.0.0:6060'}\n", nil, "debug.listen"},
+		{"profiler without port", "", []string{"EXTHOST_DEBUG_LISTEN=localhost"}, "debug.listen"},
 		{"unknown variable", "", []string{"EXTHOST_CACHE_REDIS_ULR=redis://x"}, "unknown environment variable EXTHOST_CACHE_REDIS_ULR"},
 		{"bad variable value", "", []string{"EXTHOST_LIMITS_CALL_TIMEOUT=soon"}, "LIMITS_CALL_TIMEOUT"},
 	}

@@ -364,6 +364,7 @@ func TestShutdownUnderLoadDropsNothing(t *testing.T) {
 	defer mail.Close()
 	cfg := config.Default()
 	cfg.Services = map[string]string{"mail-service": mail.URL}
+	cfg.Log.SampleSuccess = config.Sampling{} // the test counts every call's line
 	core, logs := observer.New(zapcore.InfoLevel)
 	r := runHost(t, cfg, host.Options{Extensions: registry.List(), Logger: zap.New(core)})
 	// One connection per request, so that no request rides on a kept-alive

@@ -133,7 +133,8 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	}
 	h.api = server.New(server.Options{
 		Dispatcher: h.dispatcher, Tokens: tokens, Logger: h.log, Metrics: h.metrics,
-		MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxConcurrentCalls: cfg.Limits.MaxConcurrentCalls,
+		SuccessSampling: server.Sampling(cfg.Log.SampleSuccess),
+		MaxBodyBytes:    cfg.Limits.MaxBodyBytes, MaxConcurrentCalls: cfg.Limits.MaxConcurrentCalls,
 	})
 	ok = true
 	return h, nil
@@ -171,12 +172,23 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 		IdleTimeout:       90 * time.Second,
 		ErrorLog:          zap.NewStdLog(h.log.Named("http")),
 	}
+	debugAddr, stopDebug, err := h.serveDebug()
+	if err != nil {
+		h.close(context.Background())
+		return err
+	}
+	defer stopDebug()
+	debugField := zap.Skip()
+	if debugAddr != "" {
+		debugField = zap.String("debug", debugAddr)
+	}
 	h.log.Info("host serving", zap.String("listen", l.Addr().String()), zap.String("auth", h.cfg.Auth.Mode),
 		zap.String("cache", h.cfg.Cache.Backend), zap.Strings("services", slices.Sorted(maps.Keys(h.cfg.Services))),
-		zap.Int("extensions", len(h.dispatcher.Extensions())))
+		zap.Int("extensions", len(h.dispatcher.Extensions())), debugField)
 
+	listener := &closeSignal{Listener: l, closed: make(chan struct{})}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	go func() { served <- srv.Serve(listener) }()
 	select {
 	case err := <-served:
 		h.close(context.Background())
@@ -184,11 +196,15 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 	case <-ctx.Done():
 	}
 
-	h.log.Info("host draining", zap.Duration("drain_timeout", h.cfg.Limits.DrainTimeout))
 	h.api.Drain()
 	drainCtx, cancel := context.WithTimeout(context.Background(), h.cfg.Limits.DrainTimeout)
 	defer cancel()
-	err := srv.Shutdown(drainCtx)
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- srv.Shutdown(drainCtx) }()
+	// Draining begins once no connection can arrive: the line says so.
+	<-listener.closed
+	h.log.Info("host draining", zap.Duration("drain_timeout", h.cfg.Limits.DrainTimeout))
+	err = <-shutdown
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		h.log.Warn("serve ended with an error", zap.Error(err))
 	}
@@ -198,6 +214,19 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 	}
 	h.log.Info("host stopped")
 	return nil
+}
+
+// closeSignal is a listener that says when it has been closed.
+type closeSignal struct {
+	net.Listener
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *closeSignal) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { close(l.closed) })
+	return err
 }
 
 // Close releases what New acquired, for a host that was never Run. Run

@@ -324,3 +324,46 @@ func TestEventsArePublishedToRedis(t *testing.T) {
 		t.Fatalf("published %s", msg.Payload)
 	}
 }
+
+func TestDebugListenerServesTheProfilerOnly(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	serving := make(chan struct{})
+	log := zap.New(core, zap.Hooks(func(e zapcore.Entry) error {
+		if e.Message == "host serving" {
+			close(serving)
+		}
+		return nil
+	}))
+	cfg := config.Default()
+	cfg.Debug.Listen = "127.0.0.1:0"
+	r := runHost(t, cfg, host.Options{Extensions: registry.List(), Logger: log})
+	<-serving
+	debug, _ := logs.FilterMessage("host serving").All()[0].ContextMap()["debug"].(string)
+	if debug == "" {
+		t.Fatal(`"host serving" does not name the debug address`)
+	}
+	get := func(url string) int {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("http://" + debug + "/debug/pprof/heap"); code != http.StatusOK {
+		t.Errorf("heap profile: HTTP %d", code)
+	}
+	if code := get("http://" + debug + "/v1/extensions"); code != http.StatusNotFound {
+		t.Errorf("the API on the debug listener: HTTP %d, want 404", code)
+	}
+	if code := get("http://" + r.addr + "/debug/pprof/"); code == http.StatusOK {
+		t.Error("the API listener serves the profiler")
+	}
+	r.stop()
+	if err := <-r.ran; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.DialTimeout("tcp", debug, time.Second); err == nil {
+		t.Error("the debug listener outlives the host")
+	}
+}

@@ -248,11 +248,14 @@ func (s *Server) dispatch(c echo.Context, req runtime.Request, index int) (runti
 // logCall writes the call's one line. Parameters, tokens and results stay
 // out of it: they may carry personal data or secrets.
 func (s *Server) logCall(tr runtime.Trace, status, index int) {
-	level := zap.InfoLevel
-	if tr.ErrorCode == runtime.CodeInternal {
+	log, level := s.callLog, zap.InfoLevel
+	switch {
+	case tr.Status == runtime.StatusSuccess:
+		log = s.okLog
+	case tr.ErrorCode == runtime.CodeInternal:
 		level = zap.ErrorLevel
 	}
-	ce := s.log.Check(level, "call")
+	ce := log.Check(level, "call")
 	if ce == nil {
 		return
 	}

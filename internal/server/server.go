@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/imperalcloud/exthost/internal/calltoken"
@@ -52,6 +53,10 @@ type Options struct {
 	Tokens TokenVerifier
 	// Logger receives one line per call and per rejected request.
 	Logger *zap.Logger
+	// SuccessSampling thins the lines of successful calls, which at load
+	// are most of the log and cost more CPU than a cache hit; failed calls
+	// are always logged. The zero value logs every line.
+	SuccessSampling Sampling
 	// Metrics records calls and rejections. Required.
 	Metrics *metrics.Metrics
 	// MaxBodyBytes caps a request body. Default 1 MiB.
@@ -60,12 +65,21 @@ type Options struct {
 	MaxConcurrentCalls int
 }
 
+// Sampling says which lines of one message to keep each second: the first
+// First, then every Thereafter-th (none, when Thereafter is 0). First 0
+// keeps every line.
+type Sampling struct {
+	First, Thereafter int
+}
+
 // Server is the HTTP API over one dispatcher.
 type Server struct {
 	echo     *echo.Echo
 	d        *runtime.Dispatcher
 	tokens   TokenVerifier
 	log      *zap.Logger
+	callLog  *zap.Logger // the call lines of failed calls
+	okLog    *zap.Logger // the call lines of successful calls, sampled
 	metrics  *metrics.Metrics
 	maxBody  int64
 	calls    *semaphore.Weighted
@@ -85,6 +99,14 @@ func New(opts Options) *Server {
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()
+	}
+	// Every call line is written from the same place: its caller says nothing.
+	s.callLog = s.log.WithOptions(zap.WithCaller(false))
+	s.okLog = s.callLog
+	if sp := opts.SuccessSampling; sp.First > 0 {
+		s.okLog = s.callLog.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+			return zapcore.NewSamplerWithOptions(c, time.Second, sp.First, sp.Thereafter)
+		}))
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20

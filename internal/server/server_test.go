@@ -40,6 +40,7 @@ type api struct {
 
 type apiOptions struct {
 	tokens        bool
+	sampling      server.Sampling
 	maxBody       int64
 	maxConcurrent int
 	callTimeout   time.Duration
@@ -91,8 +92,10 @@ func newAPI(t *testing.T, o apiOptions) *api {
 	}
 	core, logs := observer.New(zapcore.InfoLevel)
 	a.logs = logs
+	// One instant for every line: sampling counts per second of log time.
+	clock := fixedClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	opts := server.Options{
-		Dispatcher: d, Logger: zap.New(core), Metrics: metrics.New(),
+		Dispatcher: d, Logger: zap.New(core, zap.WithClock(clock), zap.AddCaller()), SuccessSampling: o.sampling, Metrics: metrics.New(),
 		MaxBodyBytes: o.maxBody, MaxConcurrentCalls: o.maxConcurrent,
 	}
 	if o.tokens {
@@ -108,6 +111,12 @@ func newAPI(t *testing.T, o apiOptions) *api {
 	t.Cleanup(a.Close)
 	return a
 }
+
+// fixedClock is a zap clock that never moves.
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time                         { return time.Time(c) }
+func (c fixedClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }
 
 // answer is a decoded response.
 type answer struct {
@@ -465,4 +474,28 @@ func TestConcurrentCallsOverHTTP(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestSuccessLinesAreSampledFailuresAreNot(t *testing.T) {
+	a := newAPI(t, apiOptions{sampling: server.Sampling{First: 3, Thereafter: 4}})
+	for range 10 {
+		a.call(t, `{"user_id":"u-1","function":"greet","params":{"name":"x"}}`, nil)
+		a.call(t, `{"user_id":"u-1","function":"fails"}`, nil)
+	}
+	var ok, failed int
+	for _, line := range a.logs.FilterMessage("call").All() {
+		if line.Caller.Defined {
+			t.Errorf("a call line names its caller %s", line.Caller)
+		}
+		switch line.ContextMap()["status"] {
+		case "success":
+			ok++
+		case "error":
+			failed++
+		}
+	}
+	// Calls 1-3, then 7 (the 4th after the first 3): 4 of 10.
+	if ok != 4 || failed != 10 {
+		t.Errorf("logged %d successful and %d failed calls, want 4 (sampled) and 10 (all)", ok, failed)
+	}
 }
