@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"flag"
 	"log"
+	"net"
 	"net/http"
 	"os"
 
@@ -44,6 +45,10 @@ func main() {
 		}
 		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, response)
 	})
-	log.Printf("baseline listening on %s", *addr)
-	log.Fatal(e.Start(*addr))
+	// Listening before saying so lets a load script start on that line.
+	if e.Listener, err = net.Listen("tcp", *addr); err != nil {
+		log.Fatalf("baseline: %v", err)
+	}
+	log.Printf("baseline listening on %s", e.Listener.Addr())
+	log.Fatal(e.Start(""))
 }

@@ -10,7 +10,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,12 +17,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/imperalcloud/exthost/bench/internal/rig"
 )
 
 func main() {
@@ -45,29 +45,34 @@ func run(hostBin, mailBin string, clients int, phase time.Duration, users int) e
 		return err
 	}
 	defer os.RemoveAll(dir)
-	redisAddr, mailAddr, hostAddr := freeAddr(), freeAddr(), freeAddr()
+	var redisAddr, mailAddr, hostAddr string
+	for _, addr := range []*string{&redisAddr, &mailAddr, &hostAddr} {
+		if *addr, err = rig.FreeAddr(); err != nil {
+			return err
+		}
+	}
 
-	redis := &proc{name: "redis-server", args: redisArgs(redisAddr, dir), ready: "Ready to accept connections"}
-	if err := redis.start(); err != nil {
+	redis := rig.Redis(redisAddr, dir)
+	if err := redis.Start(); err != nil {
 		return err
 	}
-	defer redis.stop()
-	mail := &proc{name: mailBin, args: []string{"-addr", mailAddr}, ready: "listening"}
-	if err := mail.start(); err != nil {
+	defer redis.Stop()
+	mail := &rig.Proc{Name: mailBin, Args: []string{"-addr", mailAddr}, Ready: "listening"}
+	if err := mail.Start(); err != nil {
 		return err
 	}
-	defer mail.stop()
+	defer mail.Stop()
 	config := filepath.Join(dir, "host.yaml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(
 		"listen: %s\ncache: {backend: redis, redis: {url: redis://%s/0}}\nservices: {mail-service: http://%s}\nlog: {level: warn, format: json}\n",
 		hostAddr, redisAddr, mailAddr)), 0o600); err != nil {
 		return err
 	}
-	host := &proc{name: hostBin, args: []string{"serve", "--config", config}, ready: "", readyURL: "http://" + hostAddr + "/readyz"}
-	if err := host.start(); err != nil {
+	host := &rig.Proc{Name: hostBin, Args: []string{"serve", "--config", config}, ReadyURL: "http://" + hostAddr + "/readyz"}
+	if err := host.Start(); err != nil {
 		return err
 	}
-	defer host.stop()
+	defer host.Stop()
 
 	url := "http://" + hostAddr + "/v1/extensions/mail-client/call"
 	fmt.Printf("list_inbox over %d users, %d clients, %s phases; host %s, Redis %s\n", users, clients, phase, hostAddr, redisAddr)
@@ -79,8 +84,8 @@ func run(hostBin, mailBin string, clients int, phase time.Duration, users int) e
 	}{
 		{"before (Redis up)", nil},
 		{"Redis stalled", func() error { return pause(redisAddr, phase) }},
-		{"Redis killed", redis.kill},
-		{"Redis restarted", redis.start},
+		{"Redis killed", redis.Kill},
+		{"Redis restarted", redis.Start},
 	} {
 		if p.before != nil {
 			if err := p.before(); err != nil {
@@ -119,11 +124,6 @@ func pause(addr string, d time.Duration) error {
 		return fmt.Errorf("CLIENT PAUSE: %q %v", reply, err)
 	}
 	return nil
-}
-
-func redisArgs(addr, dir string) []string {
-	_, port, _ := net.SplitHostPort(addr)
-	return []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", dir}
 }
 
 // stats are one phase's outcome.
@@ -180,98 +180,4 @@ func load(url string, clients, users int, d time.Duration) *stats {
 	}
 	wg.Wait()
 	return s
-}
-
-// proc is a child process that is ready once it logs a line (or, with
-// readyURL, once that URL answers 200).
-type proc struct {
-	name     string
-	args     []string
-	ready    string
-	readyURL string
-	cmd      *exec.Cmd
-}
-
-func (p *proc) start() error {
-	p.cmd = exec.Command(p.name, p.args...)
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	p.cmd.Stderr = p.cmd.Stdout
-	if err := p.cmd.Start(); err != nil {
-		return fmt.Errorf("%s: %w", p.name, err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		signalled := p.ready == ""
-		for sc.Scan() {
-			if !signalled && strings.Contains(sc.Text(), p.ready) {
-				signalled = true
-				close(ready)
-			}
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if p.readyURL != "" {
-		for ctx.Err() == nil {
-			if resp, err := http.Get(p.readyURL); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return nil
-				}
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		return fmt.Errorf("%s: not ready", p.name)
-	}
-	select {
-	case <-ready:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%s: not ready", p.name)
-	}
-}
-
-// kill ends the process at once, as a crash would.
-func (p *proc) kill() error {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return nil
-	}
-	_ = p.cmd.Process.Kill()
-	_ = p.cmd.Wait()
-	p.cmd = nil
-	return nil
-}
-
-// stop ends the process: SIGINT, then SIGKILL after 10 s.
-func (p *proc) stop() error {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return nil
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-	p.cmd = nil
-	return nil
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

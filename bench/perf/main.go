@@ -1,0 +1,163 @@
+// Command perf measures the host's cache hits beside the framework ceiling
+// in one run, and checks them against the performance goals.
+//
+// It starts a private redis-server, the reference mail-service (in this
+// process, so that it can count the requests it serves), the host twice
+// (dev auth, default logging; one with the Redis backend, one with the
+// memory backend) and the baseline: a bare echo v4 handler that binds the
+// same call envelope and answers the host's response bytes. Then, for each
+// round, wrk drives the same list_inbox call at the baseline and at both
+// hosts, one after the other, and perf prints requests/s, p50 and p99 and
+// each host's ratio to the baseline of its round. Last, 100 concurrent cold
+// calls for one entry go to each host: exactly one upstream request each.
+// With -soak, wrk then drives the Redis host for that long while perf
+// samples its resident memory.
+//
+//	perf [-bin bin] [-connections 64] [-duration 8s] [-rounds 3] [-soak 0] [-profile DIR]
+//
+// With -profile, each host is profiled (CPU, then allocations) under one
+// more wrk run after the measured rounds, so that profiling does not weigh
+// on the figures.
+//
+// It exits 1 when a goal is missed: the median ratio below -min-redis (0.5)
+// or -min-memory (0.6), any non-2xx answer or socket error, a stampede that
+// reached the upstream more or less than once or failed a call, or resident
+// memory that grew by more than -max-growth during the soak.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// options are the command's flags.
+type options struct {
+	bin         string
+	connections int
+	threads     int
+	duration    time.Duration
+	rounds      int
+	soak        time.Duration
+	minRedis    float64
+	minMemory   float64
+	maxGrowth   float64
+	profileDir  string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin", "directory holding the host and baseline binaries")
+	flag.IntVar(&o.connections, "connections", 64, "wrk connections")
+	flag.IntVar(&o.threads, "threads", 1, "wrk threads")
+	flag.DurationVar(&o.duration, "duration", 8*time.Second, "length of each wrk run")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of baseline, Redis host, memory host")
+	flag.DurationVar(&o.soak, "soak", 0, "length of the memory soak on the Redis host (0: none)")
+	flag.Float64Var(&o.minRedis, "min-redis", 0.5, "goal: Redis host / baseline, median of the rounds")
+	flag.Float64Var(&o.minMemory, "min-memory", 0.6, "goal: memory host / baseline, median of the rounds")
+	flag.StringVar(&o.profileDir, "profile", "", "after the rounds, profile each host under one more wrk run into this directory")
+	flag.Float64Var(&o.maxGrowth, "max-growth", 0.1, "goal: resident memory growth over the soak after its first minute, as a fraction")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "perf:", err)
+		os.Exit(1)
+	}
+}
+
+// errGoal reports that the run finished but missed a goal.
+var errGoal = errors.New("below the goal")
+
+func run(o options) error {
+	if o.rounds < 1 || o.connections < 1 || o.threads < 1 || o.duration <= 0 {
+		return errors.New("-rounds, -connections, -threads and -duration must be positive")
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return errors.New("wrk is not installed (apt-get install wrk)")
+	}
+	dir, err := os.MkdirTemp("", "perf")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	s, err := startStage(o.bin, dir)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	fmt.Printf("list_inbox cache hits, %d connections, %d wrk thread(s), %s per run, %d round(s); response %d bytes; %s\n",
+		o.connections, o.threads, o.duration, o.rounds, len(s.response), time.Now().UTC().Format(time.DateTime+" UTC"))
+
+	script := filepath.Join(dir, "call.lua")
+	if err := writeScript(script, s.body); err != nil {
+		return err
+	}
+	w := wrk{connections: o.connections, threads: o.threads}
+	missed := false
+	results, err := measureRounds(w, s, script, o)
+	if err != nil {
+		return err
+	}
+	for _, g := range []struct {
+		target string
+		min    float64
+	}{{"redis", o.minRedis}, {"memory", o.minMemory}} {
+		ratio := results.medianRatio(g.target)
+		verdict := "ok"
+		if ratio < g.min {
+			verdict, missed = "BELOW GOAL", true
+		}
+		fmt.Printf("%-7s host / baseline = %.2f (median of %d; goal >= %.2f) %s\n", g.target, ratio, o.rounds, g.min, verdict)
+	}
+	if n := results.failures(); n > 0 {
+		fmt.Printf("non-2xx answers or socket errors: %d\n", n)
+		missed = true
+	}
+
+	if o.profileDir != "" {
+		for _, h := range []*hostProc{s.redis, s.memory} {
+			if err := profile(w, h, script, o.duration, o.profileDir); err != nil {
+				return err
+			}
+		}
+		fmt.Printf("profiles of both hosts under load in %s\n", o.profileDir)
+	}
+
+	for _, h := range []*hostProc{s.redis, s.memory} {
+		st := s.stampede(h.url, 100)
+		verdict := "ok"
+		if st.upstream != 1 || st.succeeded != st.calls {
+			verdict, missed = "FAILED", true
+		}
+		fmt.Printf("stampede, %-6s: %d concurrent cold calls, %d succeeded, %d upstream request(s) %s\n",
+			h.backend, st.calls, st.succeeded, st.upstream, verdict)
+		if st.firstErr != nil {
+			fmt.Printf("  first failure: %v\n", st.firstErr)
+		}
+	}
+
+	if o.soak > 0 {
+		sk, err := soak(w, s.redis, filepath.Join(dir, "soak.lua"), o.soak)
+		if err != nil {
+			return err
+		}
+		growth := sk.growth()
+		verdict := "ok"
+		if growth > o.maxGrowth || sk.run.failed > 0 {
+			verdict, missed = "FAILED", true
+		}
+		fmt.Printf("soak, redis: %s, %d calls, %d failed, %.0f req/s; resident memory %s at 1 min, %s at the end, %s at most (growth %+.1f%%; goal <= %.0f%%) %s\n",
+			o.soak, sk.run.requests, sk.run.failed, sk.run.rate, mib(sk.afterWarmUp), mib(sk.last), mib(sk.peak),
+			100*growth, 100*o.maxGrowth, verdict)
+	}
+	if missed {
+		return errGoal
+	}
+	return nil
+}
+
+func mib(bytes int64) string { return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20)) }

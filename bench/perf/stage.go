@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/imperalcloud/exthost/bench/internal/rig"
+	"github.com/imperalcloud/exthost/internal/mailservice"
+)
+
+// upstreamLatency is the mail-service's delay per request: long enough that
+// the stampede's calls overlap the one fetch, short enough not to matter to
+// a warm-up.
+const upstreamLatency = 20 * time.Millisecond
+
+// callPath is the host's call endpoint for the mail client.
+const callPath = "/v1/extensions/mail-client/call"
+
+// stage is everything a run measures, started.
+type stage struct {
+	redisServer *rig.Proc
+	mail        *mailservice.Service
+	mailServer  *http.Server
+	redis       *hostProc // the host with the Redis backend
+	memory      *hostProc // the host with the memory backend
+	baseline    *rig.Proc
+	baselineURL string
+	client      *http.Client
+	body        string // the measured call's envelope
+	response    []byte // the host's answer to it, which the baseline repeats
+}
+
+// hostProc is one host process.
+type hostProc struct {
+	backend  string
+	url      string
+	debugURL string // its profiler
+	proc     *rig.Proc
+}
+
+// startStage starts the processes with the binaries in bin and working
+// files in dir, warms the measured entry in both hosts and checks that they
+// answer alike.
+func startStage(bin, dir string) (_ *stage, err error) {
+	s := &stage{
+		body: `{"user_id":"perf-user","function":"list_inbox","params":{"account_id":"work"}}`,
+		// Enough idle connections for a stampede.
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}},
+	}
+	defer func() {
+		if err != nil {
+			s.stop()
+		}
+	}()
+	addrs := make([]string, 7)
+	for i := range addrs {
+		if addrs[i], err = rig.FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	redisAddr, mailAddr, baselineAddr := addrs[0], addrs[1], addrs[2]
+
+	s.redisServer = rig.Redis(redisAddr, dir)
+	if err := s.redisServer.Start(); err != nil {
+		return nil, err
+	}
+	if err := s.serveMail(mailAddr); err != nil {
+		return nil, err
+	}
+	for _, h := range []struct {
+		into            **hostProc
+		backend         string
+		addr, debugAddr string
+	}{{&s.redis, "redis", addrs[3], addrs[4]}, {&s.memory, "memory", addrs[5], addrs[6]}} {
+		if *h.into, err = startHost(bin, dir, h.backend, h.addr, h.debugAddr, redisAddr, mailAddr); err != nil {
+			return nil, err
+		}
+	}
+
+	if s.response, err = s.call(s.redis.url, s.body); err != nil {
+		return nil, fmt.Errorf("warm-up, redis host: %w", err)
+	}
+	fromMemory, err := s.call(s.memory.url, s.body)
+	if err != nil {
+		return nil, fmt.Errorf("warm-up, memory host: %w", err)
+	}
+	if !bytes.Equal(fromMemory, s.response) {
+		return nil, errors.New("the two hosts answer the same call differently")
+	}
+	responseFile := filepath.Join(dir, "response.json")
+	if err := os.WriteFile(responseFile, s.response, 0o600); err != nil {
+		return nil, err
+	}
+	s.baseline = &rig.Proc{Name: filepath.Join(bin, "baseline"),
+		Args: []string{"-addr", baselineAddr, "-response", responseFile}, Ready: "listening"}
+	if err := s.baseline.Start(); err != nil {
+		return nil, err
+	}
+	s.baselineURL = "http://" + baselineAddr + callPath
+	if got, err := s.call(s.baselineURL, s.body); err != nil || !bytes.Equal(got, s.response) {
+		return nil, fmt.Errorf("the baseline does not answer the host's bytes (%v)", err)
+	}
+	return s, nil
+}
+
+// serveMail serves the reference mail-service in this process.
+func (s *stage) serveMail(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("mail-service: %w", err)
+	}
+	s.mail = mailservice.New(mailservice.Options{Latency: upstreamLatency})
+	s.mailServer = &http.Server{Handler: s.mail, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.mailServer.Serve(ln) }()
+	return nil
+}
+
+// startHost starts a host with the given cache backend, its profiler on
+// debugAddr and the default logging (info, JSON), its log going to a file
+// in dir.
+func startHost(bin, dir, backend, addr, debugAddr, redisAddr, mailAddr string) (*hostProc, error) {
+	config := filepath.Join(dir, "host-"+backend+".yaml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(
+		"listen: %s\nauth: {mode: dev}\ncache: {backend: %s, redis: {url: redis://%s/0}}\nservices: {mail-service: http://%s}\ndebug: {listen: %s}\n",
+		addr, backend, redisAddr, mailAddr, debugAddr)), 0o600); err != nil {
+		return nil, err
+	}
+	log, err := os.Create(filepath.Join(dir, "host-"+backend+".log"))
+	if err != nil {
+		return nil, err
+	}
+	p := &rig.Proc{Name: filepath.Join(bin, "host"), Args: []string{"serve", "--config", config},
+		ReadyURL: "http://" + addr + "/readyz", Output: log}
+	err = p.Start()
+	_ = log.Close() // the child holds its own descriptor
+	if err != nil {
+		return nil, err
+	}
+	return &hostProc{backend: backend, url: "http://" + addr + callPath, debugURL: "http://" + debugAddr + "/debug/pprof/", proc: p}, nil
+}
+
+// stop stops what started.
+func (s *stage) stop() {
+	for _, p := range []*rig.Proc{s.baseline, hostOf(s.memory), hostOf(s.redis)} {
+		if p != nil {
+			p.Stop()
+		}
+	}
+	if s.mailServer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.mailServer.Shutdown(ctx)
+	}
+	if s.redisServer != nil {
+		s.redisServer.Stop()
+	}
+}
+
+func hostOf(h *hostProc) *rig.Proc {
+	if h == nil {
+		return nil
+	}
+	return h.proc
+}
+
+// call posts body to url and returns the answer, which must be a success.
+func (s *stage) call(url, body string) ([]byte, error) {
+	resp, err := s.client.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(raw, []byte(`{"status":"success"`)) {
+		return nil, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, raw)
+	}
+	return raw, nil
+}

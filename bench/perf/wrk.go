@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// wrk runs the wrk load generator.
+type wrk struct {
+	connections, threads int
+}
+
+// wrkResult is one wrk run's outcome.
+type wrkResult struct {
+	requests int
+	failed   int // non-2xx answers and socket errors
+	rate     float64
+	p50, p99 time.Duration
+}
+
+// reportLua makes wrk print its summary as one line perf can read.
+const reportLua = `
+done = function(summary, latency, requests)
+	local e = summary.errors
+	io.write(string.format("RESULT %d %d %.1f %d %d\n", summary.requests,
+		e.status + e.connect + e.read + e.write + e.timeout,
+		summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99)))
+end
+`
+
+// writeScript writes a wrk script that posts body on every request.
+func writeScript(path, body string) error {
+	return os.WriteFile(path, []byte(`wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[`+body+`]==]
+`+reportLua), 0o600)
+}
+
+// writeCyclingScript writes a wrk script that calls list_inbox for users
+// user-0 … user-(users-1) in turn, so that entries expire and refill.
+func writeCyclingScript(path string, users int) error {
+	return os.WriteFile(path, []byte(fmt.Sprintf(`wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+	n = n + 1
+	return wrk.format(nil, nil, nil, string.format('{"user_id":"soak-%%d","function":"list_inbox","params":{"account_id":"work"}}', n %% %d))
+end
+`, users)+reportLua), 0o600)
+}
+
+// run drives url for d with script and returns its result.
+func (w wrk) run(url, script string, d time.Duration) (wrkResult, error) {
+	cmd := exec.Command("wrk", "-t"+strconv.Itoa(w.threads), "-c"+strconv.Itoa(w.connections),
+		"-d"+strconv.Itoa(int(d.Seconds()))+"s", "-s", script, url)
+	out, err := cmd.Output()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %w", err)
+	}
+	return parseResult(out)
+}
+
+// parseResult reads the RESULT line of wrk's output.
+func parseResult(out []byte) (wrkResult, error) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 6 || f[0] != "RESULT" {
+			continue
+		}
+		var r wrkResult
+		var p50, p99 int64
+		var errs []error
+		for i, dst := range []any{&r.requests, &r.failed, &r.rate, &p50, &p99} {
+			_, err := fmt.Sscan(f[i+1], dst)
+			errs = append(errs, err)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return wrkResult{}, fmt.Errorf("wrk: summary %q: %w", sc.Text(), err)
+		}
+		r.p50, r.p99 = time.Duration(p50)*time.Microsecond, time.Duration(p99)*time.Microsecond
+		return r, nil
+	}
+	return wrkResult{}, fmt.Errorf("wrk: no summary in %q", out)
+}
+
+// rounds are the results of measureRounds, by target, one per round.
+type rounds map[string][]wrkResult
+
+// measureRounds runs wrk at the baseline, the Redis host and the memory
+// host in turn, o.rounds times, printing each result as it comes.
+func measureRounds(w wrk, s *stage, script string, o options) (rounds, error) {
+	targets := []struct{ name, url string }{{"baseline", s.baselineURL}, {"redis", s.redis.url}, {"memory", s.memory.url}}
+	results := rounds{}
+	fmt.Printf("%-5s %-8s %9s %6s %9s %9s %9s %6s\n", "round", "target", "requests", "failed", "req/s", "p50", "p99", "ratio")
+	for round := 1; round <= o.rounds; round++ {
+		for _, t := range targets {
+			r, err := w.run(t.url, script, o.duration)
+			if err != nil {
+				return nil, err
+			}
+			results[t.name] = append(results[t.name], r)
+			ratio := ""
+			if t.name != "baseline" {
+				ratio = fmt.Sprintf("%.2f", r.rate/results["baseline"][round-1].rate)
+			}
+			fmt.Printf("%-5d %-8s %9d %6d %9.0f %9s %9s %6s\n", round, t.name, r.requests, r.failed, r.rate,
+				r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), ratio)
+		}
+	}
+	return results, nil
+}
+
+// medianRatio is the median over the rounds of target's rate over the
+// baseline's in the same round.
+func (rs rounds) medianRatio(target string) float64 {
+	var ratios []float64
+	for i, r := range rs[target] {
+		ratios = append(ratios, r.rate/rs["baseline"][i].rate)
+	}
+	slices.Sort(ratios)
+	n := len(ratios)
+	if n%2 == 1 {
+		return ratios[n/2]
+	}
+	return (ratios[n/2-1] + ratios[n/2]) / 2
+}
+
+// failures counts the failed requests of every run.
+func (rs rounds) failures() int {
+	n := 0
+	for _, runs := range rs {
+		for _, r := range runs {
+			n += r.failed
+		}
+	}
+	return n
+}
