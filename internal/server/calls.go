@@ -90,20 +90,47 @@ func (s *Server) admit(c echo.Context, v any, weight func() int) (release func()
 // readBody reads the whole body, refusing more than the configured limit.
 func (s *Server) readBody(c echo.Context) ([]byte, *rejection) {
 	r := c.Request()
-	tooLarge := &rejection{http.StatusRequestEntityTooLarge, runtime.CodePayloadTooLarge,
-		fmt.Sprintf("The request body exceeds %d bytes.", s.maxBody)}
 	if r.ContentLength > s.maxBody {
-		return nil, tooLarge
+		return nil, s.tooLarge()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, s.maxBody))
+	body, err := readAll(http.MaxBytesReader(c.Response(), r.Body, s.maxBody), r.ContentLength)
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxErr):
-		return nil, tooLarge
+		return nil, s.tooLarge()
 	case err != nil:
 		return nil, badRequest("The request body could not be read.")
 	}
 	return body, nil
+}
+
+func (s *Server) tooLarge() *rejection {
+	return &rejection{http.StatusRequestEntityTooLarge, runtime.CodePayloadTooLarge,
+		fmt.Sprintf("The request body exceeds %d bytes.", s.maxBody)}
+}
+
+// readAll is io.ReadAll starting from the declared length: a call body is
+// a few hundred bytes, and io.ReadAll's first buffer alone is 512.
+func readAll(r io.Reader, length int64) ([]byte, error) {
+	if length < 0 || length > 64<<10 {
+		return io.ReadAll(r) // unknown or large: let it grow as it reads
+	}
+	// One byte more than declared, so that the read that finds EOF (or a
+	// body longer than declared) needs no new buffer.
+	buf := make([]byte, 0, length+1)
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf, nil
+		case err != nil:
+			return buf, err
+		case len(buf) == cap(buf):
+			rest, err := io.ReadAll(r)
+			return append(buf, rest...), err
+		}
+	}
 }
 
 // decodeStrict decodes one JSON value into v; trailing data is an error.
@@ -204,12 +231,13 @@ func (s *Server) batch(c echo.Context) error {
 	}
 
 	results := make([]runtime.Result, len(env.Calls))
+	requestID := requestIDOf(c) // read here: the answer's header is not for concurrent use
 	var g errgroup.Group
 	g.SetLimit(width())
 	for i, call := range env.Calls {
 		g.Go(func() error {
 			results[i], _ = s.dispatch(c, runtime.Request{
-				AppID: app, Function: call.Function, Params: call.Params, User: env.user(), RequestID: requestIDOf(c),
+				AppID: app, Function: call.Function, Params: call.Params, User: env.user(), RequestID: requestID,
 			}, i)
 			return nil
 		})

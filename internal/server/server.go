@@ -160,8 +160,6 @@ func (s *Server) Drain() { s.draining.Store(true) }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
-const requestIDKey = "request_id"
-
 // requestID takes X-Request-ID from the request when it is a sane id, makes
 // one otherwise, and returns it on the response. While draining, it also
 // asks the client to close the connection.
@@ -171,7 +169,6 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		if !requestIDPattern.MatchString(id) {
 			id = runtime.NewRequestID()
 		}
-		c.Set(requestIDKey, id)
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		if s.draining.Load() {
 			// Clients should not send another request on this connection.
@@ -181,9 +178,11 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// requestIDOf returns the request's id, which the answer carries. It is
+// read back from the answer's header rather than kept in the echo context,
+// whose store is a map made for each request.
 func requestIDOf(c echo.Context) string {
-	id, _ := c.Get(requestIDKey).(string)
-	return id
+	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
 // ── answers ─────────────────────────────────────────────────────────────────
