@@ -95,14 +95,21 @@ func parseResult(out []byte) (wrkResult, error) {
 // rounds are the results of measureRounds, by target, one per round.
 type rounds map[string][]wrkResult
 
-// measureRounds runs wrk at the baseline, the Redis host and the memory
-// host in turn, o.rounds times, printing each result as it comes.
+// measureRounds runs wrk at the baseline, then at each host, o.rounds
+// times, printing each result as it comes.
 func measureRounds(w wrk, s *stage, script string, o options) (rounds, error) {
-	targets := []struct{ name, url string }{{"baseline", s.baselineURL}, {"redis", s.redis.url}, {"memory", s.memory.url}}
+	type target struct{ name, url string }
+	baseline := target{"baseline", s.baselineURL}
+	hosts := []target{{"redis", s.redis.url}, {"memory", s.memory.url}}
 	results := rounds{}
 	fmt.Printf("%-5s %-8s %9s %6s %9s %9s %9s %6s\n", "round", "target", "requests", "failed", "req/s", "p50", "p99", "ratio")
 	for round := 1; round <= o.rounds; round++ {
-		for _, t := range targets {
+		// The hosts take turns going first, so that neither always runs on
+		// a machine the runs before it warmed (or tired).
+		if round > 1 {
+			slices.Reverse(hosts)
+		}
+		for _, t := range append([]target{baseline}, hosts...) {
 			r, err := w.run(t.url, script, o.duration)
 			if err != nil {
 				return nil, err
