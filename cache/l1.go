@@ -69,7 +69,7 @@ func newL1(rdb redis.UniversalClient, id string, opts RedisOptions) *l1 {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	l.stop = stop
-	l.ps = rdb.Subscribe(ctx, InvalidationChannel)
+	l.ps = rdb.Subscribe(ctx, opts.Namespace+InvalidationChannel)
 	go l.subscribe(ctx)
 	return l
 }

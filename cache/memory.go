@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -138,3 +139,18 @@ type funcClock func() time.Time
 
 func (f funcClock) NowNano() int64                      { return f().UnixNano() }
 func (f funcClock) Tick(time.Duration) <-chan time.Time { return nil }
+
+// Scan implements Scanner.
+func (m *Memory) Scan(_ context.Context, prefix string) ([]Stored, error) {
+	var found []Stored
+	for key := range m.entries.Keys() {
+		if !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		// Quietly: looking must not make an entry more valuable to keep.
+		if e, ok := m.entries.GetEntryQuietly(key); ok && !e.HasExpired() {
+			found = append(found, Stored{StorageKey: key, TTL: e.ExpiresAfter(), Envelope: e.Value.envelope})
+		}
+	}
+	return found, nil
+}

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/maypok86/otter/v2"
 	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 	"resenje.org/singleflight"
@@ -51,6 +52,10 @@ type Options struct {
 	// BreakerCooldown is how long the breaker stays open before it lets a
 	// probe through. Default 1s.
 	BreakerCooldown time.Duration
+	// KeyNames, when positive, makes the store remember the callers' keys of
+	// up to that many key hashes, so that Entries can name them. Harnesses
+	// set it; the keyspace itself holds only hashes. Default 0.
+	KeyNames int
 }
 
 // Store is the process-wide cache: one backend, one set of in-flight
@@ -64,6 +69,7 @@ type Store struct {
 	flights      singleflight.Group[string, any]
 	fills        atomic.Uint64 // successful GetOrFetch writes, ever
 	breaker      *gobreaker.TwoStepCircuitBreaker[struct{}]
+	keyNames     *otter.Cache[string, string] // key hash → key; nil unless Options.KeyNames
 }
 
 // ErrBackendSkipped is returned for a write the store did not attempt
@@ -94,6 +100,9 @@ func NewStore(backend Backend, opts Options) *Store {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if opts.KeyNames > 0 {
+		s.keyNames = otter.Must(&otter.Options[string, string]{MaximumSize: opts.KeyNames})
 	}
 	failures := uint32(max(opts.BreakerFailures, 0))
 	if failures == 0 {
@@ -183,7 +192,12 @@ func (s *Store) Check(ctx context.Context) error {
 func (s *Store) Degraded() bool { return s.breaker.State() != gobreaker.StateClosed }
 
 // Close closes the backend.
-func (s *Store) Close() error { return s.backend.Close() }
+func (s *Store) Close() error {
+	if s.keyNames != nil {
+		s.keyNames.StopAllGoroutines()
+	}
+	return s.backend.Close()
+}
 
 // Client is the cache of one call, bound to one app and one user. It is safe
 // for concurrent use by the call's goroutines.
@@ -218,7 +232,7 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 	}
 	storageKeys := make([]string, 0, len(keys)*len(c.models.names))
 	for _, key := range keys {
-		hash := keyHash(key)
+		hash := c.hash(key)
 		for _, model := range c.models.names {
 			storageKeys = append(storageKeys, c.prefix+model+":"+hash)
 		}
@@ -230,7 +244,15 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 }
 
 func (c *Client) storageKey(model, key string) string {
-	return c.prefix + model + ":" + keyHash(key)
+	return c.prefix + model + ":" + c.hash(key)
+}
+
+func (c *Client) hash(key string) string {
+	h := keyHash(key)
+	if c.store.keyNames != nil {
+		c.store.keyNames.Set(h, key)
+	}
+	return h
 }
 
 func (c *Client) lookup(model string, hit bool) {

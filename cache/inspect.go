@@ -1,0 +1,150 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Stored is one entry as a backend holds it.
+type Stored struct {
+	// StorageKey is the entry's backend key.
+	StorageKey string
+	// TTL is the time the entry has left.
+	TTL time.Duration
+	// Envelope is the stored envelope; do not modify it.
+	Envelope []byte
+}
+
+// Scanner is a Backend that can list its entries by storage-key prefix.
+// Both backends are; harnesses and operators' tools use it, calls never do.
+type Scanner interface {
+	// Scan returns the live entries whose storage key starts with prefix.
+	Scan(ctx context.Context, prefix string) ([]Stored, error)
+}
+
+// EntryInfo describes one cache entry, for inspection.
+type EntryInfo struct {
+	AppID  string
+	UserID string
+	Model  string
+	// Key is the caller's key when this store has seen it (see
+	// Options.KeyNames); else empty, since the keyspace holds only its hash.
+	Key string
+	// KeyHash is the key's hash, as in the storage key.
+	KeyHash    string
+	StorageKey string
+	// TTL is the time the entry has left.
+	TTL time.Duration
+	// Envelope is the stored envelope, {"model", "version", "data",
+	// "cached_at"}; do not modify it.
+	Envelope []byte
+}
+
+// Entries lists the entries of appID for userID, or for every user when
+// userID is empty, sorted by storage key. The backend must be a Scanner.
+func (s *Store) Entries(ctx context.Context, appID, userID string) ([]EntryInfo, error) {
+	scanner, ok := s.backend.(Scanner)
+	if !ok {
+		return nil, fmt.Errorf("cache: entries: the %T backend cannot list entries", s.backend)
+	}
+	prefix := "extcache:{" + appID + ":"
+	if userID != "" {
+		prefix = storagePrefix(appID, EscapeID(userID))
+	}
+	stored, err := scanner.Scan(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("cache: entries: %w", err)
+	}
+	infos := make([]EntryInfo, 0, len(stored))
+	for _, st := range stored {
+		info, ok := parseStorageKey(st.StorageKey)
+		if !ok || info.AppID != appID {
+			continue
+		}
+		info.TTL, info.Envelope = st.TTL, st.Envelope
+		if s.keyNames != nil {
+			info.Key, _ = s.keyNames.GetIfPresent(info.KeyHash)
+		}
+		infos = append(infos, info)
+	}
+	slices.SortFunc(infos, func(a, b EntryInfo) int { return strings.Compare(a.StorageKey, b.StorageKey) })
+	return infos, nil
+}
+
+// Purge removes the entries of appID for userID, or for every user when
+// userID is empty, and returns how many it removed. Deletions are announced
+// like any other, so the L1 of every replica drops them too.
+func (s *Store) Purge(ctx context.Context, appID, userID string) (int, error) {
+	entries, err := s.Entries(ctx, appID, userID)
+	if err != nil {
+		return 0, err
+	}
+	// One Delete per user: a user's keys share a hash tag, and so a slot.
+	byUser := make(map[string][]string)
+	for _, e := range entries {
+		byUser[e.UserID] = append(byUser[e.UserID], e.StorageKey)
+	}
+	for _, keys := range byUser {
+		if err := s.backend.Delete(ctx, keys); err != nil {
+			return 0, fmt.Errorf("cache: purge: %w", err)
+		}
+	}
+	return len(entries), nil
+}
+
+// parseStorageKey splits extcache:{<app>:<user>}:<model>:<hash>.
+func parseStorageKey(key string) (EntryInfo, bool) {
+	rest, ok := strings.CutPrefix(key, "extcache:{")
+	if !ok {
+		return EntryInfo{}, false
+	}
+	// App ids hold no ':', and '}' is escaped in user ids: the first of
+	// each ends its part.
+	app, rest, ok := strings.Cut(rest, ":")
+	if !ok {
+		return EntryInfo{}, false
+	}
+	user, rest, ok := strings.Cut(rest, "}:")
+	if !ok {
+		return EntryInfo{}, false
+	}
+	sep := strings.LastIndexByte(rest, ':')
+	if sep <= 0 {
+		return EntryInfo{}, false
+	}
+	return EntryInfo{
+		AppID: app, UserID: unescapeID(user), Model: rest[:sep], KeyHash: rest[sep+1:], StorageKey: key,
+	}, true
+}
+
+// unescapeID reverses EscapeID.
+func unescapeID(id string) string {
+	if !strings.Contains(id, "%") {
+		return id
+	}
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		if id[i] == '%' && i+2 < len(id) {
+			if hi, lo := unhex(id[i+1]), unhex(id[i+2]); hi >= 0 && lo >= 0 {
+				b.WriteByte(byte(hi<<4 | lo))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(id[i])
+	}
+	return b.String()
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'A' <= c && c <= 'F':
+		return int(c - 'A' + 10)
+	}
+	return -1
+}
