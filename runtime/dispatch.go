@@ -43,6 +43,9 @@ type Options struct {
 	CallTimeout time.Duration
 	// Now is the host's clock. Default time.Now.
 	Now func() time.Time
+	// OnCall receives the trace of every call, after the call, on the
+	// call's goroutine: it must not block. Default: none.
+	OnCall func(Trace)
 }
 
 // Dispatcher runs calls of the extensions it serves: it looks the function
@@ -60,6 +63,7 @@ type Dispatcher struct {
 	now         func() time.Time
 	ownsStore   bool
 	workers     *workers
+	onCall      func(Trace)
 }
 
 // NewDispatcher returns a dispatcher for opts. It seals the extensions: from
@@ -74,6 +78,7 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		callTimeout: opts.CallTimeout,
 		now:         opts.Now,
 		workers:     newWorkers(),
+		onCall:      opts.OnCall,
 	}
 	if d.callTimeout <= 0 {
 		d.callTimeout = DefaultCallTimeout
@@ -148,6 +153,8 @@ type Request struct {
 
 // Trace is what happened during one call, for logs, metrics and harnesses.
 type Trace struct {
+	// Start is when the call began, on the host's clock.
+	Start       time.Time
 	RequestID   string
 	AppID       string
 	Function    string
@@ -159,6 +166,8 @@ type Trace struct {
 	CacheMisses int
 	// Upstream lists the call's upstream requests in the order they ended.
 	Upstream []httpclient.Exchange
+	// RefreshPanels are the panels the result asks to refresh (nil: all).
+	RefreshPanels []string
 	// Event is the published event, if any.
 	Event *Event
 }
@@ -174,10 +183,13 @@ func (d *Dispatcher) Call(parent context.Context, req Request) (Result, Trace) {
 	if req.RequestID == "" {
 		req.RequestID = NewRequestID()
 	}
-	tr := Trace{RequestID: req.RequestID, AppID: req.AppID, Function: req.Function, UserID: req.User.ImperalID}
+	tr := Trace{Start: d.now(), RequestID: req.RequestID, AppID: req.AppID, Function: req.Function, UserID: req.User.ImperalID}
 	res := d.call(parent, req, &tr)
-	tr.Status, tr.ErrorCode = res.Status, res.ErrorCode
+	tr.Status, tr.ErrorCode, tr.RefreshPanels = res.Status, res.ErrorCode, res.RefreshPanels
 	tr.Duration = time.Since(start)
+	if d.onCall != nil {
+		d.onCall(tr)
+	}
 	return res, tr
 }
 

@@ -3,7 +3,8 @@ package runtime
 import (
 	"context"
 	"encoding/json"
-	"sync"
+
+	"github.com/imperalcloud/exthost/internal/recent"
 )
 
 // Event is the SDK's event envelope, published after a successful call of a
@@ -42,32 +43,39 @@ func (ps Publishers) Publish(ctx context.Context, ev Event) {
 }
 
 // EventLog keeps the most recent events in memory, for in-process
-// subscribers and tests. The zero value keeps nothing; use NewEventLog.
-type EventLog struct {
-	mu     sync.Mutex
-	events []Event
-	limit  int
-}
+// subscribers, tests and the harness. The zero value keeps nothing; use
+// NewEventLog.
+type EventLog struct{ ring *recent.Ring[Event] }
 
 // NewEventLog returns a log that keeps the last limit events.
-func NewEventLog(limit int) *EventLog { return &EventLog{limit: limit} }
+func NewEventLog(limit int) *EventLog { return &EventLog{ring: recent.New[Event](limit)} }
 
 // Publish implements Publisher.
 func (l *EventLog) Publish(_ context.Context, ev Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.limit <= 0 {
-		return
+	if l.ring != nil {
+		l.ring.Add(ev)
 	}
-	if len(l.events) == l.limit {
-		l.events = append(l.events[:0], l.events[1:]...)
-	}
-	l.events = append(l.events, ev)
 }
 
 // Events returns the kept events, oldest first.
 func (l *EventLog) Events() []Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]Event(nil), l.events...)
+	if l.ring == nil {
+		return nil
+	}
+	return l.ring.Oldest()
+}
+
+// Last returns up to n kept events, newest first; n <= 0 means all.
+func (l *EventLog) Last(n int) []Event {
+	if l.ring == nil {
+		return nil
+	}
+	return l.ring.Newest(n)
+}
+
+// Clear forgets the kept events.
+func (l *EventLog) Clear() {
+	if l.ring != nil {
+		l.ring.Clear()
+	}
 }
