@@ -51,6 +51,9 @@ type Config struct {
 	Log Log `yaml:"log" envPrefix:"LOG_"`
 	// Debug configures the diagnostics listener (an addition).
 	Debug Debug `yaml:"debug" envPrefix:"DEBUG_"`
+	// Harness turns on the harness mode for tests driven over HTTP (an
+	// addition).
+	Harness Harness `yaml:"harness" envPrefix:"HARNESS_"`
 }
 
 // Auth configures authentication.
@@ -141,6 +144,14 @@ type Debug struct {
 	// Listen, when set, serves Go's profiler (/debug/pprof/) on this
 	// loopback host:port, apart from the API; empty serves nothing.
 	Listen string `yaml:"listen" env:"LISTEN"`
+}
+
+// Harness configures the harness mode: /v1/harness/ endpoints that move the
+// host's clock, list recent call traces and events, and drop cache entries.
+// It is for tests only: it listens on loopback or not at all.
+type Harness struct {
+	// Enabled turns the harness mode on.
+	Enabled bool `yaml:"enabled" env:"ENABLED"`
 }
 
 // Default returns the embedded defaults: the dev server, with the memory
@@ -324,6 +335,9 @@ func (c Config) Validate() error {
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil || port == "" {
 		return fmt.Errorf("config: listen: %q is not host:port", c.Listen)
+	}
+	if c.Harness.Enabled && !IsLoopback(host) {
+		return fmt.Errorf("config: harness.enabled: the harness moves the clock and drops cache entries, so it only listens on loopback, not %q", c.Listen)
 	}
 	switch c.Auth.Mode {
 	case AuthDev:

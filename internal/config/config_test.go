@@ -40,6 +40,16 @@ func TestShippedConfigsLoad(t *testing.T) {
 		prod.Cache.Backend != config.BackendRedis || prod.Log.Format != "json" {
 		t.Errorf("production config = %+v", prod)
 	}
+	if dev.Harness.Enabled || prod.Harness.Enabled {
+		t.Errorf("harness enabled in a shipped server config: dev %t, production %t", dev.Harness.Enabled, prod.Harness.Enabled)
+	}
+	harness, err := config.Load("../../configs/harness.yaml", nil)
+	if err != nil {
+		t.Fatalf("configs/harness.yaml: %v", err)
+	}
+	if !harness.Harness.Enabled || !config.IsLoopback(strings.Split(harness.Listen, ":")[0]) {
+		t.Errorf("harness config = %+v", harness)
+	}
 }
 
 func TestDefaultsAreTheDevServer(t *testing.T) {
@@ -129,6 +139,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"bad listen", "listen: nowhere\n", nil, "listen"},
 		{"negative sampling", "log: {sample_success: {first: -1}}\n", nil, "log.sample_success"},
 		{"public profiler", "debug: {listen: '0.0.0.0:6060'}\n", nil, "debug.listen"},
+		{"public harness", "listen: '0.0.0.0:8080'\nauth: {mode: call_token, secrets: [s]}\nharness: {enabled: true}\n", nil, "harness.enabled"},
+		{"public harness from the environment", "auth: {mode: call_token, secrets: [s]}\n", []string{"EXTHOST_LISTEN=0.0.0.0:8080", "EXTHOST_HARNESS_ENABLED=true"}, "harness.enabled"},
 		{"profiler without port", "", []string{"EXTHOST_DEBUG_LISTEN=localhost"}, "debug.listen"},
 		{"unknown variable", "", []string{"EXTHOST_CACHE_REDIS_ULR=redis://x"}, "unknown environment variable EXTHOST_CACHE_REDIS_ULR"},
 		{"bad variable value", "", []string{"EXTHOST_LIMITS_CALL_TIMEOUT=soon"}, "LIMITS_CALL_TIMEOUT"},

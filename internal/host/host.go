@@ -22,6 +22,7 @@ import (
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/httpclient"
 	"github.com/imperalcloud/exthost/internal/calltoken"
+	"github.com/imperalcloud/exthost/internal/clock"
 	"github.com/imperalcloud/exthost/internal/config"
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/metrics"
@@ -35,8 +36,16 @@ type Options struct {
 	Extensions []*runtime.Extension
 	// Logger replaces the logger the configuration describes.
 	Logger *zap.Logger
-	// Now is the host's clock. Default time.Now.
-	Now func() time.Time
+	// Clock is the host's clock, which harnesses move. Default: the real
+	// time, and with the harness mode on, a clock.Real the harness moves.
+	Clock *clock.Clock
+	// Transport carries upstream requests, in place of the network; a
+	// harness's stubs plug in here. Default: a keep-alive transport.
+	Transport http.RoundTripper
+	// Namespace prefixes the Redis keys and channels of the cache backend,
+	// so that hosts of parallel tests sharing one Redis never collide.
+	// Production leaves it empty.
+	Namespace string
 	// Version is reported in logs and as the upstream User-Agent.
 	Version string
 }
@@ -53,6 +62,7 @@ type Host struct {
 	published  *events.RedisPublisher
 	tokens     *calltoken.Verifier
 	api        *server.Server
+	harness    *Harness // nil unless harness.enabled
 	closeOnce  sync.Once
 }
 
@@ -64,6 +74,13 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		if h.log, err = NewLogger(cfg.Log); err != nil {
 			return nil, err
 		}
+	}
+	var now func() time.Time // nil: each part keeps its own real clock
+	if cfg.Harness.Enabled && opts.Clock == nil {
+		opts.Clock = clock.Real()
+	}
+	if opts.Clock != nil {
+		now = opts.Clock.Now
 	}
 	ok := false
 	defer func() {
@@ -85,23 +102,27 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		h.rdb = rdb
 		redisBackend := cache.NewRedis(rdb, cache.RedisOptions{
 			Timeout: cfg.Cache.Redis.Timeout, L1Entries: cfg.Cache.Redis.L1MaxEntries, Logger: h.log.Named("cache"),
-			OnL1Hit: h.metrics.L1Hit, OnInvalidation: h.metrics.L1Invalidation,
+			OnL1Hit: h.metrics.L1Hit, OnInvalidation: h.metrics.L1Invalidation, Namespace: opts.Namespace,
 		})
 		h.metrics.WatchL1(redisBackend.L1Len)
 		backend = redisBackend
 	default:
-		mem, err := cache.NewMemory(cache.MemoryOptions{MaxEntries: cfg.Cache.Memory.MaxEntries, Now: opts.Now})
+		mem, err := cache.NewMemory(cache.MemoryOptions{MaxEntries: cfg.Cache.Memory.MaxEntries, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
 		backend = mem
 	}
-	h.store = cache.NewStore(backend, cache.Options{
-		FetchTimeout: cfg.Limits.CallTimeout, Logger: h.log.Named("cache"), Observer: h.metrics, Now: opts.Now,
-	})
+	storeOpts := cache.Options{
+		FetchTimeout: cfg.Limits.CallTimeout, Logger: h.log.Named("cache"), Observer: h.metrics, Now: now,
+	}
+	if cfg.Harness.Enabled {
+		storeOpts.KeyNames = harnessKeyNames
+	}
+	h.store = cache.NewStore(backend, storeOpts)
 
 	upstreams, err := httpclient.New(httpclient.Config{
-		Services: cfg.Services, Observer: h.metrics, UserAgent: "exthost/" + opts.Version,
+		Services: cfg.Services, Observer: h.metrics, UserAgent: "exthost/" + opts.Version, Transport: opts.Transport,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
@@ -112,10 +133,15 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		h.published = events.NewRedisPublisher(h.rdb, events.RedisOptions{Logger: h.log.Named("events"), OnDrop: h.metrics.EventDropped})
 		publishers = append(publishers, h.published)
 	}
-	if h.dispatcher, err = runtime.NewDispatcher(runtime.Options{
+	dispatch := runtime.Options{
 		Extensions: opts.Extensions, Cache: h.store, HTTP: upstreams, Logger: h.log,
-		Events: publishers, CallTimeout: cfg.Limits.CallTimeout, Now: opts.Now,
-	}); err != nil {
+		Events: publishers, CallTimeout: cfg.Limits.CallTimeout, Now: now,
+	}
+	if cfg.Harness.Enabled {
+		h.harness = newHarness(opts.Clock, h.store, h.events, opts.Extensions)
+		dispatch.OnCall = h.harness.calls.Add
+	}
+	if h.dispatcher, err = runtime.NewDispatcher(dispatch); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 
@@ -124,14 +150,19 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		// With the memory backend there is no shared store: the replay set
 		// is this process's own (one replica only).
 		if h.tokens, err = calltoken.NewVerifier(calltoken.Options{
-			Secrets: cfg.Auth.Secrets, Redis: h.rdb, Now: opts.Now, Logger: h.log.Named("calltoken"),
+			Secrets: cfg.Auth.Secrets, Redis: h.rdb, Now: now, Logger: h.log.Named("calltoken"),
 			OnLocalFallback: h.metrics.ReplayFallback,
 		}); err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
 		tokens = h.tokens
 	}
+	var harnessAPI server.Harness
+	if h.harness != nil {
+		harnessAPI = h.harness
+	}
 	h.api = server.New(server.Options{
+		Harness:    harnessAPI,
 		Dispatcher: h.dispatcher, Tokens: tokens, Logger: h.log, Metrics: h.metrics,
 		SuccessSampling: server.Sampling(cfg.Log.SampleSuccess),
 		MaxBodyBytes:    cfg.Limits.MaxBodyBytes, MaxConcurrentCalls: cfg.Limits.MaxConcurrentCalls,
@@ -139,6 +170,9 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	ok = true
 	return h, nil
 }
+
+// Harness returns the harness of a host with the harness mode on, else nil.
+func (h *Host) Harness() *Harness { return h.harness }
 
 // Dispatcher returns the host's dispatcher, for in-process calls.
 func (h *Host) Dispatcher() *runtime.Dispatcher { return h.dispatcher }
@@ -158,10 +192,17 @@ func (h *Host) Logger() *zap.Logger { return h.log }
 // Redis are closed. It returns nil after a clean drain. Whatever it returns,
 // the host is closed afterwards.
 func (h *Host) Run(ctx context.Context, l net.Listener) error {
-	if h.cfg.Auth.Mode == config.AuthDev {
-		if addr, ok := l.Addr().(*net.TCPAddr); !ok || !addr.IP.IsLoopback() {
+	if addr, ok := l.Addr().(*net.TCPAddr); !ok || !addr.IP.IsLoopback() {
+		var why string
+		switch {
+		case h.cfg.Auth.Mode == config.AuthDev:
+			why = "dev auth trusts the identity in the request body"
+		case h.harness != nil:
+			why = "the harness moves the clock and drops cache entries"
+		}
+		if why != "" {
 			h.close(context.Background())
-			return fmt.Errorf("host: dev auth trusts the identity in the request body, so it listens only on loopback, not %s", l.Addr())
+			return fmt.Errorf("host: %s, so it listens only on loopback, not %s", why, l.Addr())
 		}
 	}
 	srv := &http.Server{

@@ -63,6 +63,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxConcurrentCalls caps the calls running at once. Default 1024.
 	MaxConcurrentCalls int
+	// Harness, when set, serves the /v1/harness/ endpoints over it.
+	Harness Harness
 }
 
 // Sampling says which lines of one message to keep each second: the first
@@ -145,6 +147,9 @@ func New(opts Options) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
+	if opts.Harness != nil {
+		s.routeHarness(e, opts.Harness)
+	}
 	s.echo = e
 	return s
 }

@@ -1,0 +1,81 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/imperalcloud/exthost/cache"
+	"github.com/imperalcloud/exthost/internal/clock"
+	"github.com/imperalcloud/exthost/internal/recent"
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+// harnessCalls is how many call traces the harness keeps.
+const harnessCalls = 256
+
+// harnessKeyNames is how many cache keys the harness can name in its
+// listings (the keyspace holds only their hashes).
+const harnessKeyNames = 10_000
+
+// Harness is the test surface of a host with the harness mode on: its
+// clock, its recent call traces and events, and its cache. The server's
+// /v1/harness/ endpoints and the hosttest package both drive it.
+type Harness struct {
+	clock  *clock.Clock
+	calls  *recent.Ring[runtime.Trace]
+	events *runtime.EventLog
+	store  *cache.Store
+	apps   []string
+}
+
+func newHarness(c *clock.Clock, store *cache.Store, events *runtime.EventLog, exts []*runtime.Extension) *Harness {
+	h := &Harness{clock: c, calls: recent.New[runtime.Trace](harnessCalls), events: events, store: store}
+	for _, ext := range exts {
+		h.apps = append(h.apps, ext.AppID())
+	}
+	return h
+}
+
+// Now returns the host's time.
+func (h *Harness) Now() time.Time { return h.clock.Now() }
+
+// Advance moves the host's clock forward by d: cache TTLs of the memory
+// backend and call-token expiry follow it. Redis keeps its own time.
+func (h *Harness) Advance(d time.Duration) (time.Time, error) { return h.clock.Advance(d) }
+
+// Calls returns up to limit recent call traces, newest first; limit <= 0
+// means every kept one.
+func (h *Harness) Calls(limit int) []runtime.Trace { return h.calls.Newest(limit) }
+
+// Events returns up to limit recent events, newest first; limit <= 0 means
+// every kept one.
+func (h *Harness) Events(limit int) []runtime.Event { return h.events.Last(limit) }
+
+// Entries lists the cache entries of userID (every user when empty) in
+// every served extension.
+func (h *Harness) Entries(ctx context.Context, userID string) ([]cache.EntryInfo, error) {
+	var all []cache.EntryInfo
+	for _, app := range h.apps {
+		entries, err := h.store.Entries(ctx, app, userID)
+		if err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		all = append(all, entries...)
+	}
+	return all, nil
+}
+
+// PurgeCache drops the cache entries of userID (every user when empty) in
+// every served extension, and returns how many it dropped.
+func (h *Harness) PurgeCache(ctx context.Context, userID string) (int, error) {
+	removed := 0
+	for _, app := range h.apps {
+		n, err := h.store.Purge(ctx, app, userID)
+		removed += n
+		if err != nil {
+			return removed, fmt.Errorf("host: %w", err)
+		}
+	}
+	return removed, nil
+}

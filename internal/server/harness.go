@@ -1,0 +1,155 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/imperalcloud/exthost/internal/jsonx"
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+// Harness is what the harness endpoints drive, for tests written in any
+// language. A server without one serves no /v1/harness/ route.
+type Harness interface {
+	// Now returns the host's time.
+	Now() time.Time
+	// Advance moves the host's clock forward by d and returns the new time.
+	Advance(d time.Duration) (time.Time, error)
+	// Calls returns up to limit recent call traces, newest first; limit
+	// <= 0 means every kept one.
+	Calls(limit int) []runtime.Trace
+	// Events returns up to limit recent events, newest first; limit <= 0
+	// means every kept one.
+	Events(limit int) []runtime.Event
+	// PurgeCache drops the cache entries of userID, or of every user when
+	// it is empty, and returns how many it dropped.
+	PurgeCache(ctx context.Context, userID string) (int, error)
+}
+
+func (s *Server) routeHarness(e *echo.Echo, h Harness) {
+	g := e.Group("/v1/harness")
+	g.GET("/clock", func(c echo.Context) error { return s.answerClock(c, h.Now()) })
+	g.POST("/clock", func(c echo.Context) error {
+		body, rej := s.readBody(c)
+		if rej != nil {
+			return s.reject(c, rej.status, rej.code, rej.message)
+		}
+		var req struct {
+			Advance string `json:"advance"`
+		}
+		if err := decodeStrict(body, &req); err != nil {
+			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "The body must be {\"advance\": \"<duration>\"}: "+err.Error())
+		}
+		d, err := time.ParseDuration(req.Advance)
+		if err != nil {
+			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "advance: "+strconv.Quote(req.Advance)+" is not a duration such as \"61s\" or \"5m\".")
+		}
+		now, err := h.Advance(d)
+		if err != nil {
+			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "advance: the clock only moves forward.")
+		}
+		return s.answerClock(c, now)
+	})
+	g.GET("/calls", func(c echo.Context) error {
+		limit, rej := limitParam(c)
+		if rej != nil {
+			return s.reject(c, rej.status, rej.code, rej.message)
+		}
+		traces := h.Calls(limit)
+		calls := make([]traceJSON, len(traces))
+		for i, tr := range traces {
+			calls[i] = newTraceJSON(tr)
+		}
+		return s.answerJSON(c, struct {
+			Calls []traceJSON `json:"calls"`
+		}{calls})
+	})
+	g.GET("/events", func(c echo.Context) error {
+		limit, rej := limitParam(c)
+		if rej != nil {
+			return s.reject(c, rej.status, rej.code, rej.message)
+		}
+		return s.answerJSON(c, struct {
+			Events []runtime.Event `json:"events"`
+		}{h.Events(limit)})
+	})
+	g.DELETE("/cache", func(c echo.Context) error {
+		removed, err := h.PurgeCache(c.Request().Context(), c.QueryParam("user_id"))
+		if err != nil {
+			s.log.Warn("harness cache purge failed", zap.Error(err))
+			return s.reject(c, http.StatusServiceUnavailable, runtime.CodeUnavailable, "The cache backend could not be purged; retry.")
+		}
+		return s.answerJSON(c, struct {
+			Removed int `json:"removed"`
+		}{removed})
+	})
+}
+
+func (s *Server) answerClock(c echo.Context, now time.Time) error {
+	return s.answerJSON(c, struct {
+		Now string `json:"now"`
+	}{now.UTC().Format(time.RFC3339Nano)})
+}
+
+func (s *Server) answerJSON(c echo.Context, v any) error {
+	out, err := jsonx.Marshal(v)
+	if err != nil {
+		return s.writeResult(c, http.StatusInternalServerError, internalError())
+	}
+	return c.JSONBlob(http.StatusOK, out)
+}
+
+// limitParam reads ?limit=N: absent means every kept item.
+func limitParam(c echo.Context) (int, *rejection) {
+	raw := c.QueryParam("limit")
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		return 0, badRequest("limit: %q is not a positive whole number.", raw)
+	}
+	return n, nil
+}
+
+// traceJSON is a call trace as the harness answers it.
+type traceJSON struct {
+	RequestID  string         `json:"request_id"`
+	AppID      string         `json:"app_id"`
+	Function   string         `json:"function"`
+	UserID     string         `json:"user_id"`
+	Status     runtime.Status `json:"status"`
+	ErrorCode  string         `json:"error_code"`
+	StartedAt  string         `json:"started_at"`
+	DurationMS float64        `json:"duration_ms"`
+	Cache      struct {
+		Hits   int `json:"hits"`
+		Misses int `json:"misses"`
+	} `json:"cache"`
+	Upstream []upstreamJSON `json:"upstream"`
+}
+
+type upstreamJSON struct {
+	Service string `json:"service"`
+	Method  string `json:"method"`
+	Path    string `json:"path"`
+	Status  int    `json:"status"`
+}
+
+func newTraceJSON(tr runtime.Trace) traceJSON {
+	t := traceJSON{
+		RequestID: tr.RequestID, AppID: tr.AppID, Function: tr.Function, UserID: tr.UserID,
+		Status: tr.Status, ErrorCode: tr.ErrorCode, StartedAt: tr.Start.UTC().Format(time.RFC3339Nano),
+		DurationMS: float64(tr.Duration.Microseconds()) / 1000, Upstream: make([]upstreamJSON, len(tr.Upstream)),
+	}
+	t.Cache.Hits, t.Cache.Misses = tr.CacheHits, tr.CacheMisses
+	for i, ex := range tr.Upstream {
+		t.Upstream[i] = upstreamJSON{Service: ex.Service, Method: ex.Method, Path: ex.Path, Status: ex.Status}
+	}
+	return t
+}
