@@ -35,6 +35,10 @@ var chat = ext.ChatTool("tool_mail_chat", "Mail Client — read, search, and sen
 
 func init() { registry.Register(ext) }
 
+// Extension returns the mail-client extension, for tests that serve it in
+// a host of their own (hosttest).
+func Extension() *runtime.Extension { return ext }
+
 // ── Cache model registration ────────────────────────────────────────────────
 //
 // Registered at package scope, before any handler can run. TTL is not set

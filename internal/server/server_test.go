@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/hosttest"
 	"github.com/imperalcloud/exthost/internal/calltoken"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/internal/server"
@@ -123,15 +124,7 @@ type answer struct {
 	status int
 	header http.Header
 	body   string
-	result struct {
-		Status        string          `json:"status"`
-		Summary       string          `json:"summary"`
-		Data          json.RawMessage `json:"data"`
-		Error         string          `json:"error"`
-		ErrorCode     string          `json:"error_code"`
-		Retryable     bool            `json:"retryable"`
-		RefreshPanels []string        `json:"refresh_panels"`
-	}
+	result hosttest.Result
 }
 
 func (a *api) do(t *testing.T, method, path, body string, header map[string]string) answer {
@@ -238,9 +231,9 @@ func TestStatusTable(t *testing.T) {
 				t.Fatalf("got %d %s retryable=%v (%s), want %d %q retryable=%v", ans.status, ans.result.ErrorCode,
 					ans.result.Retryable, ans.body, tc.status, tc.code, tc.retry)
 			}
-			wantStatus := "success"
+			wantStatus := runtime.StatusSuccess
 			if tc.code != "" {
-				wantStatus = "error"
+				wantStatus = runtime.StatusError
 				if ans.result.Error == "" {
 					t.Errorf("error answer without a message: %s", ans.body)
 				}

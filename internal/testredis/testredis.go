@@ -34,9 +34,19 @@ func URL() string {
 	return DefaultURL
 }
 
+// TB is the part of testing.TB these helpers use, so that harnesses with
+// a test handle of their own (hosttest.TB) can use them too.
+type TB interface {
+	Helper()
+	Name() string
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
+
 // Unavailable ends a test that needs Redis when Redis is missing: a failure
 // under CI=true, a skip elsewhere.
-func Unavailable(t testing.TB, format string, args ...any) {
+func Unavailable(t TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if os.Getenv("CI") == "true" {
@@ -47,7 +57,7 @@ func Unavailable(t testing.TB, format string, args ...any) {
 
 // Client returns a client of the shared Redis at URL(), built as the host
 // builds its own, and closed when the test ends.
-func Client(t testing.TB) redis.UniversalClient {
+func Client(t TB) redis.UniversalClient {
 	t.Helper()
 	rdb, err := cache.NewRedisClient(cache.RedisConfig{URL: URL(), Timeout: time.Second})
 	if err != nil {
@@ -64,7 +74,7 @@ func Client(t testing.TB) redis.UniversalClient {
 
 // UniqueID returns an id no other test run uses, to namespace a test's keys
 // in the shared Redis.
-func UniqueID(t testing.TB) string {
+func UniqueID(t TB) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := strings.Map(func(r rune) rune {
