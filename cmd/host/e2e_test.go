@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -312,4 +313,61 @@ func postJSON(t *testing.T, url, body string) (int, string) {
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(out)
+}
+
+// TestHarnessMode serves configs/harness.yaml, as a test written in another
+// language would, and drives the host through the /v1/harness/ endpoints:
+// an entry cached for 60 s is gone once the clock is moved 61 s, the calls
+// are listed newest first, and the cache can be emptied.
+func TestHarnessMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the end-to-end test in -short mode")
+	}
+	bin := buildBinaries(t)
+	mailAddr, hostAddr := freeAddr(t), freeAddr(t)
+	mail := start(t, filepath.Join(bin, "mailservice"), nil, "-addr", mailAddr)
+	defer mail.stop(t)
+	mail.waitFor(t, "listening")
+	h := start(t, filepath.Join(bin, "host"), []string{"EXTHOST_LISTEN=" + hostAddr, "EXTHOST_SERVICES=mail-service=http://" + mailAddr},
+		"serve", "--config", "../../configs/harness.yaml")
+	defer h.stop(t)
+	h.waitFor(t, "host serving")
+
+	base := "http://" + hostAddr
+	list := `{"user_id":"ann","function":"list_inbox","params":{"account_id":"work"}}`
+	for range 2 {
+		if status, body := postJSON(t, base+"/v1/extensions/mail-client/call", list); status != 200 {
+			t.Fatalf("list_inbox = %d %s", status, body)
+		}
+	}
+	if status, body := postJSON(t, base+"/v1/harness/clock", `{"advance":"61s"}`); status != 200 || !strings.Contains(body, `"now":"`) {
+		t.Fatalf("advance = %d %s", status, body)
+	}
+	postJSON(t, base+"/v1/extensions/mail-client/call", list)
+	_, body := get(t, base+"/v1/harness/calls?limit=3")
+	var answer struct {
+		Calls []struct {
+			Function string `json:"function"`
+			Cache    struct{ Hits, Misses int }
+			Upstream []struct{ Path string }
+		} `json:"calls"`
+	}
+	if err := json.Unmarshal([]byte(body), &answer); err != nil || len(answer.Calls) != 3 {
+		t.Fatalf("calls = %s (%v)", body, err)
+	}
+	expired, hit, first := answer.Calls[0], answer.Calls[1], answer.Calls[2]
+	if expired.Cache.Misses != 1 || len(expired.Upstream) != 1 || expired.Upstream[0].Path != "/v1/inbox" ||
+		hit.Cache.Hits != 1 || len(hit.Upstream) != 0 || first.Cache.Misses != 1 {
+		t.Fatalf("calls, newest first = %+v", answer.Calls)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, base+"/v1/harness/cache?user_id=ann", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	purged, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(purged) != `{"removed":1}` {
+		t.Fatalf("purge = %d %s", resp.StatusCode, purged)
+	}
 }
