@@ -46,7 +46,7 @@ func Example_cacheHit() {
 	fmt.Println(first.Summary, "/", second.Summary)
 	fmt.Println("cache misses, hits:", first.Trace.CacheMisses, second.Trace.CacheHits)
 	fmt.Println("inbox requests:", len(h.Requests("mail-service")))
-	for _, e := range h.CacheEntries(hosttest.DefaultUser.ImperalID) {
+	for _, e := range h.CacheEntries(hosttest.DefaultUser().ImperalID) {
 		fmt.Println(e)
 	}
 	// Output:

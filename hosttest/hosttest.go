@@ -57,14 +57,16 @@ type TB interface {
 	Failed() bool
 }
 
-// Start is where a host's clock stands until the test advances it, unless
-// Options.Start says otherwise: the time of the Python SDK's MockContext.
-var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// Epoch is where a host's clock stands until the test advances it, unless
+// Options.Start says otherwise: 2026-01-01T00:00:00Z, the time of the
+// Python SDK's MockContext.
+func Epoch() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // DefaultUser is the caller of every call that names no other, as the
-// Python SDK's MockContext.
-var DefaultUser = ctx.User{
-	ImperalID: "test_user", Email: "test@test.com", TenantID: "default", Role: "user", Scopes: []string{"*"},
+// Python SDK's MockContext: test_user, test@test.com, role user, scopes
+// ["*"], tenant default.
+func DefaultUser() ctx.User {
+	return ctx.User{ImperalID: "test_user", Email: "test@test.com", TenantID: "default", Role: "user", Scopes: []string{"*"}}
 }
 
 // Options configures a test host. Only Extensions is required.
@@ -86,9 +88,9 @@ type Options struct {
 	// token for each call, and Token mints them for other clients.
 	// Without it the host trusts the identity in the request (dev mode).
 	CallTokens bool
-	// User is the caller of calls that name none. Default DefaultUser.
+	// User is the caller of calls that name none. Default DefaultUser().
 	User ctx.User
-	// Start is where the host's clock stands until advanced. Default Start.
+	// Start is where the host's clock stands until advanced. Default Epoch().
 	Start time.Time
 	// CallTimeout is every call's deadline. Default 10s.
 	CallTimeout time.Duration
@@ -119,11 +121,11 @@ func New(t TB, opts Options) *Host {
 	}
 	h := &Host{t: t, user: opts.User, upstreams: newUpstreams(opts.Upstreams), redis: opts.Redis}
 	if h.user.ImperalID == "" {
-		h.user = DefaultUser
+		h.user = DefaultUser()
 	}
 	start := opts.Start
 	if start.IsZero() {
-		start = Start
+		start = Epoch()
 	}
 	h.clock = clock.Fixed(start)
 

@@ -33,7 +33,7 @@ func TestCallAndCallHTTPAnswerAlike(t *testing.T) {
 	if len(data.Messages) != 1 || data.Total != 1 {
 		t.Fatalf("data = %+v", data)
 	}
-	if traces := h.Traces(); len(traces) != 2 || traces[0].RequestID != direct.Trace.RequestID || !traces[0].Start.Equal(hosttest.Start) {
+	if traces := h.Traces(); len(traces) != 2 || traces[0].RequestID != direct.Trace.RequestID || !traces[0].Start.Equal(hosttest.Epoch()) {
 		t.Fatalf("traces = %+v", traces)
 	}
 }
