@@ -234,6 +234,9 @@ type Entry struct {
 	Key string
 	// TTL is the time the entry has left.
 	TTL time.Duration
+	// Size is the stored envelope's length in bytes, which the 64 KiB cap
+	// (I-CACHE-VALUE-SIZE-CAP-64KB) bounds.
+	Size int
 	// Envelope is the entry as stored: {"model", "version", "data",
 	// "cached_at"}.
 	Envelope json.RawMessage
@@ -241,7 +244,7 @@ type Entry struct {
 
 // String returns "app/model/key (ttl, size)".
 func (e Entry) String() string {
-	return fmt.Sprintf("%s/%s/%s (%s, %d bytes)", e.AppID, e.Model, e.Key, e.TTL, len(e.Envelope))
+	return fmt.Sprintf("%s/%s/%s (%s, %d bytes)", e.AppID, e.Model, e.Key, e.TTL, e.Size)
 }
 
 // CacheEntries returns the cache entries of userID (every user when
@@ -264,7 +267,7 @@ func entryOf(info cache.EntryInfo) Entry {
 	if key == "" {
 		key = "#" + info.KeyHash // written by another process: only its hash is known
 	}
-	return Entry{AppID: info.AppID, Model: info.Model, Key: key, TTL: info.TTL, Envelope: info.Envelope}
+	return Entry{AppID: info.AppID, Model: info.Model, Key: key, TTL: info.TTL, Size: len(info.Envelope), Envelope: info.Envelope}
 }
 
 // PurgeCache drops the cache entries of userID (every user when empty) and

@@ -92,7 +92,7 @@ func TestCacheEntriesShowTheEnvelope(t *testing.T) {
 		t.Fatalf("test_user's entries = %v", entries)
 	}
 	want := `{"model":"unread_summary","version":1,"data":{"unread":1,"accounts":["work"],"fetched_at":"2026-01-01T00:00:00Z"},"cached_at":"2026-01-01T00:00:00Z"}`
-	if string(entries[0].Envelope) != want {
+	if string(entries[0].Envelope) != want || entries[0].Size != len(want) || entries[0].TTL != time.Minute {
 		t.Fatalf("envelope = %s\nwant %s", entries[0].Envelope, want)
 	}
 	if all := h.CacheEntries(""); len(all) != 2 {
