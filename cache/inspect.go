@@ -56,7 +56,7 @@ func (s *Store) Entries(ctx context.Context, appID, userID string) ([]EntryInfo,
 	}
 	stored, err := scanner.Scan(ctx, prefix)
 	if err != nil {
-		return nil, fmt.Errorf("cache: entries: %w", err)
+		return nil, err
 	}
 	infos := make([]EntryInfo, 0, len(stored))
 	for _, st := range stored {

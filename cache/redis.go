@@ -268,7 +268,7 @@ func (r *Redis) Scan(ctx context.Context, prefix string) ([]Stored, error) {
 		err = scan(ctx, r.rdb)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
+		return nil, fmt.Errorf("cache: scan: %w", err)
 	}
 	ttls, values := make([]*redis.DurationCmd, len(keys)), make([]*redis.StringCmd, len(keys))
 	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -277,7 +277,7 @@ func (r *Redis) Scan(ctx context.Context, prefix string) ([]Stored, error) {
 		}
 		return nil
 	}); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("scan: %w", err)
+		return nil, fmt.Errorf("cache: scan: %w", err)
 	}
 	found := make([]Stored, 0, len(keys))
 	for i, k := range keys {

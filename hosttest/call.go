@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/imperalcloud/exthost/ctx"
@@ -111,7 +112,7 @@ func (h *Host) CallHTTP(app, function string, params any, opts ...CallOption) Re
 	if err != nil {
 		h.t.Fatalf("hosttest: %v", err)
 	}
-	req, err := http.NewRequest(http.MethodPost, h.URL()+"/v1/extensions/"+app+"/call", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, h.URL()+"/v1/extensions/"+url.PathEscape(app)+"/call", bytes.NewReader(body))
 	if err != nil {
 		h.t.Fatalf("hosttest: %v", err)
 	}
@@ -140,8 +141,9 @@ func (h *Host) CallHTTP(app, function string, params any, opts ...CallOption) Re
 	return out
 }
 
-// Token mints a call token for app and userID, valid for ttl on the host's
-// clock, signed with the host's secret: what a client outside Go sends as
+// Token mints a call token for app and userID, valid for ttl (rounded up
+// to whole seconds, as tokens count time) on the host's clock, signed with
+// the host's secret: what a client outside Go sends as
 // "Authorization: ImperalCallToken <token>". It fails the test on a host
 // without call tokens.
 func (h *Host) Token(app, userID string, ttl time.Duration) string {
@@ -151,7 +153,7 @@ func (h *Host) Token(app, userID string, ttl time.Duration) string {
 	}
 	now := h.clock.Now().Unix()
 	return calltoken.Mint(calltoken.Claims{
-		AppID: app, Exp: now + int64(ttl/time.Second), Iat: now, Jti: calltoken.NewJTI(),
+		AppID: app, Exp: now + int64((ttl+time.Second-1)/time.Second), Iat: now, Jti: calltoken.NewJTI(),
 		ToolType: calltoken.ToolTypeChatFn, UserID: userID,
 	}, h.secret)
 }

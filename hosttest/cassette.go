@@ -33,24 +33,41 @@ type recordedRequest struct {
 	Path   string `json:"path"`
 	// Query is canonical: keys sorted, as url.Values.Encode writes it.
 	Query string `json:"query,omitempty"`
-	Body  string `json:"body,omitempty"`
+	payload
 }
 
 type recordedResponse struct {
-	Status      int    `json:"status"`
-	ContentType string `json:"content_type,omitempty"`
-	// Body holds a UTF-8 body; BodyBase64 any other, so that replay gives
-	// back the very bytes recorded.
+	Status int `json:"status"`
+	// Header holds the answer's headers but those of the connection and
+	// the moment (Date, Content-Length, ...).
+	Header http.Header `json:"header,omitempty"`
+	payload
+}
+
+// payload is a body: UTF-8 text as it is, any other bytes in base64, so
+// that replay gives back the very bytes recorded.
+type payload struct {
 	Body       string `json:"body,omitempty"`
 	BodyBase64 string `json:"body_base64,omitempty"`
 }
 
-func (r recordedResponse) bytes() ([]byte, error) {
-	if r.BodyBase64 != "" {
-		return base64.StdEncoding.DecodeString(r.BodyBase64)
+func payloadOf(b []byte) payload {
+	if utf8.Valid(b) {
+		return payload{Body: string(b)}
 	}
-	return []byte(r.Body), nil
+	return payload{BodyBase64: base64.StdEncoding.EncodeToString(b)}
 }
+
+func (p payload) bytes() ([]byte, error) {
+	if p.BodyBase64 != "" {
+		return base64.StdEncoding.DecodeString(p.BodyBase64)
+	}
+	return []byte(p.Body), nil
+}
+
+// volatileHeaders are not recorded: they describe the connection or the
+// moment, not the answer.
+var volatileHeaders = []string{"Date", "Content-Length", "Connection", "Keep-Alive", "Transfer-Encoding"}
 
 func matchKey(method, path, query string, body []byte) string {
 	return method + " " + path + "?" + query + "\n" + string(body)
@@ -63,14 +80,23 @@ func Record(t TB, file, baseURL string) http.Handler {
 	t.Helper()
 	rec := &recorder{base: strings.TrimSuffix(baseURL, "/")}
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("hosttest: not writing %s: the test failed", file)
+			return
+		}
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
-		out, err := json.MarshalIndent(rec.cassette, "", "  ")
+		// Indented, and with "<" and "&" as they are: the file is read in review.
+		var out bytes.Buffer
+		enc := json.NewEncoder(&out)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		err := enc.Encode(rec.cassette)
 		if err == nil {
 			err = os.MkdirAll(filepath.Dir(file), 0o755)
 		}
 		if err == nil {
-			err = os.WriteFile(file, append(out, '\n'), 0o644)
+			err = os.WriteFile(file, out.Bytes(), 0o644)
 		}
 		if err != nil {
 			t.Errorf("hosttest: record %s: %v", file, err)
@@ -109,19 +135,17 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	recorded := recordedResponse{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type")}
-	if utf8.Valid(answer) {
-		recorded.Body = string(answer)
-	} else {
-		recorded.BodyBase64 = base64.StdEncoding.EncodeToString(answer)
+	header := resp.Header.Clone()
+	for _, h := range volatileHeaders {
+		header.Del(h)
 	}
 	rec.mu.Lock()
 	rec.cassette.Interactions = append(rec.cassette.Interactions, interaction{
-		Request:  recordedRequest{Method: r.Method, Path: r.URL.Path, Query: query, Body: string(body)},
-		Response: recorded,
+		Request:  recordedRequest{Method: r.Method, Path: r.URL.Path, Query: query, payload: payloadOf(body)},
+		Response: recordedResponse{Status: resp.StatusCode, Header: header, payload: payloadOf(answer)},
 	})
 	rec.mu.Unlock()
-	writeRecorded(w, recorded.ContentType, resp.StatusCode, answer)
+	writeRecorded(w, header, resp.StatusCode, answer)
 }
 
 // Replay returns a stub that answers from file, written by Record: each
@@ -140,7 +164,11 @@ func Replay(t TB, file string) http.Handler {
 	}
 	rp := &replayer{t: t, file: file, answers: make(map[string][]recordedResponse), served: make(map[string]int)}
 	for _, in := range c.Interactions {
-		key := matchKey(in.Request.Method, in.Request.Path, in.Request.Query, []byte(in.Request.Body))
+		body, err := in.Request.bytes()
+		if err != nil {
+			t.Fatalf("hosttest: replay %s: %v", file, err)
+		}
+		key := matchKey(in.Request.Method, in.Request.Path, in.Request.Query, body)
 		rp.answers[key] = append(rp.answers[key], in.Response)
 	}
 	return rp
@@ -165,20 +193,20 @@ func (rp *replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(answers) == 0 {
 		msg := fmt.Sprintf("hosttest: replay %s: nothing recorded for %s %s", rp.file, r.Method, r.URL.RequestURI())
 		rp.t.Errorf("%s", msg)
-		writeRecorded(w, "application/json", http.StatusNotFound, fmt.Appendf(nil, `{"error": %q}`, msg))
+		writeRecorded(w, http.Header{"Content-Type": {"application/json"}}, http.StatusNotFound, fmt.Appendf(nil, `{"error": %q}`, msg))
 		return
 	}
 	answer := answers[min(n, len(answers)-1)]
-	payload, err := answer.bytes()
+	recorded, err := answer.bytes()
 	if err != nil {
 		rp.t.Errorf("hosttest: replay %s: %v", rp.file, err)
 	}
-	writeRecorded(w, answer.ContentType, answer.Status, payload)
+	writeRecorded(w, answer.Header, answer.Status, recorded)
 }
 
-func writeRecorded(w http.ResponseWriter, contentType string, status int, body []byte) {
-	if contentType != "" {
-		w.Header().Set("Content-Type", contentType)
+func writeRecorded(w http.ResponseWriter, header http.Header, status int, body []byte) {
+	for k, v := range header {
+		w.Header()[k] = v
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

@@ -53,7 +53,7 @@ func Example_cacheHit() {
 	// 1 message(s) in INBOX. / 1 message(s) in INBOX.
 	// cache misses, hits: 1 1
 	// inbox requests: 1
-	// mail-client/inbox_page/inbox:work:INBOX:0 (1m0s, 242 bytes)
+	// mail-client/test_user/inbox_page/inbox:work:INBOX:0 (1m0s, 242 bytes)
 }
 
 // A write invalidates what it changed: the next read is fresh, the result

@@ -19,9 +19,11 @@
 package hosttest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -119,7 +121,7 @@ func New(t TB, opts Options) *Host {
 	if len(opts.Extensions) == 0 {
 		t.Fatalf("hosttest: Options.Extensions names no extension to serve")
 	}
-	h := &Host{t: t, user: opts.User, upstreams: newUpstreams(opts.Upstreams), redis: opts.Redis}
+	h := &Host{t: t, user: opts.User, upstreams: newUpstreams(t, maps.Clone(opts.Upstreams)), redis: opts.Redis}
 	if h.user.ImperalID == "" {
 		h.user = DefaultUser()
 	}
@@ -217,7 +219,8 @@ func (h *Host) Traces() []runtime.Trace {
 	return oldest
 }
 
-// Events returns the events the host published, oldest first.
+// Events returns the events the host published, oldest first (the last
+// 256).
 func (h *Host) Events() []runtime.Event { return h.host.Events() }
 
 // Requests returns the requests the upstream service received, in order.
@@ -228,8 +231,9 @@ func (h *Host) Logs() *observer.ObservedLogs { return h.logs }
 
 // Entry is one cache entry of a user.
 type Entry struct {
-	AppID string
-	Model string
+	AppID  string
+	UserID string
+	Model  string
 	// Key is the extension's key, e.g. "inbox:work:INBOX:0".
 	Key string
 	// TTL is the time the entry has left.
@@ -242,13 +246,13 @@ type Entry struct {
 	Envelope json.RawMessage
 }
 
-// String returns "app/model/key (ttl, size)".
+// String returns "app/user/model/key (ttl, size)".
 func (e Entry) String() string {
-	return fmt.Sprintf("%s/%s/%s (%s, %d bytes)", e.AppID, e.Model, e.Key, e.TTL, e.Size)
+	return fmt.Sprintf("%s/%s/%s/%s (%s, %d bytes)", e.AppID, e.UserID, e.Model, e.Key, e.TTL, e.Size)
 }
 
 // CacheEntries returns the cache entries of userID (every user when
-// empty), sorted by app, model and key hash.
+// empty), sorted by app, user, model and key hash.
 func (h *Host) CacheEntries(userID string) []Entry {
 	h.t.Helper()
 	infos, err := h.harness.Entries(context.Background(), userID)
@@ -267,7 +271,10 @@ func entryOf(info cache.EntryInfo) Entry {
 	if key == "" {
 		key = "#" + info.KeyHash // written by another process: only its hash is known
 	}
-	return Entry{AppID: info.AppID, Model: info.Model, Key: key, TTL: info.TTL, Size: len(info.Envelope), Envelope: info.Envelope}
+	return Entry{
+		AppID: info.AppID, UserID: info.UserID, Model: info.Model, Key: key, TTL: info.TTL,
+		Size: len(info.Envelope), Envelope: bytes.Clone(info.Envelope), // the test's copy, not the cache's
+	}
 }
 
 // PurgeCache drops the cache entries of userID (every user when empty) and

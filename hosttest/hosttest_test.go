@@ -95,8 +95,12 @@ func TestCacheEntriesShowTheEnvelope(t *testing.T) {
 	if string(entries[0].Envelope) != want || entries[0].Size != len(want) || entries[0].TTL != time.Minute {
 		t.Fatalf("envelope = %s\nwant %s", entries[0].Envelope, want)
 	}
-	if all := h.CacheEntries(""); len(all) != 2 {
+	if all := h.CacheEntries(""); len(all) != 2 || all[0].UserID != "bob" || all[1].UserID != "test_user" {
 		t.Fatalf("every user's entries = %v", all)
+	}
+	entries[0].Envelope[0] = '!'
+	if again := h.CacheEntries("test_user"); string(again[0].Envelope) != want {
+		t.Fatal("changing a listed envelope changed the cache")
 	}
 }
 
@@ -109,6 +113,20 @@ func TestHangingUpstreamTimesOut(t *testing.T) {
 	res := h.Call("mail-client", "list_inbox", inbox)
 	if res.ErrorCode != runtime.CodeBackendTimeout || !res.Retryable {
 		t.Fatalf("list_inbox against a hanging upstream = %s", res.JSON)
+	}
+}
+
+// A stub that panics fails the call and the test, not the test binary.
+func TestPanickingStubFailsTheTest(t *testing.T) {
+	tb := &errorCatcher{TB: t}
+	boom := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("stub bug") })
+	h := hosttest.New(tb, hosttest.Options{
+		Extensions: []*runtime.Extension{mailclient.Extension()},
+		Upstreams:  map[string]http.Handler{"mail-service": boom},
+	})
+	res := h.Call("mail-client", "list_inbox", inbox)
+	if res.ErrorCode != runtime.CodeBackendUnavailable || len(tb.errors()) != 1 || !strings.Contains(tb.errors()[0], "stub bug") {
+		t.Fatalf("answer %s, errors %q", res.JSON, tb.errors())
 	}
 }
 

@@ -24,23 +24,28 @@ type Request struct {
 // upstreams is the host's transport: it hands each request to the stub of
 // the service the URL names, in process, and keeps what each received.
 type upstreams struct {
+	t        TB
 	handlers map[string]http.Handler
 
 	mu       sync.Mutex
 	requests map[string][]Request
 }
 
-func newUpstreams(handlers map[string]http.Handler) *upstreams {
-	return &upstreams{handlers: handlers, requests: make(map[string][]Request)}
+func newUpstreams(t TB, handlers map[string]http.Handler) *upstreams {
+	return &upstreams{t: t, handlers: handlers, requests: make(map[string][]Request)}
 }
 
 // RoundTrip implements http.RoundTripper. The stub runs on its own
 // goroutine so that a call's deadline ends the exchange even when the stub
-// does not watch the request's context.
+// does not watch the request's context; a panicking stub fails the exchange
+// (BACKEND_UNAVAILABLE) and the test, not the test binary.
 func (u *upstreams) RoundTrip(req *http.Request) (*http.Response, error) {
 	service := req.URL.Hostname()
 	handler, ok := u.handlers[service]
 	if !ok {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
 		return nil, fmt.Errorf("hosttest: no stub for service %q", service)
 	}
 	var body []byte
@@ -60,16 +65,29 @@ func (u *upstreams) RoundTrip(req *http.Request) (*http.Response, error) {
 	served := req.Clone(req.Context())
 	served.Body = io.NopCloser(bytes.NewReader(body))
 	served.RequestURI = served.URL.RequestURI()
-	done := make(chan *http.Response, 1)
+	type outcome struct {
+		resp *http.Response
+		err  error
+	}
+	done := make(chan outcome, 1)
 	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err := fmt.Errorf("hosttest: the %s stub panicked on %s %s: %v", service, req.Method, req.URL.Path, r)
+				u.t.Errorf("%v", err)
+				done <- outcome{err: err}
+			}
+		}()
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, served)
-		done <- rec.Result()
+		done <- outcome{resp: rec.Result()}
 	}()
 	select {
-	case resp := <-done:
-		resp.Request = req
-		return resp, nil
+	case o := <-done:
+		if o.resp != nil {
+			o.resp.Request = req
+		}
+		return o.resp, o.err
 	case <-req.Context().Done():
 		return nil, req.Context().Err()
 	}

@@ -7,6 +7,7 @@ package clock
 
 import (
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -33,6 +34,13 @@ func (c *Clock) Advance(d time.Duration) (time.Time, error) {
 	if d < 0 {
 		return time.Time{}, fmt.Errorf("clock: cannot go back in time (advance %s)", d)
 	}
-	c.offset.Add(int64(d))
-	return c.Now(), nil
+	for {
+		old := c.offset.Load()
+		if int64(d) > math.MaxInt64-old {
+			return time.Time{}, fmt.Errorf("clock: cannot advance %s more: past the end of time", d)
+		}
+		if c.offset.CompareAndSwap(old, old+int64(d)) {
+			return c.Now(), nil
+		}
+	}
 }

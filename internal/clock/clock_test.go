@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -17,6 +18,9 @@ func TestFixedClockMovesOnlyWhenAdvanced(t *testing.T) {
 	}
 	if _, err := c.Advance(-time.Second); err == nil {
 		t.Fatal("Advance(-1s) succeeded")
+	}
+	if _, err := c.Advance(math.MaxInt64); err == nil {
+		t.Fatal("an Advance past the end of time succeeded")
 	}
 	if !c.Now().Equal(now) {
 		t.Fatalf("a refused Advance moved the clock to %s", c.Now())

@@ -28,6 +28,9 @@ type RedisOptions struct {
 	Logger *zap.Logger
 	// OnDrop is called for each dropped event, for a metric.
 	OnDrop func()
+	// Namespace prefixes the channels, so that hosts of parallel tests
+	// sharing one Redis never hear each other. Production leaves it empty.
+	Namespace string
 }
 
 // RedisPublisher publishes events to Redis from a background goroutine, so
@@ -38,6 +41,7 @@ type RedisPublisher struct {
 	timeout time.Duration
 	log     *zap.Logger
 	onDrop  func()
+	prefix  string // the channel prefix, in the namespace
 	done    chan struct{}
 	once    sync.Once
 }
@@ -58,7 +62,7 @@ func NewRedisPublisher(rdb redis.UniversalClient, opts RedisOptions) *RedisPubli
 	}
 	p := &RedisPublisher{
 		rdb: rdb, queue: make(chan runtime.Event, opts.Queue), timeout: opts.Timeout,
-		log: opts.Logger, onDrop: opts.OnDrop, done: make(chan struct{}),
+		log: opts.Logger, onDrop: opts.OnDrop, prefix: opts.Namespace + ChannelPrefix, done: make(chan struct{}),
 	}
 	go p.run()
 	return p
@@ -83,7 +87,7 @@ func (p *RedisPublisher) run() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
-		err = p.rdb.Publish(ctx, ChannelPrefix+ev.TenantID, payload).Err()
+		err = p.rdb.Publish(ctx, p.prefix+ev.TenantID, payload).Err()
 		cancel()
 		switch {
 		case err != nil && !failing:

@@ -66,7 +66,8 @@ func TestHarnessClock(t *testing.T) {
 	if res := h.CallHTTP("mail-client", "list_inbox", map[string]any{"account_id": "work"}); res.Trace.CacheMisses != 1 {
 		t.Fatalf("the 60 s entry survived 61 s on the harness clock: %+v", res.Trace)
 	}
-	for _, body := range []string{`{"advance": "soon"}`, `{"advance": "-1s"}`, `{"advance": 61}`, `not json`, ``} {
+	for _, body := range []string{`{"advance": "soon"}`, `{"advance": "-1s"}`, `{"advance": 61}`, `{"advance": "1s", "by": "x"}`,
+		`not json`, ``} {
 		status, got := send(t, http.MethodPost, clock, body)
 		if status != 400 || got["error_code"] != runtime.CodeBadRequest {
 			t.Errorf("advance with %q = %d %v, want 400 BAD_REQUEST", body, status, got)
@@ -74,6 +75,13 @@ func TestHarnessClock(t *testing.T) {
 	}
 	if _, got := send(t, http.MethodGet, clock, ""); got["now"] != "2026-01-01T00:01:01Z" {
 		t.Fatalf("refused advances moved the clock to %v", got["now"])
+	}
+	// The longest duration fits once; a second would wrap the clock round.
+	if status, _ := send(t, http.MethodPost, clock, `{"advance": "2562047h"}`); status != 200 {
+		t.Fatalf("advance 2562047h = %d", status)
+	}
+	if status, got := send(t, http.MethodPost, clock, `{"advance": "2562047h"}`); status != 400 || got["error_code"] != runtime.CodeBadRequest {
+		t.Fatalf("advance past the end of time = %d %v, want 400", status, got)
 	}
 }
 
@@ -145,6 +153,9 @@ func TestHarnessCachePurge(t *testing.T) {
 	}
 	if left := h.CacheEntries(""); len(left) != 1 || left[0].Key != "inbox:work:INBOX:0" {
 		t.Fatalf("left after purging bob: %v", left)
+	}
+	if status, got := send(t, http.MethodDelete, purge+"?user_id=", ""); status != 400 || got["error_code"] != runtime.CodeBadRequest {
+		t.Fatalf("purge with an empty user_id = %d %v, want 400: it must not mean every user", status, got)
 	}
 	if _, got := send(t, http.MethodDelete, purge, ""); got["removed"] != 1.0 {
 		t.Fatalf("purge all = %v", got)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,8 +43,9 @@ type Options struct {
 	// Transport carries upstream requests, in place of the network; a
 	// harness's stubs plug in here. Default: a keep-alive transport.
 	Transport http.RoundTripper
-	// Namespace prefixes the Redis keys and channels of the cache backend,
-	// so that hosts of parallel tests sharing one Redis never collide.
+	// Namespace prefixes the Redis keys and channels (cache entries,
+	// invalidations, events), so that hosts of parallel tests sharing one
+	// Redis never collide. It holds no glob character and no brace.
 	// Production leaves it empty.
 	Namespace string
 	// Version is reported in logs and as the upstream User-Agent.
@@ -74,6 +76,9 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		if h.log, err = NewLogger(cfg.Log); err != nil {
 			return nil, err
 		}
+	}
+	if strings.ContainsAny(opts.Namespace, "*?[]\\{}") {
+		return nil, fmt.Errorf("host: namespace %q holds a glob character or a brace", opts.Namespace)
 	}
 	var now func() time.Time // nil: each part keeps its own real clock
 	if cfg.Harness.Enabled && opts.Clock == nil {
@@ -130,7 +135,9 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 
 	publishers := runtime.Publishers{h.events}
 	if h.rdb != nil {
-		h.published = events.NewRedisPublisher(h.rdb, events.RedisOptions{Logger: h.log.Named("events"), OnDrop: h.metrics.EventDropped})
+		h.published = events.NewRedisPublisher(h.rdb, events.RedisOptions{
+			Logger: h.log.Named("events"), OnDrop: h.metrics.EventDropped, Namespace: opts.Namespace,
+		})
 		publishers = append(publishers, h.published)
 	}
 	dispatch := runtime.Options{

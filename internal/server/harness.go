@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -42,7 +44,9 @@ func (s *Server) routeHarness(e *echo.Echo, h Harness) {
 		var req struct {
 			Advance string `json:"advance"`
 		}
-		if err := decodeStrict(body, &req); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
 			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "The body must be {\"advance\": \"<duration>\"}: "+err.Error())
 		}
 		d, err := time.ParseDuration(req.Advance)
@@ -79,7 +83,12 @@ func (s *Server) routeHarness(e *echo.Echo, h Harness) {
 		}{h.Events(limit)})
 	})
 	g.DELETE("/cache", func(c echo.Context) error {
-		removed, err := h.PurgeCache(c.Request().Context(), c.QueryParam("user_id"))
+		user := c.QueryParam("user_id")
+		if user == "" && c.QueryParams().Has("user_id") {
+			// Most likely an unset variable in the client: not "every user".
+			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "user_id is empty; leave it out to drop every user's entries.")
+		}
+		removed, err := h.PurgeCache(c.Request().Context(), user)
 		if err != nil {
 			s.log.Warn("harness cache purge failed", zap.Error(err))
 			return s.reject(c, http.StatusServiceUnavailable, runtime.CodeUnavailable, "The cache backend could not be purged; retry.")
