@@ -259,6 +259,9 @@ func (c *Client) exchange(ctx context.Context, method string, target *url.URL, r
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.ContentLength > c.shared.maxBody { // declared too large: refuse it unread
+		return &Response{StatusCode: resp.StatusCode}, &tooLargeError{limit: c.shared.maxBody}
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.shared.maxBody+1))
 	if err != nil {
 		return &Response{StatusCode: resp.StatusCode}, err

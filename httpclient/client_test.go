@@ -287,11 +287,18 @@ func TestUnreachableAndOversized(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := "http://" + l.Addr().String()
 	_ = l.Close()
-	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request) {
+	// "big" declares its length; "streamed" sends chunks, its length unknown
+	// until the cap is passed.
+	big := newUpstream(t, func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, strings.Repeat("x", 1025))
 	})
+	streamed := newUpstream(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, strings.Repeat("x", 512))
+		w.(http.Flusher).Flush()
+		_, _ = io.WriteString(w, strings.Repeat("x", 513))
+	})
 	c := newClient(t, httpclient.Config{
-		Services:         map[string]string{"down": closed, "big": up.URL},
+		Services:         map[string]string{"down": closed, "big": big.URL, "streamed": streamed.URL},
 		MaxResponseBytes: 1024,
 	})
 	_, err := c.Get(context.Background(), "http://down/x")
@@ -299,9 +306,11 @@ func TestUnreachableAndOversized(t *testing.T) {
 	if !errors.As(err, &e) || e.Kind != httpclient.KindUnreachable || e.Service != "down" {
 		t.Fatalf("refused connection = %v, want KindUnreachable", err)
 	}
-	_, err = c.Get(context.Background(), "http://big/x")
-	if !errors.As(err, &e) || e.Kind != httpclient.KindTooLarge {
-		t.Fatalf("1025-byte body with a 1024 cap = %v, want KindTooLarge", err)
+	for _, service := range []string{"big", "streamed"} {
+		_, err = c.Get(context.Background(), "http://"+service+"/x")
+		if !errors.As(err, &e) || e.Kind != httpclient.KindTooLarge {
+			t.Fatalf("%s 1025-byte body with a 1024 cap = %v, want KindTooLarge", service, err)
+		}
 	}
 }
 
