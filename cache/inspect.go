@@ -75,7 +75,8 @@ func (s *Store) Entries(ctx context.Context, appID, userID string) ([]EntryInfo,
 }
 
 // Purge removes the entries of appID for userID, or for every user when
-// userID is empty, and returns how many it removed. Deletions are announced
+// userID is empty, and returns how many it found to remove (one that
+// expired meanwhile is counted all the same). Deletions are announced
 // like any other, so the L1 of every replica drops them too.
 func (s *Store) Purge(ctx context.Context, appID, userID string) (int, error) {
 	entries, err := s.Entries(ctx, appID, userID)
