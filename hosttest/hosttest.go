@@ -26,6 +26,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"time"
 
@@ -211,12 +212,9 @@ func (h *Host) Advance(d time.Duration) time.Time {
 // Traces returns the traces of the host's calls, oldest first (the last
 // 256): cache hits and misses, upstream requests, status and duration.
 func (h *Host) Traces() []runtime.Trace {
-	newest := h.harness.Calls(0)
-	oldest := make([]runtime.Trace, len(newest))
-	for i, tr := range newest {
-		oldest[len(newest)-1-i] = tr
-	}
-	return oldest
+	traces := h.harness.Calls(0)
+	slices.Reverse(traces)
+	return traces
 }
 
 // Events returns the events the host published, oldest first (the last

@@ -12,13 +12,13 @@ import (
 	"strings"
 
 	"github.com/invopop/jsonschema"
-
-	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/maypok86/otter/v2"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/imperalcloud/exthost/internal/jsonx"
 )
 
 // ValidationError reports call parameters that do not fit the function's

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,7 +30,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	testredis.Client(t) // fails under CI=true, skips elsewhere, when Redis is missing
 	bin := buildBinaries(t)
-	mailAddr, hostAddr := freeAddr(t), freeAddr(t)
+	mailAddr, hostAddr := testredis.FreeAddr(t), testredis.FreeAddr(t)
 	mail := start(t, filepath.Join(bin, "mailservice"), nil, "-addr", mailAddr)
 	defer mail.stop(t)
 	mail.waitFor(t, "listening")
@@ -93,7 +92,7 @@ func TestTwoHostProcesses(t *testing.T) {
 	}
 	testredis.Client(t)
 	bin := buildBinaries(t)
-	mailAddr := freeAddr(t)
+	mailAddr := testredis.FreeAddr(t)
 	mail := start(t, filepath.Join(bin, "mailservice"), nil, "-addr", mailAddr)
 	defer mail.stop(t)
 	mail.waitFor(t, "listening")
@@ -103,7 +102,7 @@ func TestTwoHostProcesses(t *testing.T) {
 		"EXTHOST_SERVICES=mail-service=http://" + mailAddr}
 	var hosts, bases []string
 	for range 2 {
-		addr := freeAddr(t)
+		addr := testredis.FreeAddr(t)
 		p := start(t, filepath.Join(bin, "host"), append(env, "EXTHOST_LISTEN="+addr), "serve")
 		defer p.stop(t)
 		p.waitFor(t, "host serving")
@@ -182,16 +181,6 @@ func postToken(t *testing.T, url, body, token string) (int, string) {
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(out)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // process is a started binary whose output the test can wait on.
@@ -324,7 +313,7 @@ func TestHarnessMode(t *testing.T) {
 		t.Skip("skipping the end-to-end test in -short mode")
 	}
 	bin := buildBinaries(t)
-	mailAddr, hostAddr := freeAddr(t), freeAddr(t)
+	mailAddr, hostAddr := testredis.FreeAddr(t), testredis.FreeAddr(t)
 	mail := start(t, filepath.Join(bin, "mailservice"), nil, "-addr", mailAddr)
 	defer mail.stop(t)
 	mail.waitFor(t, "listening")

@@ -176,18 +176,18 @@ func (s *Server) call(c echo.Context) error {
 	var env callEnvelope
 	release, rej := s.admit(c, &env, func() int { return 1 })
 	if rej != nil {
-		return s.reject(c, rej.status, rej.code, rej.message)
+		return s.refuse(c, rej)
 	}
 	defer release()
 	if rej := checkIdentity(env.identity); rej != nil {
-		return s.reject(c, rej.status, rej.code, rej.message)
+		return s.refuse(c, rej)
 	}
 	if env.Function == "" {
 		return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "function is required.")
 	}
 	app := c.Param("app")
 	if rej := s.authenticate(c, app, env.UserID); rej != nil {
-		return s.reject(c, rej.status, rej.code, rej.message)
+		return s.refuse(c, rej)
 	}
 	res, status := s.dispatch(c, runtime.Request{
 		AppID: app, Function: env.Function, Params: env.Params, User: env.user(), RequestID: requestIDOf(c),
@@ -204,11 +204,11 @@ func (s *Server) batch(c echo.Context) error {
 	width := func() int { return max(1, min(len(env.Calls), MaxBatchCalls, s.limit)) }
 	release, rej := s.admit(c, &env, width)
 	if rej != nil {
-		return s.reject(c, rej.status, rej.code, rej.message)
+		return s.refuse(c, rej)
 	}
 	defer release()
 	if rej := checkIdentity(env.identity); rej != nil {
-		return s.reject(c, rej.status, rej.code, rej.message)
+		return s.refuse(c, rej)
 	}
 	switch {
 	case len(env.Calls) == 0:
@@ -224,7 +224,7 @@ func (s *Server) batch(c echo.Context) error {
 	}
 	app := c.Param("app")
 	if rej := s.authenticate(c, app, env.UserID); rej != nil {
-		return s.reject(c, rej.status, rej.code, rej.message)
+		return s.refuse(c, rej)
 	}
 	if _, ok := s.d.Extension(app); !ok {
 		return s.reject(c, http.StatusNotFound, runtime.CodeUnknownTool, "Tool not available: "+app)

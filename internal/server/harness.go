@@ -39,7 +39,7 @@ func (s *Server) routeHarness(e *echo.Echo, h Harness) {
 	g.POST("/clock", func(c echo.Context) error {
 		body, rej := s.readBody(c)
 		if rej != nil {
-			return s.reject(c, rej.status, rej.code, rej.message)
+			return s.refuse(c, rej)
 		}
 		var req struct {
 			Advance string `json:"advance"`
@@ -62,7 +62,7 @@ func (s *Server) routeHarness(e *echo.Echo, h Harness) {
 	g.GET("/calls", func(c echo.Context) error {
 		limit, rej := limitParam(c)
 		if rej != nil {
-			return s.reject(c, rej.status, rej.code, rej.message)
+			return s.refuse(c, rej)
 		}
 		traces := h.Calls(limit)
 		calls := make([]traceJSON, len(traces))
@@ -76,7 +76,7 @@ func (s *Server) routeHarness(e *echo.Echo, h Harness) {
 	g.GET("/events", func(c echo.Context) error {
 		limit, rej := limitParam(c)
 		if rej != nil {
-			return s.reject(c, rej.status, rej.code, rej.message)
+			return s.refuse(c, rej)
 		}
 		return s.answerJSON(c, struct {
 			Events []runtime.Event `json:"events"`

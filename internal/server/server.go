@@ -238,6 +238,11 @@ func (s *Server) reject(c echo.Context, status int, code, message string) error 
 	return s.writeResult(c, status, res)
 }
 
+// refuse answers a rejection.
+func (s *Server) refuse(c echo.Context, r *rejection) error {
+	return s.reject(c, r.status, r.code, r.message)
+}
+
 func internalError() runtime.Result {
 	return runtime.Fail("An internal error occurred.").WithCode(runtime.CodeInternal)
 }

@@ -59,8 +59,9 @@ func StartCluster(t testing.TB) *Cluster {
 	return c
 }
 
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a loopback address nothing listens on, for a private
+// server or any other process a test starts.
+func FreeAddr(t TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -107,7 +107,7 @@ func start(t testing.TB, extra ...string) *Server {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		Unavailable(t, "redis-server is not installed: %v", err)
 	}
-	s := &Server{Addr: freeAddr(t), t: t, extra: extra}
+	s := &Server{Addr: FreeAddr(t), t: t, extra: extra}
 	s.run()
 	t.Cleanup(s.Stop)
 	return s
