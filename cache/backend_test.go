@@ -24,7 +24,7 @@ func TestRedisKeyspaceIsHashTagged(t *testing.T) {
 	user := testredis.UniqueID(t)
 	client, _ := store.Client("mail-client", user, models)
 	ctx := context.Background()
-	if err := pages.Set(cache.Bind(ctx, client), "inbox:a1:INBOX:0", inboxSummary{Unread: 1}, 60*time.Second); err != nil {
+	if err := pages.Set(ctx, client, "inbox:a1:INBOX:0", inboxSummary{Unread: 1}, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	key := fmt.Sprintf("extcache:{mail-client:%s}:inbox_page:%s", user, "fbca64087b18aa0d")
@@ -68,10 +68,10 @@ func TestRedisOutageDegradesReadsToMisses(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	if _, err := summary.GetOrFetch(cache.Bind(ctx, client), "k", time.Minute, fetch); err != nil {
+	if _, err := summary.GetOrFetch(ctx, client, "k", time.Minute, fetch); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := summary.GetOrFetch(cache.Bind(ctx, client), "k", time.Minute, fetch); got.Unread != 1 || fetches != 1 {
+	if got, _ := summary.GetOrFetch(ctx, client, "k", time.Minute, fetch); got.Unread != 1 || fetches != 1 {
 		t.Fatalf("before the outage: %+v after %d fetches, want a hit", got, fetches)
 	}
 
@@ -80,12 +80,12 @@ func TestRedisOutageDegradesReadsToMisses(t *testing.T) {
 		// A deadline far below go-redis's defaults: a dead Redis must cost a
 		// call milliseconds, not retries and seconds.
 		callCtx, cancel := context.WithTimeout(ctx, time.Second)
-		got, err := summary.GetOrFetch(cache.Bind(callCtx, client), "k", time.Minute, fetch)
+		got, err := summary.GetOrFetch(callCtx, client, "k", time.Minute, fetch)
 		cancel()
 		if err != nil || got.Unread != 2+i {
 			t.Fatalf("during the outage, call %d: %+v, %v; want a fresh fetch served uncached", i, got, err)
 		}
-		if _, ok, err := summary.Get(cache.Bind(ctx, client), "k"); ok || err != nil {
+		if _, ok, err := summary.Get(ctx, client, "k"); ok || err != nil {
 			t.Fatalf("during the outage Get = %v, %v; want a miss, not an error", ok, err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestRedisOutageDegradesReadsToMisses(t *testing.T) {
 	// The circuit breaker is open: further calls do not ask Redis at all.
 	_, _, _, errorsBefore := obs.counts()
 	for range 20 {
-		if _, err := summary.GetOrFetch(cache.Bind(ctx, client), "k", time.Minute, fetch); err != nil {
+		if _, err := summary.GetOrFetch(ctx, client, "k", time.Minute, fetch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,11 +110,11 @@ func TestRedisOutageDegradesReadsToMisses(t *testing.T) {
 	// Both go-redis (for dials) and the store's circuit breaker probe a dead
 	// backend about once a second: wait for a probe to find it back.
 	waitFor(t, 5*time.Second, func() bool { return store.Check(ctx) == nil })
-	if _, err := summary.GetOrFetch(cache.Bind(ctx, client), "k", time.Minute, fetch); err != nil {
+	if _, err := summary.GetOrFetch(ctx, client, "k", time.Minute, fetch); err != nil {
 		t.Fatal(err)
 	}
 	before := fetches
-	if _, err := summary.GetOrFetch(cache.Bind(ctx, client), "k", time.Minute, fetch); err != nil || fetches != before {
+	if _, err := summary.GetOrFetch(ctx, client, "k", time.Minute, fetch); err != nil || fetches != before {
 		t.Fatalf("after recovery: fetches %d → %d, %v; want hits again", before, fetches, err)
 	}
 	if store.Degraded() {
@@ -177,24 +177,24 @@ func TestMemoryTTLIsExact(t *testing.T) {
 	summary := cache.Register[inboxSummary](models, "inbox_summary")
 	client, _ := store.Client("mail", "u", models)
 	ctx := context.Background()
-	if err := summary.Set(cache.Bind(ctx, client), "k", inboxSummary{Unread: 1}, 5*time.Second); err != nil {
+	if err := summary.Set(ctx, client, "k", inboxSummary{Unread: 1}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := summary.Get(cache.Bind(ctx, client), "k"); !ok {
+	if _, ok, _ := summary.Get(ctx, client, "k"); !ok {
 		t.Fatal("read-your-writes: the entry is not visible right after Set")
 	}
 	clock.Advance(5*time.Second - time.Nanosecond)
-	if _, ok, _ := summary.Get(cache.Bind(ctx, client), "k"); !ok {
+	if _, ok, _ := summary.Get(ctx, client, "k"); !ok {
 		t.Fatal("entry expired before its TTL")
 	}
 	clock.Advance(time.Nanosecond)
-	if _, ok, _ := summary.Get(cache.Bind(ctx, client), "k"); ok {
+	if _, ok, _ := summary.Get(ctx, client, "k"); ok {
 		t.Fatal("entry still served at its TTL")
 	}
 	// A rewrite restarts the TTL.
-	_ = summary.Set(cache.Bind(ctx, client), "k", inboxSummary{Unread: 2}, 10*time.Second)
+	_ = summary.Set(ctx, client, "k", inboxSummary{Unread: 2}, 10*time.Second)
 	clock.Advance(9 * time.Second)
-	if got, ok, _ := summary.Get(cache.Bind(ctx, client), "k"); !ok || got.Unread != 2 {
+	if got, ok, _ := summary.Get(ctx, client, "k"); !ok || got.Unread != 2 {
 		t.Fatalf("rewritten entry = %+v, %v; want the new value within its new TTL", got, ok)
 	}
 }

@@ -62,7 +62,7 @@ func ValidateKey(key string) error {
 	for i := 0; i < len(key); i++ {
 		if !keyByte(key[i]) {
 			return violation(InvariantKeySafety,
-				"cache key %q has forbidden characters; allowed: alphanumerics, '_', '-', ':'", key)
+				"cache key has forbidden characters; allowed: alphanumerics, '_', '-', ':'")
 		}
 	}
 	return nil

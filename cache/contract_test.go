@@ -39,9 +39,9 @@ func TestKeySafety(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				before := len(f.spy.Ops())
 				errs := map[string]error{}
-				_, _, errs["Get"] = f.summary.Get(cache.Bind(ctx, f.client), tc.key)
-				errs["Set"] = f.summary.Set(cache.Bind(ctx, f.client), tc.key, inboxSummary{}, time.Minute)
-				_, errs["GetOrFetch"] = f.summary.GetOrFetch(cache.Bind(ctx, f.client), tc.key, time.Minute,
+				_, _, errs["Get"] = f.summary.Get(ctx, f.client, tc.key)
+				errs["Set"] = f.summary.Set(ctx, f.client, tc.key, inboxSummary{}, time.Minute)
+				_, errs["GetOrFetch"] = f.summary.GetOrFetch(ctx, f.client, tc.key, time.Minute,
 					func(context.Context) (inboxSummary, error) { return inboxSummary{}, nil })
 				errs["Delete"] = f.client.Delete(ctx, tc.key)
 				for op, err := range errs {
@@ -54,6 +54,9 @@ func TestKeySafety(t *testing.T) {
 					if !errors.Is(err, cache.ErrContractViolation) || !strings.Contains(err.Error(), tc.want) ||
 						!strings.Contains(err.Error(), cache.InvariantKeySafety) {
 						t.Errorf("%s(%q) = %v, want a %s violation containing %q", op, tc.key, err, cache.InvariantKeySafety, tc.want)
+					}
+					if len(tc.key) > 3 && strings.Contains(err.Error(), tc.key) {
+						t.Errorf("%s: the error %q echoes the key", op, err)
 					}
 				}
 				if tc.want != "" && len(f.spy.Ops()) != before {
@@ -81,8 +84,8 @@ func TestTTLCap(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.ttl.String(), func(t *testing.T) {
 				before := len(f.spy.Ops())
-				err := f.summary.Set(cache.Bind(context.Background(), f.client), "k", inboxSummary{Unread: 1}, tc.ttl)
-				_, ferr := f.summary.GetOrFetch(cache.Bind(context.Background(), f.client), "ttl-"+tc.ttl.String()[:1], tc.ttl,
+				err := f.summary.Set(context.Background(), f.client, "k", inboxSummary{Unread: 1}, tc.ttl)
+				_, ferr := f.summary.GetOrFetch(context.Background(), f.client, "ttl-"+tc.ttl.String()[:1], tc.ttl,
 					func(context.Context) (inboxSummary, error) { return inboxSummary{}, nil })
 				for _, err := range []error{err, ferr} {
 					if tc.want == "" {
@@ -112,14 +115,14 @@ func TestUnregisteredModelFailsBeforeIO(t *testing.T) {
 		var zero cache.Model[inboxSummary]
 		for name, m := range map[string]*cache.Model[inboxSummary]{"other extension": other, "zero handle": &zero, "nil handle": nil} {
 			t.Run(name, func(t *testing.T) {
-				errs := []error{f.summary.Set(cache.Bind(ctx, f.client), "k", inboxSummary{}, time.Minute)} // the registered one works
+				errs := []error{f.summary.Set(ctx, f.client, "k", inboxSummary{}, time.Minute)} // the registered one works
 				if errs[0] != nil {
 					t.Fatalf("registered model: %v", errs[0])
 				}
 				before := len(f.spy.Ops())
-				_, _, err1 := m.Get(cache.Bind(ctx, f.client), "k")
-				err2 := m.Set(cache.Bind(ctx, f.client), "k", inboxSummary{}, time.Minute)
-				_, err3 := m.GetOrFetch(cache.Bind(ctx, f.client), "k", time.Minute, func(context.Context) (inboxSummary, error) {
+				_, _, err1 := m.Get(ctx, f.client, "k")
+				err2 := m.Set(ctx, f.client, "k", inboxSummary{}, time.Minute)
+				_, err3 := m.GetOrFetch(ctx, f.client, "k", time.Minute, func(context.Context) (inboxSummary, error) {
 					t.Error("fetcher of an unregistered model ran")
 					return inboxSummary{}, nil
 				})
@@ -156,12 +159,12 @@ func TestValueSizeCap(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				before := len(f.spy.Ops())
-				err := f.summary.Set(cache.Bind(context.Background(), f.client), "big", inboxSummary{LatestSubject: tc.subject}, time.Minute)
+				err := f.summary.Set(context.Background(), f.client, "big", inboxSummary{LatestSubject: tc.subject}, time.Minute)
 				if tc.ok {
 					if err != nil {
 						t.Fatalf("Set = %v, want stored", err)
 					}
-					got, ok, _ := f.summary.Get(cache.Bind(context.Background(), f.client), "big")
+					got, ok, _ := f.summary.Get(context.Background(), f.client, "big")
 					if !ok || got.LatestSubject != tc.subject {
 						t.Fatalf("stored value did not read back")
 					}
@@ -194,7 +197,7 @@ func TestStorageKeyAndEnvelope(t *testing.T) {
 	models := cache.NewModels("mail")
 	summary := cache.Register[inboxSummary](models, "inbox_summary")
 	client, _ := store.Client("mail", "u-123", models)
-	if err := summary.Set(cache.Bind(context.Background(), client), "k", inboxSummary{Unread: 3, LatestSubject: "<Ünïcode & more>"}, time.Minute); err != nil {
+	if err := summary.Set(context.Background(), client, "k", inboxSummary{Unread: 3, LatestSubject: "<Ünïcode & more>"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	raw, ok, _ := mem.Get(context.Background(), "extcache:{mail:u-123}:inbox_summary:8254c329a92850f6")
@@ -245,7 +248,7 @@ func TestGetReadsOnlyMatchingEnvelopes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
 		t.Run("absent", func(t *testing.T) {
-			if _, ok, err := f.summary.Get(cache.Bind(ctx, f.client), "absent"); ok || err != nil {
+			if _, ok, err := f.summary.Get(ctx, f.client, "absent"); ok || err != nil {
 				t.Fatalf("Get(absent) = %v, %v; want a miss", ok, err)
 			}
 		})
@@ -255,7 +258,7 @@ func TestGetReadsOnlyMatchingEnvelopes(t *testing.T) {
 				if err := f.spy.Backend.Set(ctx, cache.StorageKey("mail", f.user, "inbox_summary", key), []byte(tc.stored), time.Minute); err != nil {
 					t.Fatal(err)
 				}
-				got, ok, err := f.summary.Get(cache.Bind(ctx, f.client), key)
+				got, ok, err := f.summary.Get(ctx, f.client, key)
 				if err != nil || ok != tc.hit {
 					t.Fatalf("Get = %+v, %v, %v; want hit=%v", got, ok, err, tc.hit)
 				}
@@ -272,13 +275,13 @@ func TestDeleteRemovesEveryModelInOneRoundTrip(t *testing.T) {
 		ctx := context.Background()
 		pages := cache.Register[struct{ N int }](f.models, "inbox_page")
 		counts := cache.Register[struct{ M int }](f.models, "unread_count")
-		if err := f.summary.Set(cache.Bind(ctx, f.client), "k", inboxSummary{Unread: 1}, time.Minute); err != nil {
+		if err := f.summary.Set(ctx, f.client, "k", inboxSummary{Unread: 1}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if err := pages.Set(cache.Bind(ctx, f.client), "k", struct{ N int }{2}, time.Minute); err != nil {
+		if err := pages.Set(ctx, f.client, "k", struct{ N int }{2}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if err := counts.Set(cache.Bind(ctx, f.client), "other", struct{ M int }{3}, time.Minute); err != nil {
+		if err := counts.Set(ctx, f.client, "other", struct{ M int }{3}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		before := len(f.spy.Ops())
@@ -295,13 +298,13 @@ func TestDeleteRemovesEveryModelInOneRoundTrip(t *testing.T) {
 				t.Errorf("Delete did not cover model %s: %s", model, ops[0])
 			}
 		}
-		if _, ok, _ := f.summary.Get(cache.Bind(ctx, f.client), "k"); ok {
+		if _, ok, _ := f.summary.Get(ctx, f.client, "k"); ok {
 			t.Error("inbox_summary entry survived Delete")
 		}
-		if _, ok, _ := pages.Get(cache.Bind(ctx, f.client), "k"); ok {
+		if _, ok, _ := pages.Get(ctx, f.client, "k"); ok {
 			t.Error("inbox_page entry survived Delete")
 		}
-		if _, ok, _ := counts.Get(cache.Bind(ctx, f.client), "other"); ok {
+		if _, ok, _ := counts.Get(ctx, f.client, "other"); ok {
 			t.Error("unread_count entry survived Delete")
 		}
 	})
@@ -325,10 +328,10 @@ func TestGetOrFetch(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
 		t.Run("hit does not call the fetcher", func(t *testing.T) {
-			if err := f.summary.Set(cache.Bind(ctx, f.client), "hit", inboxSummary{Unread: 7, LatestSubject: "cached"}, time.Minute); err != nil {
+			if err := f.summary.Set(ctx, f.client, "hit", inboxSummary{Unread: 7, LatestSubject: "cached"}, time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			got, err := f.summary.GetOrFetch(cache.Bind(ctx, f.client), "hit", time.Minute, func(context.Context) (inboxSummary, error) {
+			got, err := f.summary.GetOrFetch(ctx, f.client, "hit", time.Minute, func(context.Context) (inboxSummary, error) {
 				t.Error("fetcher called on a hit")
 				return inboxSummary{}, nil
 			})
@@ -338,7 +341,7 @@ func TestGetOrFetch(t *testing.T) {
 		})
 		t.Run("miss fetches, then reads and writes exactly once", func(t *testing.T) {
 			before := len(f.spy.Ops())
-			got, err := f.summary.GetOrFetch(cache.Bind(ctx, f.client), "miss", time.Minute, func(context.Context) (inboxSummary, error) {
+			got, err := f.summary.GetOrFetch(ctx, f.client, "miss", time.Minute, func(context.Context) (inboxSummary, error) {
 				return inboxSummary{Unread: 9, LatestSubject: "fresh"}, nil
 			})
 			if err != nil || got.Unread != 9 {
@@ -351,7 +354,7 @@ func TestGetOrFetch(t *testing.T) {
 			if strings.Join(kinds, ",") != "GET,SET" {
 				t.Fatalf("backend ops = %v, want exactly GET then SET", kinds)
 			}
-			cached, ok, _ := f.summary.Get(cache.Bind(ctx, f.client), "miss")
+			cached, ok, _ := f.summary.Get(ctx, f.client, "miss")
 			if !ok || cached != got {
 				t.Fatalf("fetched value was not cached: %+v, %v", cached, ok)
 			}
@@ -361,26 +364,26 @@ func TestGetOrFetch(t *testing.T) {
 			calls := 0
 			fetch := func(context.Context) (inboxSummary, error) { calls++; return inboxSummary{}, boom }
 			for range 2 {
-				if _, err := f.summary.GetOrFetch(cache.Bind(ctx, f.client), "failing", time.Minute, fetch); !errors.Is(err, boom) {
+				if _, err := f.summary.GetOrFetch(ctx, f.client, "failing", time.Minute, fetch); !errors.Is(err, boom) {
 					t.Fatalf("GetOrFetch error = %v, want %v", err, boom)
 				}
 			}
 			if calls != 2 {
 				t.Fatalf("fetcher ran %d times, want 2: a failure must not be cached", calls)
 			}
-			if _, ok, _ := f.summary.Get(cache.Bind(ctx, f.client), "failing"); ok {
+			if _, ok, _ := f.summary.Get(ctx, f.client, "failing"); ok {
 				t.Fatal("a failed fetch left an entry")
 			}
 		})
 		t.Run("oversized fresh value is served uncached", func(t *testing.T) {
 			big := inboxSummary{LatestSubject: strings.Repeat("x", 70<<10)}
-			got, err := f.summary.GetOrFetch(cache.Bind(ctx, f.client), "oversized", time.Minute, func(context.Context) (inboxSummary, error) {
+			got, err := f.summary.GetOrFetch(ctx, f.client, "oversized", time.Minute, func(context.Context) (inboxSummary, error) {
 				return big, nil
 			})
 			if err != nil || got != big {
 				t.Fatalf("GetOrFetch = %v; want the fresh value despite the size cap", err)
 			}
-			if _, ok, _ := f.summary.Get(cache.Bind(ctx, f.client), "oversized"); ok {
+			if _, ok, _ := f.summary.Get(ctx, f.client, "oversized"); ok {
 				t.Fatal("an oversized value was cached")
 			}
 		})
@@ -392,30 +395,30 @@ func TestPerUserIsolation(t *testing.T) {
 		ctx := context.Background()
 		alice := f.client
 		bob := f.newClient(t, f.user+"-bob")
-		if err := f.summary.Set(cache.Bind(ctx, alice), "inbox:shared-key", inboxSummary{Unread: 42, LatestSubject: "alice's"}, time.Minute); err != nil {
+		if err := f.summary.Set(ctx, alice, "inbox:shared-key", inboxSummary{Unread: 42, LatestSubject: "alice's"}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if got, ok, _ := f.summary.Get(cache.Bind(ctx, bob), "inbox:shared-key"); ok {
+		if got, ok, _ := f.summary.Get(ctx, bob, "inbox:shared-key"); ok {
 			t.Fatalf("bob read alice's entry: %+v", got)
 		}
-		fetched, err := f.summary.GetOrFetch(cache.Bind(ctx, bob), "inbox:shared-key", time.Minute, func(context.Context) (inboxSummary, error) {
+		fetched, err := f.summary.GetOrFetch(ctx, bob, "inbox:shared-key", time.Minute, func(context.Context) (inboxSummary, error) {
 			return inboxSummary{Unread: 1, LatestSubject: "bob's"}, nil
 		})
 		if err != nil || fetched.LatestSubject != "bob's" {
 			t.Fatalf("bob's GetOrFetch = %+v, %v", fetched, err)
 		}
-		if got, _, _ := f.summary.Get(cache.Bind(ctx, alice), "inbox:shared-key"); got.LatestSubject != "alice's" {
+		if got, _, _ := f.summary.Get(ctx, alice, "inbox:shared-key"); got.LatestSubject != "alice's" {
 			t.Fatalf("bob's write reached alice: %+v", got)
 		}
 		if err := bob.Delete(ctx, "inbox:shared-key"); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok, _ := f.summary.Get(cache.Bind(ctx, alice), "inbox:shared-key"); !ok {
+		if _, ok, _ := f.summary.Get(ctx, alice, "inbox:shared-key"); !ok {
 			t.Fatal("bob's delete removed alice's entry")
 		}
 		// The same user under another app is another namespace too.
 		otherApp, _ := f.store.Client("mail-2", f.user, f.models)
-		if _, ok, _ := f.summary.Get(cache.Bind(ctx, otherApp), "inbox:shared-key"); ok {
+		if _, ok, _ := f.summary.Get(ctx, otherApp, "inbox:shared-key"); ok {
 			t.Fatal("another app read the entry")
 		}
 	})
@@ -462,10 +465,10 @@ func TestModelsArePerExtension(t *testing.T) {
 	}
 	f := newFixture(t, "memory")
 	ca, _ := f.store.Client("a", "u", a)
-	if err := mb.Set(cache.Bind(context.Background(), ca), "k", struct{ Other string }{"v"}, time.Minute); !errors.Is(err, cache.ErrContractViolation) {
+	if err := mb.Set(context.Background(), ca, "k", struct{ Other string }{"v"}, time.Minute); !errors.Is(err, cache.ErrContractViolation) {
 		t.Fatalf("b's model written through a's client: %v", err)
 	}
-	if err := ma.Set(cache.Bind(context.Background(), ca), "k", inboxSummary{}, time.Minute); err != nil {
+	if err := ma.Set(context.Background(), ca, "k", inboxSummary{}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -479,8 +482,8 @@ func TestModelsArePerExtension(t *testing.T) {
 // What remains checkable is that T is a struct, which Register enforces
 // (TestRegistrationPanics).
 var (
-	_ func(*cache.Model[inboxSummary], cache.Scope, string, inboxSummary, time.Duration) error = (*cache.Model[inboxSummary]).Set
-	_ func(*cache.Model[inboxSummary], cache.Scope, string, time.Duration,
+	_ func(*cache.Model[inboxSummary], context.Context, *cache.Client, string, inboxSummary, time.Duration) error = (*cache.Model[inboxSummary]).Set
+	_ func(*cache.Model[inboxSummary], context.Context, *cache.Client, string, time.Duration,
 		func(context.Context) (inboxSummary, error)) (inboxSummary, error) = (*cache.Model[inboxSummary]).GetOrFetch
 )
 

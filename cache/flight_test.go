@@ -29,7 +29,7 @@ func TestStampedeRunsTheFetcherOnce(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range callers {
 			wg.Go(func() {
-				results[i], errs[i] = f.summary.GetOrFetch(cache.Bind(context.Background(), f.client), "cold", time.Minute, fetch)
+				results[i], errs[i] = f.summary.GetOrFetch(context.Background(), f.client, "cold", time.Minute, fetch)
 			})
 		}
 		<-allMissed // every caller has read the cold key before the fetch may finish
@@ -61,7 +61,7 @@ func TestCancelledWaiterDoesNotCancelOthers(t *testing.T) {
 	}
 	leader := make(chan error, 1)
 	go func() {
-		_, err := f.summary.GetOrFetch(cache.Bind(context.Background(), f.client), "k", time.Minute, fetch)
+		_, err := f.summary.GetOrFetch(context.Background(), f.client, "k", time.Minute, fetch)
 		leader <- err
 	}()
 	<-started
@@ -70,7 +70,7 @@ func TestCancelledWaiterDoesNotCancelOthers(t *testing.T) {
 	waiter := make(chan error, 1)
 	secondMiss := f.observer.missesReached(2)
 	go func() {
-		_, err := f.summary.GetOrFetch(cache.Bind(waiterCtx, f.client), "k", time.Minute, func(context.Context) (inboxSummary, error) {
+		_, err := f.summary.GetOrFetch(waiterCtx, f.client, "k", time.Minute, func(context.Context) (inboxSummary, error) {
 			t.Error("the waiter ran its own fetch")
 			return inboxSummary{}, nil
 		})
@@ -101,7 +101,7 @@ func TestLeaderLeavingDoesNotFailTheWaiters(t *testing.T) {
 		leaderCtx, cancelLeader := context.WithCancel(context.Background())
 		leader := make(chan error, 1)
 		go func() {
-			_, err := f.summary.GetOrFetch(cache.Bind(leaderCtx, f.client), "k", time.Minute, func(ctx context.Context) (inboxSummary, error) {
+			_, err := f.summary.GetOrFetch(leaderCtx, f.client, "k", time.Minute, func(ctx context.Context) (inboxSummary, error) {
 				<-release
 				fetchCtxErr <- ctx.Err()
 				return inboxSummary{Unread: 3}, nil
@@ -111,7 +111,7 @@ func TestLeaderLeavingDoesNotFailTheWaiters(t *testing.T) {
 		synctest.Wait() // the fetch is running
 		waiter := make(chan inboxSummary, 1)
 		go func() {
-			v, err := f.summary.GetOrFetch(cache.Bind(context.Background(), f.client), "k", time.Minute, func(context.Context) (inboxSummary, error) {
+			v, err := f.summary.GetOrFetch(context.Background(), f.client, "k", time.Minute, func(context.Context) (inboxSummary, error) {
 				t.Error("the waiter ran its own fetch")
 				return inboxSummary{}, nil
 			})
@@ -142,7 +142,7 @@ func TestFetchIsCancelledWhenEveryCallerHasGone(t *testing.T) {
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := f.summary.GetOrFetch(cache.Bind(ctx, f.client), "k", time.Minute, func(fctx context.Context) (inboxSummary, error) {
+		_, err := f.summary.GetOrFetch(ctx, f.client, "k", time.Minute, func(fctx context.Context) (inboxSummary, error) {
 			close(started)
 			<-fctx.Done()
 			close(fetchCancelled)
@@ -166,7 +166,7 @@ func TestFetchIsBoundedByTheFetchTimeout(t *testing.T) {
 	summary := cache.Register[inboxSummary](models, "inbox_summary")
 	client, _ := store.Client("mail", "u", models)
 	// The caller's own context has no deadline: only the fetch timeout ends the fetch.
-	_, err := summary.GetOrFetch(cache.Bind(context.Background(), client), "k", time.Minute, func(ctx context.Context) (inboxSummary, error) {
+	_, err := summary.GetOrFetch(context.Background(), client, "k", time.Minute, func(ctx context.Context) (inboxSummary, error) {
 		<-ctx.Done()
 		return inboxSummary{}, ctx.Err()
 	})
@@ -177,14 +177,14 @@ func TestFetchIsBoundedByTheFetchTimeout(t *testing.T) {
 
 func TestPanickingFetcherFailsItsCallersNotTheProcess(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
-		_, err := f.summary.GetOrFetch(cache.Bind(context.Background(), f.client), "k", time.Minute, func(context.Context) (inboxSummary, error) {
+		_, err := f.summary.GetOrFetch(context.Background(), f.client, "k", time.Minute, func(context.Context) (inboxSummary, error) {
 			panic("fetcher bug")
 		})
 		var p *panics.Error
 		if !errors.As(err, &p) || p.Value != "fetcher bug" || len(p.Stack) == 0 {
 			t.Fatalf("GetOrFetch = %v, want a *panics.Error with the value and stack", err)
 		}
-		got, err := f.summary.GetOrFetch(cache.Bind(context.Background(), f.client), "k", time.Minute, func(context.Context) (inboxSummary, error) {
+		got, err := f.summary.GetOrFetch(context.Background(), f.client, "k", time.Minute, func(context.Context) (inboxSummary, error) {
 			return inboxSummary{Unread: 2}, nil
 		})
 		if err != nil || got.Unread != 2 {

@@ -1,11 +1,15 @@
 package cache
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/imperalcloud/exthost/internal/jsonx"
 )
 
 // Stored is one entry as a backend holds it.
@@ -16,6 +20,9 @@ type Stored struct {
 	TTL time.Duration
 	// Envelope is the stored envelope; do not modify it.
 	Envelope []byte
+	// Value is the decoded value the backend hands out on hits, when it
+	// keeps one next to the envelope (the memory backend does); else nil.
+	Value any
 }
 
 // Scanner is a Backend that can list its entries by storage-key prefix.
@@ -41,6 +48,8 @@ type EntryInfo struct {
 	// Envelope is the stored envelope, {"model", "version", "data",
 	// "cached_at"}; do not modify it.
 	Envelope []byte
+	// Value is the decoded value shared by hits, when the backend keeps one.
+	Value any
 }
 
 // Entries lists the entries of appID for userID, or for every user when
@@ -64,7 +73,7 @@ func (s *Store) Entries(ctx context.Context, appID, userID string) ([]EntryInfo,
 		if !ok || info.AppID != appID {
 			continue
 		}
-		info.TTL, info.Envelope = st.TTL, st.Envelope
+		info.TTL, info.Envelope, info.Value = st.TTL, st.Envelope, st.Value
 		if s.keyNames != nil {
 			info.Key, _ = s.keyNames.GetIfPresent(info.KeyHash)
 		}
@@ -72,6 +81,32 @@ func (s *Store) Entries(ctx context.Context, appID, userID string) ([]EntryInfo,
 	}
 	slices.SortFunc(infos, func(a, b EntryInfo) int { return strings.Compare(a.StorageKey, b.StorageKey) })
 	return infos, nil
+}
+
+// Changed returns the entries of appID whose shared value no longer
+// encodes as the data of its envelope: values read from the cache are
+// shared by every hit, so a handler that changed one changed what other
+// calls read. Harnesses call it after each call; backends that keep no
+// decoded value have nothing to check.
+func (s *Store) Changed(ctx context.Context, appID string) ([]EntryInfo, error) {
+	entries, err := s.Entries(ctx, appID, "")
+	if err != nil {
+		return nil, err
+	}
+	var changed []EntryInfo
+	for _, e := range entries {
+		if e.Value == nil {
+			continue
+		}
+		var env struct {
+			Data json.RawMessage `json:"data"`
+		}
+		now, err := jsonx.Marshal(e.Value)
+		if err != nil || jsonx.Unmarshal(e.Envelope, &env) != nil || !bytes.Equal(now, env.Data) {
+			changed = append(changed, e)
+		}
+	}
+	return changed, nil
 }
 
 // Purge removes the entries of appID for userID, or for every user when

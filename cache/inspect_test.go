@@ -48,10 +48,10 @@ func TestEntriesAndPurge(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := pages.Set(cache.Bind(ctx, c), "inbox:work:INBOX:0", inboxSummary{Unread: 1}, time.Minute); err != nil {
+				if err := pages.Set(ctx, c, "inbox:work:INBOX:0", inboxSummary{Unread: 1}, time.Minute); err != nil {
 					t.Fatal(err)
 				}
-				if err := counts.Set(cache.Bind(ctx, c), "unread", inboxSummary{Unread: 2}, 30*time.Second); err != nil {
+				if err := counts.Set(ctx, c, "unread", inboxSummary{Unread: 2}, 30*time.Second); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -88,7 +88,7 @@ func TestEntriesAndPurge(t *testing.T) {
 				t.Fatalf("Purge(ann) = %d, %v", n, err)
 			}
 			c, _ := store.Client("inspect", "ann", models)
-			if _, ok, _ := pages.Get(cache.Bind(ctx, c), "inbox:work:INBOX:0"); ok {
+			if _, ok, _ := pages.Get(ctx, c, "inbox:work:INBOX:0"); ok {
 				t.Fatal("a purged entry still reads")
 			}
 			if n, err := store.Purge(ctx, "inspect", ""); n != 2*len(users)-2 || err != nil {

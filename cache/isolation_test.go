@@ -43,10 +43,10 @@ func TestIsolationProperty(t *testing.T) {
 				w, _ := stores[rng.IntN(2)].Client("app", writer, models)
 				r, _ := stores[rng.IntN(2)].Client("app", reader, models)
 				want := inboxSummary{Unread: i, LatestSubject: writer}
-				if err := m.Set(cache.Bind(ctx, w), key, want, time.Minute); err != nil {
+				if err := m.Set(ctx, w, key, want, time.Minute); err != nil {
 					t.Fatal(err)
 				}
-				got, ok, err := m.Get(cache.Bind(ctx, r), key)
+				got, ok, err := m.Get(ctx, r, key)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -20,11 +20,10 @@ import (
 // subscription is lost or restored (announcements may have been missed),
 // and an entry read before an announcement is never kept after it.
 type l1 struct {
-	entries        *otter.Cache[string, l1Entry]
-	id             string
-	log            *zap.Logger
-	onHit          func()
-	onInvalidation func()
+	entries  *otter.Cache[string, l1Entry]
+	id       string
+	log      *zap.Logger
+	observer L1Observer
 
 	mu      sync.Mutex    // orders fills after the drops they must not undo
 	gen     atomic.Uint64 // counts drops: a fill started before one is stale
@@ -56,16 +55,13 @@ func newL1(rdb redis.UniversalClient, id string, opts RedisOptions) *l1 {
 	if err != nil {
 		panic("cache: l1: " + err.Error()) // options are built here: an error is a bug
 	}
-	l := &l1{entries: entries, id: id, log: opts.Logger, onHit: opts.OnL1Hit, onInvalidation: opts.OnInvalidation,
+	l := &l1{entries: entries, id: id, log: opts.Logger, observer: opts.Observer,
 		done: make(chan struct{})}
 	if l.log == nil {
 		l.log = zap.NewNop()
 	}
-	if l.onHit == nil {
-		l.onHit = func() {}
-	}
-	if l.onInvalidation == nil {
-		l.onInvalidation = func() {}
+	if l.observer == nil {
+		l.observer = NopObserver{}
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	l.stop = stop
@@ -83,7 +79,7 @@ func (l *l1) get(key string) (Entry, bool) {
 	if !ok {
 		return Entry{}, false
 	}
-	l.onHit()
+	l.observer.L1Hit()
 	return Entry{Value: e.value, Envelope: e.envelope}, true
 }
 
@@ -164,7 +160,7 @@ func (l *l1) subscribe(ctx context.Context) {
 			sender, keys, _ := strings.Cut(m.Payload, "\n")
 			if sender != l.id {
 				l.drop(strings.Split(keys, "\n"))
-				l.onInvalidation()
+				l.observer.L1Invalidation()
 			}
 		}
 	}

@@ -24,15 +24,20 @@ func newL1Replica(t *testing.T, addr string) *l1Replica {
 		t.Fatal(err)
 	}
 	r := &l1Replica{invalidations: make(chan struct{}, 64)}
-	r.backend = cache.NewRedis(rdb, cache.RedisOptions{Timeout: 200 * time.Millisecond, L1Entries: 100,
-		OnL1Hit: func() { r.hits.Add(1) }, OnInvalidation: func() {
-			select {
-			case r.invalidations <- struct{}{}:
-			default:
-			}
-		}})
+	r.backend = cache.NewRedis(rdb, cache.RedisOptions{Timeout: 200 * time.Millisecond, L1Entries: 100, Observer: r})
 	t.Cleanup(func() { _ = r.backend.Close() })
 	return r
+}
+
+// L1Hit implements cache.L1Observer.
+func (r *l1Replica) L1Hit() { r.hits.Add(1) }
+
+// L1Invalidation implements cache.L1Observer.
+func (r *l1Replica) L1Invalidation() {
+	select {
+	case r.invalidations <- struct{}{}:
+	default:
+	}
 }
 
 // serving waits until the replica's L1 answers reads of key (its

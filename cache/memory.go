@@ -149,7 +149,13 @@ func (m *Memory) Scan(_ context.Context, prefix string) ([]Stored, error) {
 		}
 		// Quietly: looking must not make an entry more valuable to keep.
 		if e, ok := m.entries.GetEntryQuietly(key); ok && !e.HasExpired() {
-			found = append(found, Stored{StorageKey: key, TTL: e.ExpiresAfter(), Envelope: e.Value.envelope})
+			st := Stored{StorageKey: key, TTL: e.ExpiresAfter(), Envelope: e.Value.envelope}
+			if e.Value.decoded != nil {
+				if v := e.Value.decoded.value.Load(); v != nil {
+					st.Value = *v
+				}
+			}
+			found = append(found, st)
 		}
 	}
 	return found, nil

@@ -68,51 +68,31 @@ func Register[T any](ms *Models, name string) *Model[T] {
 // Name returns the model's registered name.
 func (m *Model[T]) Name() string { return m.name }
 
-// Scope is a call's view of the cache: the call's context, and its client,
-// bound to the call's app and user. A handler's *ctx.Call is one; elsewhere
-// Bind makes one.
-type Scope interface {
-	context.Context
-	CacheClient() *Client
-}
-
-// Bind returns the scope of client under ctx.
-func Bind(ctx context.Context, client *Client) Scope { return bound{ctx, client} }
-
-type bound struct {
-	context.Context
-	client *Client
-}
-
-func (b bound) CacheClient() *Client { return b.client }
-
-// Get returns the value stored under key for the scope's user, and whether
-// there was one. A backend failure reads as a miss (the cache fails open);
-// the only errors are broken invariants, reported before any I/O.
-func (m *Model[T]) Get(s Scope, key string) (T, bool, error) {
-	c := s.CacheClient()
+// Get returns the value stored under key for c's user, and whether there
+// was one. A backend failure reads as a miss (the cache fails open); the
+// only errors are broken invariants, reported before any I/O.
+func (m *Model[T]) Get(ctx context.Context, c *Client, key string) (T, bool, error) {
 	if err := m.check(c, key); err != nil {
 		var zero T
 		return zero, false, err
 	}
-	v, ok, _ := read[T](s, c, m.name, key)
+	v, ok, _ := read[T](ctx, c, m.name, key)
 	c.lookup(m.name, ok)
 	return v, ok, nil
 }
 
-// Set stores v under key for the scope's user for ttl, a whole number of
+// Set stores v under key for c's user for ttl, a whole number of
 // seconds in [5s, 300s]. It returns a *ContractError, before any I/O, for a
 // bad key or TTL or an envelope over 64 KiB, and the backend's error if the
 // write failed.
-func (m *Model[T]) Set(s Scope, key string, v T, ttl time.Duration) error {
-	c := s.CacheClient()
+func (m *Model[T]) Set(ctx context.Context, c *Client, key string, v T, ttl time.Duration) error {
 	if err := m.check(c, key); err != nil {
 		return err
 	}
 	if err := ValidateTTL(ttl); err != nil {
 		return err
 	}
-	return set(s, c, m.name, key, v, ttl)
+	return set(ctx, c, m.name, key, v, ttl)
 }
 
 // GetOrFetch returns the cached value for key, or calls fetch on a miss,
@@ -126,8 +106,7 @@ func (m *Model[T]) Set(s Scope, key string, v T, ttl time.Duration) error {
 // panicking fetch fails its callers with a *panics.Error. A failed write
 // (backend down, value over 64 KiB) is logged and the fresh value still
 // returned.
-func (m *Model[T]) GetOrFetch(s Scope, key string, ttl time.Duration, fetch func(context.Context) (T, error)) (T, error) {
-	c := s.CacheClient()
+func (m *Model[T]) GetOrFetch(ctx context.Context, c *Client, key string, ttl time.Duration, fetch func(context.Context) (T, error)) (T, error) {
 	if err := m.check(c, key); err != nil {
 		var zero T
 		return zero, err
@@ -136,7 +115,7 @@ func (m *Model[T]) GetOrFetch(s Scope, key string, ttl time.Duration, fetch func
 		var zero T
 		return zero, err
 	}
-	return getOrFetch(s, c, m.name, key, ttl, fetch)
+	return getOrFetch(ctx, c, m.name, key, ttl, fetch)
 }
 
 func (m *Model[T]) check(c *Client, key string) error {

@@ -28,3 +28,18 @@ func (NopObserver) Degraded(bool) {}
 
 // Collapsed implements Observer.
 func (NopObserver) Collapsed(string, string) {}
+
+// L1Observer receives the events of the in-process layer in front of
+// Redis, for metrics. Calls are made on the request path.
+type L1Observer interface {
+	// L1Hit counts one read the L1 answered.
+	L1Hit()
+	// L1Invalidation counts one announcement from another replica the L1 applied.
+	L1Invalidation()
+}
+
+// L1Hit implements L1Observer.
+func (NopObserver) L1Hit() {}
+
+// L1Invalidation implements L1Observer.
+func (NopObserver) L1Invalidation() {}

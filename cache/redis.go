@@ -93,11 +93,8 @@ type RedisOptions struct {
 	L1Entries int
 	// Logger receives the L1's subscription losses and recoveries.
 	Logger *zap.Logger
-	// OnL1Hit is called for each read the L1 answered, for a metric.
-	OnL1Hit func()
-	// OnInvalidation is called for each announcement from another replica
-	// the L1 applied, for a metric.
-	OnInvalidation func()
+	// Observer counts the L1's hits and applied invalidations. Default: none.
+	Observer L1Observer
 	// Namespace prefixes every key and the invalidation channel, so that
 	// tests sharing one Redis never see each other's entries. Production
 	// leaves it empty: the keyspace is then exactly DESIGN's. It must hold

@@ -1,4 +1,4 @@
-// Package ctx holds the per-call context an extension's handler receives:
+// Package ctx holds the per-call value an extension's handler receives:
 // who is calling, and the clients bound to that caller (HTTP, cache, log).
 //
 // A *Call is itself a context.Context carrying the call's deadline and
@@ -8,10 +8,14 @@
 //		page, err := inboxPages.GetOrFetch(c, cacheKey, time.Minute, fetchInbox)
 //		...
 //	}
+//
+// A Call is read-only: the runtime builds it in one step, with NewCall,
+// and nothing a handler does can change whom it acts for.
 package ctx
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,12 +53,8 @@ func (u User) HasScope(scope string) bool {
 // HasRole reports whether the user has exactly role.
 func (u User) HasRole(role string) bool { return u.Role == role }
 
-// Call is one invocation of an extension function. It embeds the call's
-// context (deadline and cancellation), so it can be passed wherever a
-// context.Context is expected. The runtime builds it; handlers only read it.
-type Call struct {
-	context.Context
-
+// Setup is everything a Call is made of; the runtime fills it in once.
+type Setup struct {
 	// AppID and Function name what is being called.
 	AppID    string
 	Function string
@@ -66,28 +66,71 @@ type Call struct {
 	HTTP *httpclient.Client
 	// Cache is the caller's cache for this extension.
 	Cache *cache.Client
-	// Clock is the host's time source; nil means time.Now. Use Now.
+	// Clock is the host's time source; nil means time.Now.
 	Clock func() time.Time
-
-	logger  *zap.Logger
-	logOnce sync.Once
-	log     *zap.Logger
+	// Logger is the host's logger; the call's own, with the call's
+	// fields, is built from it on first use. Nil logs nothing.
+	Logger *zap.Logger
 }
 
-// NewCall returns a call on parent. logger is the host's logger; the call's
-// own logger, with the call's fields, is built on first use.
-func NewCall(parent context.Context, logger *zap.Logger) *Call {
-	return &Call{Context: parent, logger: logger}
+// Call is one invocation of an extension function. It embeds the call's
+// context (deadline and cancellation), so it can be passed wherever a
+// context.Context is expected. Its parts can be read, never replaced.
+type Call struct {
+	context.Context
+	setup *Setup
+	log   *callLog
 }
 
-// CacheClient returns the call's cache client; it makes a *Call a
-// cache.Scope, so handlers write inboxPages.GetOrFetch(c, key, ttl, fetch).
-func (c *Call) CacheClient() *cache.Client { return c.Cache }
+// callLog is the call's logger, built once and shared by the call's
+// detached copies.
+type callLog struct {
+	once sync.Once
+	log  *zap.Logger
+}
+
+// NewCall returns the call s describes, on parent.
+func NewCall(parent context.Context, s Setup) *Call {
+	s.User.Scopes = slices.Clip(s.User.Scopes)
+	return &Call{Context: parent, setup: &s, log: &callLog{}}
+}
+
+// WithContext returns a copy of the call on another context: the same
+// caller, clients and ids, another deadline and cancellation. The cache
+// gives a shared fetch such a copy, detached from any one caller.
+func (c *Call) WithContext(parent context.Context) *Call {
+	return &Call{Context: parent, setup: c.setup, log: c.log}
+}
+
+// AppID returns the id of the extension being called.
+func (c *Call) AppID() string { return c.setup.AppID }
+
+// Function returns the name of the function being called.
+func (c *Call) Function() string { return c.setup.Function }
+
+// RequestID returns the call's request id.
+func (c *Call) RequestID() string { return c.setup.RequestID }
+
+// User returns the caller; its Scopes are a copy.
+func (c *Call) User() User {
+	u := c.setup.User
+	u.Scopes = slices.Clone(u.Scopes)
+	return u
+}
+
+// UserID returns the caller's platform user id, User().ImperalID.
+func (c *Call) UserID() string { return c.setup.User.ImperalID }
+
+// HTTP returns the client for the configured upstream services.
+func (c *Call) HTTP() *httpclient.Client { return c.setup.HTTP }
+
+// Cache returns the caller's cache client for this extension.
+func (c *Call) Cache() *cache.Client { return c.setup.Cache }
 
 // Now returns the current time on the host's clock.
 func (c *Call) Now() time.Time {
-	if c.Clock != nil {
-		return c.Clock()
+	if c.setup.Clock != nil {
+		return c.setup.Clock()
 	}
 	return time.Now()
 }
@@ -95,17 +138,17 @@ func (c *Call) Now() time.Time {
 // Log returns a logger carrying the call's request id, app, function and
 // user id. It is built on first use: most calls never log.
 func (c *Call) Log() *zap.Logger {
-	c.logOnce.Do(func() {
-		base := c.logger
+	c.log.once.Do(func() {
+		base := c.setup.Logger
 		if base == nil {
 			base = zap.NewNop()
 		}
-		c.log = base.With(
-			zap.String("request_id", c.RequestID),
-			zap.String("app", c.AppID),
-			zap.String("function", c.Function),
-			zap.String("user_id", c.User.ImperalID),
+		c.log.log = base.With(
+			zap.String("request_id", c.setup.RequestID),
+			zap.String("app", c.setup.AppID),
+			zap.String("function", c.setup.Function),
+			zap.String("user_id", c.setup.User.ImperalID),
 		)
 	})
-	return c.log
+	return c.log.log
 }

@@ -44,15 +44,17 @@ func TestCallCarriesContextClockAndLogger(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	parent, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
-	c := ctx.NewCall(parent, zap.New(core))
-	c.AppID, c.Function, c.RequestID, c.User = "mail-client", "list_inbox", "req-9", ctx.User{ImperalID: "imp_u_1"}
+	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := ctx.NewCall(parent, ctx.Setup{
+		AppID: "mail-client", Function: "list_inbox", RequestID: "req-9",
+		User:  ctx.User{ImperalID: "imp_u_1", Scopes: []string{"mail.read"}},
+		Clock: func() time.Time { return fixed }, Logger: zap.New(core),
+	})
 
 	var _ context.Context = c // a *Call is the context handlers pass on
 	if dl, ok := c.Deadline(); !ok || time.Until(dl) < 59*time.Minute {
 		t.Fatalf("deadline not carried: %v %v", dl, ok)
 	}
-	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c.Clock = func() time.Time { return fixed }
 	if !c.Now().Equal(fixed) {
 		t.Fatal("Now ignores the host clock")
 	}
@@ -65,8 +67,24 @@ func TestCallCarriesContextClockAndLogger(t *testing.T) {
 	if fields["request_id"] != "req-9" || fields["app"] != "mail-client" || fields["function"] != "list_inbox" || fields["user_id"] != "imp_u_1" {
 		t.Fatalf("call log fields = %v", fields)
 	}
+	detached := c.WithContext(context.Background())
+	if detached.Log() != first || detached.UserID() != "imp_u_1" || detached.RequestID() != "req-9" {
+		t.Fatal("a detached copy is not the same call")
+	}
 	cancel()
 	if c.Err() == nil {
 		t.Fatal("cancellation not carried")
+	}
+	if detached.Err() != nil {
+		t.Fatal("the detached copy was cancelled with its parent")
+	}
+}
+
+func TestCallCannotBeChanged(t *testing.T) {
+	c := ctx.NewCall(context.Background(), ctx.Setup{User: ctx.User{ImperalID: "imp_u_1", Scopes: []string{"mail.read"}}})
+	u := c.User()
+	u.ImperalID, u.Scopes[0] = "someone_else", "*"
+	if got := c.User(); got.ImperalID != "imp_u_1" || got.Scopes[0] != "mail.read" || c.User().HasScope("calendar.read") {
+		t.Fatalf("the caller changed through a copy: %+v", got)
 	}
 }

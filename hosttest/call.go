@@ -11,6 +11,7 @@ import (
 
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/internal/calltoken"
+	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -32,7 +33,7 @@ type Result struct {
 	// Trace is what happened during the call: cache hits and misses,
 	// upstream requests, the event published. Empty when the call was
 	// refused before it reached the dispatcher (bad envelope, token).
-	Trace runtime.Trace `json:"-"`
+	Trace Trace `json:"-"`
 }
 
 // OK reports whether the call succeeded.
@@ -87,15 +88,16 @@ func (h *Host) settings(opts []CallOption) callSettings {
 func (h *Host) Call(app, function string, params any, opts ...CallOption) Result {
 	h.t.Helper()
 	s := h.settings(opts)
-	res, tr := h.host.Dispatcher().Call(context.Background(), runtime.Request{
+	res, tr := h.host.Dispatcher().Call(context.Background(), dispatch.Request{
 		AppID: app, Function: function, Params: h.encode(params), User: s.user, RequestID: s.requestID,
 	})
 	raw, err := res.MarshalJSON()
 	if err != nil {
 		h.t.Fatalf("hosttest: %s.%s: result does not encode: %v", app, function, err)
 	}
+	h.checkShared(app)
 	out := h.decode(raw)
-	out.Trace = tr
+	out.Trace = traceOf(tr)
 	return out
 }
 
@@ -135,6 +137,7 @@ func (h *Host) CallHTTP(app, function string, params any, opts ...CallOption) Re
 	if err != nil {
 		h.t.Fatalf("hosttest: POST %s: %v", req.URL, err)
 	}
+	h.checkShared(app)
 	out := h.decode(raw)
 	out.HTTPStatus = resp.StatusCode
 	out.Trace = h.trace(resp.Header.Get("X-Request-ID"))
@@ -159,13 +162,13 @@ func (h *Host) Token(app, userID string, ttl time.Duration) string {
 }
 
 // trace returns the trace of the call with requestID, if the host kept one.
-func (h *Host) trace(requestID string) runtime.Trace {
+func (h *Host) trace(requestID string) Trace {
 	for _, tr := range h.harness.Calls(0) {
 		if tr.RequestID == requestID {
-			return tr
+			return traceOf(tr)
 		}
 	}
-	return runtime.Trace{}
+	return Trace{}
 }
 
 func (h *Host) encode(params any) json.RawMessage {

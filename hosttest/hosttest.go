@@ -26,7 +26,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"time"
 
@@ -211,15 +210,25 @@ func (h *Host) Advance(d time.Duration) time.Time {
 
 // Traces returns the traces of the host's calls, oldest first (the last
 // 256): cache hits and misses, upstream requests, status and duration.
-func (h *Host) Traces() []runtime.Trace {
-	traces := h.harness.Calls(0)
-	slices.Reverse(traces)
+func (h *Host) Traces() []Trace {
+	calls := h.harness.Calls(0)
+	traces := make([]Trace, len(calls))
+	for i, tr := range calls {
+		traces[len(calls)-1-i] = traceOf(tr)
+	}
 	return traces
 }
 
 // Events returns the events the host published, oldest first (the last
 // 256).
-func (h *Host) Events() []runtime.Event { return h.host.Events() }
+func (h *Host) Events() []Event {
+	published := h.host.Events()
+	out := make([]Event, len(published))
+	for i, ev := range published {
+		out[i] = eventOf(ev)
+	}
+	return out
+}
 
 // Requests returns the requests the upstream service received, in order.
 func (h *Host) Requests(service string) []Request { return h.upstreams.received(service) }

@@ -132,7 +132,7 @@ func TestPanickingStubFailsTheTest(t *testing.T) {
 
 func TestLogsAreCaptured(t *testing.T) {
 	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "boom", Version: "1.0.0", ActionsExplicit: true})
-	runtime.AddFunction(ext.ChatTool("tool_boom", "Fails."), runtime.Function[struct{}]{
+	runtime.AddFunction(ext.ChatTool("tool_boom", "Fails."), runtime.Function[struct{}, runtime.NoData]{
 		Name: "explode", Description: "Panics.", ActionType: runtime.Read,
 		Handler: func(*ctx.Call, struct{}) (runtime.Result, error) { panic("kaboom") },
 	})
@@ -198,6 +198,48 @@ func TestRecordThenReplay(t *testing.T) {
 			t.Fatalf("answer %s, errors %q", res.JSON, tb.errors())
 		}
 	})
+}
+
+// tagList is a cached value with a slice a careless handler could change.
+type tagList struct {
+	Tags []string `json:"tags"`
+}
+
+// A handler that changes a value it read from the cache changes what every
+// other call reads: the test host fails the test that does it.
+func TestChangingACachedValueFailsTheTest(t *testing.T) {
+	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "tags", Version: "1.0.0", ActionsExplicit: true})
+	tags := runtime.CacheModel[tagList](ext, "tag_list")
+	tool := ext.ChatTool("tool_tags_chat", "Tags.")
+	read := func(upper bool) runtime.Handler[struct{}] {
+		return func(c *ctx.Call, _ struct{}) (runtime.Result, error) {
+			list, err := tags.GetOrFetch(c, "tags", time.Minute, func(*ctx.Call) (tagList, error) {
+				return tagList{Tags: []string{"work", "home"}}, nil
+			})
+			if err != nil {
+				return runtime.Result{}, err
+			}
+			if upper {
+				list.Tags[0] = strings.ToUpper(list.Tags[0]) // the bug: list.Tags is shared
+			}
+			return runtime.Success(list, "tags"), nil
+		}
+	}
+	runtime.AddFunction(tool, runtime.Function[struct{}, tagList]{Name: "tags", Handler: read(false)})
+	runtime.AddFunction(tool, runtime.Function[struct{}, tagList]{Name: "shout_tags", Handler: read(true)})
+
+	tb := &errorCatcher{TB: t}
+	h := hosttest.New(tb, hosttest.Options{Extensions: []*runtime.Extension{ext}})
+	h.Call("tags", "tags", nil)
+	h.Call("tags", "tags", nil) // a hit that changes nothing
+	if errs := tb.errors(); len(errs) != 0 {
+		t.Fatalf("reads reported %q", errs)
+	}
+	h.Call("tags", "shout_tags", nil)
+	if errs := tb.errors(); len(errs) != 1 || !strings.Contains(errs[0], "changed the cached tag_list entry of test_user") ||
+		!strings.Contains(errs[0], "key tags") {
+		t.Fatalf("errors = %q", errs)
+	}
 }
 
 // errorCatcher keeps the errors reported to it instead of failing the test.

@@ -2,16 +2,33 @@ package runtime_test
 
 import (
 	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
+type echoParams struct {
+	Name  string   `json:"name" jsonschema:"required" jsonschema_description:"Who to greet."`
+	Count int      `json:"count"`
+	Loud  bool     `json:"loud"`
+	Tags  []string `json:"tags"`
+	Inner *struct {
+		Level int `json:"level" jsonschema:"required"`
+	} `json:"inner,omitempty"`
+}
+
+type none struct{}
+
+type note struct {
+	Text string `json:"text"`
+}
+
 func okHandler[P any](*ctx.Call, P) (runtime.Result, error) { return runtime.Success(nil, ""), nil }
+
+// fn declares a function of no parameters and no data.
+type fn = runtime.Function[none, runtime.NoData]
 
 func TestDeclarationsPanicAtStartUp(t *testing.T) {
 	newTool := func() *runtime.ChatTool {
@@ -26,34 +43,49 @@ func TestDeclarationsPanicAtStartUp(t *testing.T) {
 		{"app id ending in a dash", func() { runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-"}) }, `app id "demo-"`},
 		{"empty app id", func() { runtime.NewExtension(runtime.ExtensionInfo{}) }, `app id ""`},
 		{"malformed function name", func() {
-			runtime.AddFunction(newTool(), runtime.Function[none]{Name: "list-inbox", Handler: okHandler[none]})
+			runtime.AddFunction(newTool(), fn{Name: "list-inbox", Handler: okHandler[none]})
 		}, `function "list-inbox": name must match`},
 		{"reserved function name", func() {
-			runtime.AddFunction(newTool(), runtime.Function[none]{Name: "__panel__x", Handler: okHandler[none]})
+			runtime.AddFunction(newTool(), fn{Name: "__panel__x", Handler: okHandler[none]})
 		}, "reserved"},
 		{"duplicate function", func() {
 			tool := newTool()
-			runtime.AddFunction(tool, runtime.Function[none]{Name: "f", Handler: okHandler[none]})
-			runtime.AddFunction(tool, runtime.Function[none]{Name: "f", Handler: okHandler[none]})
+			runtime.AddFunction(tool, fn{Name: "f", Handler: okHandler[none]})
+			runtime.AddFunction(tool, fn{Name: "f", Handler: okHandler[none]})
 		}, `function "f": already declared`},
-		{"no handler", func() { runtime.AddFunction(newTool(), runtime.Function[none]{Name: "f"}) }, "no handler"},
+		{"no handler", func() { runtime.AddFunction(newTool(), fn{Name: "f"}) }, "no handler"},
 		{"unknown action type", func() {
-			runtime.AddFunction(newTool(), runtime.Function[none]{Name: "f", ActionType: "delete", Handler: okHandler[none]})
+			runtime.AddFunction(newTool(), fn{Name: "f", ActionType: "delete", Handler: okHandler[none]})
 		}, `action type "delete"`},
 		{"malformed event", func() {
-			runtime.AddFunction(newTool(), runtime.Function[none]{Name: "f", Event: "archived", Handler: okHandler[none]})
-		}, `event "archived"`},
+			runtime.AddFunction(newTool(), fn{Name: "f", Event: "Email Archived", Handler: okHandler[none]})
+		}, `event "Email Archived"`},
+		{"event with an empty segment", func() {
+			runtime.AddFunction(newTool(), fn{Name: "f", Event: "email..archived", Handler: okHandler[none]})
+		}, `event "email..archived"`},
+		{"malformed panel effect", func() {
+			runtime.AddFunction(newTool(), fn{Name: "f", Effects: []string{"__panel__"}, Handler: okHandler[none]})
+		}, `effect "__panel__"`},
+		{"malformed intent effect", func() {
+			runtime.AddFunction(newTool(), fn{Name: "f", Effects: []string{"refresh the sidebar"}, Handler: okHandler[none]})
+		}, `effect "refresh the sidebar"`},
+		{"id projection that is no parameter", func() {
+			runtime.AddFunction(newTool(), runtime.Function[echoParams, runtime.NoData]{Name: "f", IDProjection: "message_id", Handler: okHandler[echoParams]})
+		}, `id projection "message_id"`},
 		{"params not a struct", func() {
-			runtime.AddFunction(newTool(), runtime.Function[map[string]any]{Name: "f", Handler: okHandler[map[string]any]})
+			runtime.AddFunction(newTool(), runtime.Function[map[string]any, runtime.NoData]{Name: "f", Handler: okHandler[map[string]any]})
 		}, "parameters must be a struct"},
+		{"params field of no JSON type", func() {
+			runtime.AddFunction(newTool(), runtime.Function[struct{ C chan int }, runtime.NoData]{Name: "f", Handler: okHandler[struct{ C chan int }]})
+		}, "cannot come from JSON"},
 		{"non-scalar default", func() {
-			runtime.AddFunction(newTool(), runtime.Function[echoParams]{Name: "f", Defaults: echoParams{Tags: []string{"x"}}, Handler: okHandler[echoParams]})
+			runtime.AddFunction(newTool(), runtime.Function[echoParams, runtime.NoData]{Name: "f", Defaults: echoParams{Tags: []string{"x"}}, Handler: okHandler[echoParams]})
 		}, "defaults may only set scalar fields"},
-		{"return type not an object", func() {
-			runtime.AddFunction(newTool(), runtime.Function[none]{Name: "f", Returns: reflect.TypeFor[[]string](), Handler: okHandler[none]})
+		{"data type not an object", func() {
+			runtime.AddFunction(newTool(), runtime.Function[none, []string]{Name: "f", Handler: okHandler[none]})
 		}, "must be a JSON object"},
 		{"tool name over 64 characters", func() {
-			runtime.AddFunction(newTool(), runtime.Function[none]{Name: strings.Repeat("f", 60), Handler: okHandler[none]})
+			runtime.AddFunction(newTool(), fn{Name: strings.Repeat("f", 60), Handler: okHandler[none]})
 		}, "longer than 64"},
 		{"duplicate chat tool", func() {
 			ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"})
@@ -69,12 +101,13 @@ func TestDeclarationsPanicAtStartUp(t *testing.T) {
 		{"declaration after serving", func() {
 			ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"})
 			tool := ext.ChatTool("tool_demo_chat", "")
-			d, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext}})
-			if err != nil {
-				panic(err)
-			}
-			defer d.Close()
-			runtime.AddFunction(tool, runtime.Function[none]{Name: "late", Handler: okHandler[none]})
+			ext.Seal()
+			runtime.AddFunction(tool, fn{Name: "late", Handler: okHandler[none]})
+		}, "already being served"},
+		{"cache model after serving", func() {
+			ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"})
+			ext.Seal()
+			runtime.CacheModel[note](ext, "note")
 		}, "already being served"},
 	}
 	for _, tc := range cases {
@@ -90,12 +123,56 @@ func TestDeclarationsPanicAtStartUp(t *testing.T) {
 	}
 }
 
+// Event names are the SDK's: it does not restrict them, and the real mail
+// client declares bare ones.
+func TestEventNamesBareAndDotted(t *testing.T) {
+	tool := runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"}).ChatTool("tool_demo_chat", "")
+	for i, event := range []string{"archived", "sent", "email.archived", "mail:marked_read", "v2_done"} {
+		f := runtime.AddFunction(tool, fn{Name: "f" + strings.Repeat("x", i), Event: event, Handler: okHandler[none]})
+		if f.Info().Event != event {
+			t.Errorf("event %q declared as %q", event, f.Info().Event)
+		}
+	}
+}
+
+// Functions are listed in the order they are declared.
+func TestFunctionsKeepDeclarationOrder(t *testing.T) {
+	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"})
+	tool := ext.ChatTool("tool_demo_chat", "")
+	names := []string{"zeta", "alpha", "mid", "beta"}
+	for _, name := range names {
+		runtime.AddFunction(tool, fn{Name: name, Handler: okHandler[none]})
+	}
+	var got []string
+	for _, f := range ext.Functions() {
+		got = append(got, f.Name())
+	}
+	if strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Fatalf("functions = %v, want %v", got, names)
+	}
+	if f, ok := ext.Function("mid"); !ok || f.Name() != "mid" {
+		t.Fatal("Function(mid) not found")
+	}
+}
+
+func TestPanelsComeFromEffects(t *testing.T) {
+	tool := runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"}).ChatTool("tool_demo_chat", "")
+	f := runtime.AddFunction(tool, fn{Name: "write", ActionType: runtime.Write,
+		Effects: []string{"__panel__sidebar", "update:email", "__panel__inbox-list"}, Handler: okHandler[none]})
+	if got := strings.Join(f.Panels(), ","); got != "sidebar,inbox-list" {
+		t.Fatalf("panels = %s", got)
+	}
+	if f := runtime.AddFunction(tool, fn{Name: "read", Handler: okHandler[none]}); f.Panels() != nil || f.Info().ActionType != runtime.Read {
+		t.Fatalf("a read without effects: %v %s", f.Panels(), f.Info().ActionType)
+	}
+}
+
 func TestParamsSchemaIsDerivedOnce(t *testing.T) {
 	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"})
-	runtime.AddFunction(ext.ChatTool("tool_demo_chat", ""), runtime.Function[echoParams]{
+	runtime.AddFunction(ext.ChatTool("tool_demo_chat", ""), runtime.Function[echoParams, runtime.NoData]{
 		Name: "echo", Defaults: echoParams{Count: 3, Loud: true}, Handler: okHandler[echoParams],
 	})
-	fn := ext.Functions()[0]
+	fn := ext.Functions()[0].Info()
 	var schema struct {
 		Type                 string                     `json:"type"`
 		Required             []string                   `json:"required"`
@@ -126,74 +203,4 @@ func TestParamsSchemaIsDerivedOnce(t *testing.T) {
 	if !strings.Contains(string(schema.Properties["inner"]), `"additionalProperties":false`) {
 		t.Errorf("nested objects are not closed: %s", schema.Properties["inner"])
 	}
-}
-
-func TestManifestAndCatalog(t *testing.T) {
-	h := newHarness(t, 5*time.Second)
-	ext, _ := h.d.Extension("test-app")
-	m := runtime.NewManifest(ext)
-	raw, _ := json.Marshal(m)
-	top := orderedKeys(t, raw)
-	wantTop := "manifest_schema_version,sdk_version,app_id,version,name,description,icon,actions_explicit,system," +
-		"capabilities,tools,signals,schedules,required_scopes,panels"
-	if strings.Join(top, ",") != wantTop {
-		t.Errorf("manifest keys = %s\nwant %s", strings.Join(top, ","), wantTop)
-	}
-	tool, _ := json.Marshal(m.Tools[0])
-	// sdk-contract.md §12 case 38: exactly these keys, in this order.
-	wantTool := "name,description,action_type,chain_callable,effects,id_projection,params_schema,return_schema," +
-		"event,background,long_running,scopes,owner_chat_tool"
-	if got := strings.Join(orderedKeys(t, tool), ","); got != wantTool {
-		t.Errorf("tool keys = %s\nwant %s", got, wantTool)
-	}
-	if m.ManifestSchemaVersion != 3 || m.Tools[0].Name != "echo" || !m.Tools[0].ChainCallable ||
-		m.Tools[0].OwnerChatTool != "tool_test_chat" || m.Tools[0].Effects == nil || m.Tools[0].Scopes == nil {
-		t.Errorf("manifest tool = %+v", m.Tools[0])
-	}
-	for _, tl := range m.Tools {
-		if strings.HasPrefix(tl.Name, "__") || strings.HasPrefix(tl.Name, "tool_") {
-			t.Errorf("manifest lists %s, which the platform rejects", tl.Name)
-		}
-	}
-
-	catalog := runtime.NewCatalog(h.d.Extensions())
-	if len(catalog.Tools) != len(m.Tools) {
-		t.Fatalf("catalog has %d tools, manifest %d: they must list the same functions", len(catalog.Tools), len(m.Tools))
-	}
-	first := catalog.Tools[0]
-	if first.Name != "test-app__echo" || first.AppID != "test-app" || first.Function != "echo" ||
-		string(first.InputSchema) != string(m.Tools[0].ParamsSchema) {
-		t.Errorf("catalog tool = %+v", first)
-	}
-	openai, _ := json.Marshal(catalog.OpenAITools()[0])
-	if !strings.HasPrefix(string(openai), `{"type":"function","function":{"name":"test-app__echo","description":"Greets by name.","parameters":{`) {
-		t.Errorf("openai tool = %s", openai)
-	}
-
-	summary := runtime.Summarize(ext)
-	if summary.AppID != "test-app" || summary.Name != "Test App" || summary.Functions[0] != "echo" {
-		t.Errorf("summary = %+v", summary)
-	}
-}
-
-// orderedKeys returns the top-level keys of a JSON object in document order.
-func orderedKeys(t *testing.T, raw []byte) []string {
-	t.Helper()
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	if _, err := dec.Token(); err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sync/atomic"
 
 	"github.com/imperalcloud/exthost/cache"
@@ -33,12 +34,12 @@ type ExtensionInfo struct {
 // Extension is one compiled-in extension: its metadata, chat tools,
 // functions and cache models. Declare it at package scope with NewExtension,
 // add its parts from the same package, and register it with the registry
-// from init(). Once a Dispatcher serves it, it is sealed: adding to it panics.
+// from init(). Once a host serves it, it is sealed: adding to it panics.
 type Extension struct {
 	info   ExtensionInfo
 	tools  []*ChatTool
-	funcs  []*function
-	byName map[string]*function
+	funcs  []*Func
+	byName map[string]*Func
 	models *cache.Models
 	sealed atomic.Bool
 }
@@ -50,7 +51,7 @@ func NewExtension(info ExtensionInfo) *Extension {
 	if !appIDPattern.MatchString(info.AppID) {
 		panic(fmt.Sprintf("runtime: extension app id %q must match %s", info.AppID, appIDPattern))
 	}
-	return &Extension{info: info, byName: make(map[string]*function), models: cache.NewModels(info.AppID)}
+	return &Extension{info: info, byName: make(map[string]*Func), models: cache.NewModels(info.AppID)}
 }
 
 // Info returns the extension's metadata.
@@ -59,16 +60,24 @@ func (e *Extension) Info() ExtensionInfo { return e.info }
 // AppID returns the extension's app id.
 func (e *Extension) AppID() string { return e.info.AppID }
 
-// Models returns the extension's registered cache models.
-func (e *Extension) Models() *cache.Models { return e.models }
+// Functions returns the extension's functions in declaration order.
+func (e *Extension) Functions() []*Func { return slices.Clone(e.funcs) }
 
-// Functions describes the extension's functions in declaration order.
-func (e *Extension) Functions() []FunctionInfo {
-	infos := make([]FunctionInfo, len(e.funcs))
-	for i, f := range e.funcs {
-		infos[i] = f.info()
-	}
-	return infos
+// Function returns the extension's function called name.
+func (e *Extension) Function(name string) (*Func, bool) {
+	f, ok := e.byName[name]
+	return f, ok
+}
+
+// CacheModels returns the extension's registered cache models, which a
+// host binds each call's cache client to.
+func (e *Extension) CacheModels() *cache.Models { return e.models }
+
+// Seal freezes the declarations. A host seals an extension when it starts
+// serving it: from then on, adding a function, tool or model panics.
+func (e *Extension) Seal() {
+	e.sealed.Store(true)
+	e.models.Seal()
 }
 
 // ChatTool declares a chat tool of the extension, the SDK's ChatExtension:
@@ -87,21 +96,6 @@ func (e *Extension) ChatTool(name, description string) *ChatTool {
 	t := &ChatTool{ext: e, name: name, description: description}
 	e.tools = append(e.tools, t)
 	return t
-}
-
-// CacheModel registers a cache model of ext under name, holding values of
-// the struct type T, and returns its typed handle (the SDK's
-// @ext.cache_model). It panics when name is malformed or taken, or T is not
-// a struct.
-func CacheModel[T any](ext *Extension, name string) *cache.Model[T] {
-	ext.mustBeOpen("cache model " + name)
-	return cache.Register[T](ext.models, name)
-}
-
-// seal freezes the declarations: the extension is about to be served.
-func (e *Extension) seal() {
-	e.sealed.Store(true)
-	e.models.Seal()
 }
 
 func (e *Extension) mustBeOpen(what string) {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/imperalcloud/exthost/ctx"
-	"github.com/imperalcloud/exthost/internal/jsonx"
+	"github.com/imperalcloud/exthost/internal/panics"
+	"github.com/imperalcloud/exthost/internal/params"
 )
 
 // ActionType says what a function does to the user's data. The platform
@@ -32,39 +34,53 @@ const MaxToolNameLen = 64
 
 var (
 	functionNamePattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-	eventPattern        = regexp.MustCompile(`^[a-z][a-z0-9_]*(?:[.:][a-z0-9_]+)+$`)
+	// Event names follow the SDK, which does not restrict them: bare
+	// ("archived", as the real mail client declares) and dotted
+	// ("email.archived") are both valid.
+	eventPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(?:[.:][a-z0-9_]+)*$`)
+	// An effect is a panel to refresh, "__panel__<id>", or an advisory
+	// intent, "<verb>:<noun>" ("update:email").
+	panelIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	intentPattern  = regexp.MustCompile(`^[a-z][a-z0-9_]*:[a-z0-9_.*-]+$`)
 )
 
+// maxEventLen bounds an event name.
+const maxEventLen = 128
+
 // Handler runs one call of a function with its decoded parameters. It returns
-// the call's ActionResult; a returned error fails the call with the error's
-// code (see CodeOf), so handlers return upstream and cache errors as they are.
+// the call's Result; a returned error fails the call with the error's code,
+// so handlers return upstream and cache errors as they are.
 type Handler[P any] func(c *ctx.Call, params P) (Result, error)
 
-// Function declares a chat function whose parameters decode into P, a struct.
-// P's JSON Schema, derived once with invopop/jsonschema from its json and
-// jsonschema tags, is both the published input schema and the validator of
-// every call: tag required fields with `jsonschema:"required"`.
-type Function[P any] struct {
+// NoData is the result data of a function that returns none: its successes
+// carry nil data, encoded {}.
+type NoData struct{}
+
+// Function declares a chat function whose parameters decode into P, a
+// struct, and whose successes carry data of type D, a struct or map (or
+// NoData). P's JSON Schema, derived once with invopop/jsonschema from its
+// json and jsonschema tags, is both the published input schema and the
+// validator of every call: tag required fields with `jsonschema:"required"`.
+// D's schema is the manifest's return_schema.
+type Function[P, D any] struct {
 	// Name is the function's name: ^[a-zA-Z_][a-zA-Z0-9_]*$.
 	Name string
 	// Description tells the model when to call the function.
 	Description string
 	// ActionType is Read, Write or Destructive; empty means Read.
 	ActionType ActionType
-	// Effects are advisory intent strings ("update:email"); each
-	// "__panel__<id>" also refreshes panel <id> after a successful call.
+	// Effects are "__panel__<id>" (refresh panel <id> after a successful
+	// call) and advisory intents "<verb>:<noun>" ("update:email").
 	Effects []string
-	// Event, when set, is published after every successful call
-	// (^[a-z][a-z0-9_]*(?:[.:][a-z0-9_]+)+$, e.g. "email.archived").
+	// Event, when set, is published after every successful call: a bare
+	// ("archived") or dotted ("email.archived") lower-case name.
 	Event string
-	// IDProjection names the parameter carrying the target's id in chains.
+	// IDProjection names the parameter carrying the target's id in chains;
+	// it must be one of P's fields.
 	IDProjection string
 	// Defaults holds the values of parameters a call leaves out. It may set
 	// only scalar fields; they also become the schema's "default"s.
 	Defaults P
-	// Returns is the type of the result's data, for the manifest's
-	// return_schema; nil publishes {}.
-	Returns reflect.Type
 	// Handler runs the call.
 	Handler Handler[P]
 }
@@ -81,32 +97,59 @@ type FunctionInfo struct {
 	ChatTool string
 	// ParamsSchema is the JSON Schema of the parameters.
 	ParamsSchema json.RawMessage
-	// ReturnSchema is the JSON Schema of the result data, {} when undeclared.
+	// ReturnSchema is the JSON Schema of the result data.
 	ReturnSchema json.RawMessage
 }
 
-// function is a declared function with its type erased: the dispatcher
-// handles every function alike.
-type function struct {
-	FunctionInfo
-	panels []string
-	params *paramsSchema
-	decode func(raw []byte) (any, error)
-	handle func(c *ctx.Call, params any) (Result, error)
+// Func is a declared function with its types erased, as AddFunction
+// returns it and a host runs it.
+type Func struct {
+	info FunctionInfo
+	bind func(raw []byte) (Bound, []string, error)
 }
 
-func (f *function) info() FunctionInfo {
-	fi := f.FunctionInfo
-	fi.Effects = append([]string(nil), f.Effects...)
-	return fi
+// Bound is one call of a function with its parameters bound, ready to run.
+type Bound func(c *ctx.Call) (Result, error)
+
+// Name returns the function's name.
+func (f *Func) Name() string { return f.info.Name }
+
+// Info describes the function.
+func (f *Func) Info() FunctionInfo {
+	info := f.info
+	info.Effects = slices.Clone(f.info.Effects)
+	return info
 }
+
+// Panels returns the panels a success refreshes: the ids of its
+// "__panel__<id>" effects, in order; nil when it declares none.
+func (f *Func) Panels() []string {
+	var panels []string
+	for _, effect := range f.info.Effects {
+		if id, ok := strings.CutPrefix(effect, PanelEffectPrefix); ok {
+			panels = append(panels, id)
+		}
+	}
+	return panels
+}
+
+// Bind validates and converts the JSON parameters of one call as the SDK's
+// Pydantic models do (lax mode) and returns the call ready to run. Empty
+// or null parameters are {}. Properties P does not declare are dropped and
+// returned, for the log. Bad parameters are an error naming the fields,
+// with the code VALIDATION_MISSING_FIELD or VALIDATION_TYPE_ERROR.
+func (f *Func) Bind(raw []byte) (run Bound, ignored []string, err error) { return f.bind(raw) }
 
 // AddFunction declares fn as a function of tool's extension (the SDK's
-// @chat.function). It derives and compiles the parameter schema once, here.
-// It panics, naming the function, on a malformed or duplicate name, an
-// unknown action type, a malformed event, a missing handler, or a P that is
-// not a struct: declarations run at start-up, never at first call.
-func AddFunction[P any](tool *ChatTool, fn Function[P]) {
+// @chat.function) and returns it. Declare functions at package scope:
+//
+//	var listInbox = runtime.AddFunction(chat, runtime.Function[ListInboxParams, InboxData]{...})
+//
+// It derives the schemas once, here, and panics, naming the function, on
+// a malformed or duplicate name, an unknown action type, a malformed
+// effect or event, an id projection that is not a parameter, a missing
+// handler, a P that is not a struct or a D that is not an object.
+func AddFunction[P, D any](tool *ChatTool, fn Function[P, D]) *Func {
 	ext := tool.ext
 	fail := func(format string, args ...any) {
 		panic(fmt.Sprintf("runtime: %s: function %q: %s", ext.info.AppID, fn.Name, fmt.Sprintf(format, args...)))
@@ -123,8 +166,8 @@ func AddFunction[P any](tool *ChatTool, fn Function[P]) {
 		fail("already declared")
 	case fn.Handler == nil:
 		fail("no handler")
-	case fn.Event != "" && !eventPattern.MatchString(fn.Event):
-		fail("event %q must match %s", fn.Event, eventPattern)
+	case fn.Event != "" && (len(fn.Event) > maxEventLen || !eventPattern.MatchString(fn.Event)):
+		fail("event %q must be a bare or dotted lower-case name matching %s", fn.Event, eventPattern)
 	}
 	if fn.ActionType == "" {
 		fn.ActionType = Read
@@ -132,46 +175,82 @@ func AddFunction[P any](tool *ChatTool, fn Function[P]) {
 	if fn.ActionType != Read && fn.ActionType != Write && fn.ActionType != Destructive {
 		fail("action type %q is not read, write or destructive", fn.ActionType)
 	}
-	params, err := newParamsSchema(reflect.TypeFor[P](), fn.Defaults)
-	if err != nil {
-		fail("%v", err)
-	}
-	returns := json.RawMessage(`{}`)
-	if fn.Returns != nil {
-		if returns, err = dataSchema(fn.Returns); err != nil {
+	for _, effect := range fn.Effects {
+		if err := checkEffect(effect); err != nil {
 			fail("%v", err)
 		}
 	}
-	var panels []string
-	for _, effect := range fn.Effects {
-		if id, ok := strings.CutPrefix(effect, PanelEffectPrefix); ok && id != "" {
-			panels = append(panels, id)
+	schema, err := params.New(fn.Defaults)
+	if err != nil {
+		fail("%v", err)
+	}
+	if fn.IDProjection != "" && !schema.Has(fn.IDProjection) {
+		fail("id projection %q is not one of its parameters", fn.IDProjection)
+	}
+	returns := json.RawMessage(`{}`)
+	dataType := reflect.TypeFor[D]()
+	if dataType != reflect.TypeFor[NoData]() {
+		if returns, err = params.DataSchema(dataType); err != nil {
+			fail("%v", err)
 		}
 	}
-	defaults, handler := fn.Defaults, fn.Handler
-	f := &function{
-		FunctionInfo: FunctionInfo{
+	handler, name := fn.Handler, fn.Name
+	f := &Func{
+		info: FunctionInfo{
 			Name:         fn.Name,
 			Description:  fn.Description,
 			ActionType:   fn.ActionType,
-			Effects:      append([]string(nil), fn.Effects...),
+			Effects:      slices.Clone(fn.Effects),
 			Event:        fn.Event,
 			IDProjection: fn.IDProjection,
 			ChatTool:     tool.name,
-			ParamsSchema: params.published,
+			ParamsSchema: schema.JSON(),
 			ReturnSchema: returns,
 		},
-		panels: panels,
-		params: params,
-		decode: func(raw []byte) (any, error) {
-			p := defaults
-			if err := jsonx.Unmarshal(raw, &p); err != nil {
-				return nil, decodeError(err)
+		bind: func(raw []byte) (Bound, []string, error) {
+			p, ignored, err := schema.Decode(raw)
+			if err != nil {
+				return nil, ignored, err
 			}
-			return p, nil
+			return func(c *ctx.Call) (Result, error) {
+				res, err := handler(c, p)
+				if err == nil && res.Status == StatusSuccess && !carries[D](res.Data) {
+					return Result{}, fmt.Errorf("runtime: function %s: success data is %T, declared %s: %w",
+						name, res.Data, dataType, panics.ErrBug)
+				}
+				return res, err
+			}, ignored, nil
 		},
-		handle: func(c *ctx.Call, p any) (Result, error) { return handler(c, p.(P)) },
 	}
 	ext.funcs = append(ext.funcs, f)
 	ext.byName[fn.Name] = f
+	return f
+}
+
+// carries reports whether data is the declared D (or a non-nil *D); NoData
+// functions carry nil.
+func carries[D any](data any) bool {
+	switch data := data.(type) {
+	case D:
+		return true
+	case *D:
+		return data != nil
+	case nil:
+		_, none := any(*new(D)).(NoData)
+		return none
+	}
+	return false
+}
+
+func checkEffect(effect string) error {
+	if id, ok := strings.CutPrefix(effect, PanelEffectPrefix); ok {
+		if !panelIDPattern.MatchString(id) {
+			return fmt.Errorf("effect %q: the panel id must match %s", effect, panelIDPattern)
+		}
+		return nil
+	}
+	if !intentPattern.MatchString(effect) {
+		return fmt.Errorf(`effect %q is neither "__panel__<id>" nor an intent "<verb>:<noun>"`, effect)
+	}
+	return nil
 }

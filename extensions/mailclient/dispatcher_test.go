@@ -12,6 +12,7 @@ import (
 	"github.com/imperalcloud/exthost/extensions/mailclient"
 	"github.com/imperalcloud/exthost/httpclient"
 	"github.com/imperalcloud/exthost/internal/cachetest"
+	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -20,7 +21,7 @@ import (
 // of a test host's bookkeeping (traces, key names). And the stampede test
 // needs what only it gives: the cache's miss events, as they happen.
 type bareHost struct {
-	d       *runtime.Dispatcher
+	d       *dispatch.Dispatcher
 	mail    *mailSwitch
 	backend cache.Backend
 	misses  *missCounter
@@ -39,7 +40,7 @@ func newBareHost(t testing.TB, backend string) *bareHost {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.d, err = runtime.NewDispatcher(runtime.Options{
+	h.d, err = dispatch.New(dispatch.Options{
 		Extensions: []*runtime.Extension{mailclient.Extension()}, Cache: store, HTTP: upstreams,
 	})
 	if err != nil {
@@ -49,8 +50,8 @@ func newBareHost(t testing.TB, backend string) *bareHost {
 	return h
 }
 
-func (h *bareHost) listInbox() runtime.Request {
-	return runtime.Request{AppID: "mail-client", Function: "list_inbox",
+func (h *bareHost) listInbox() dispatch.Request {
+	return dispatch.Request{AppID: "mail-client", Function: "list_inbox",
 		Params: json.RawMessage(`{"account_id":"work"}`), User: h.user, RequestID: "bench"}
 }
 

@@ -1,10 +1,8 @@
 package mailclient
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/imperalcloud/exthost/ctx"
@@ -27,20 +25,18 @@ type InboxData struct {
 	HasMore  bool              `json:"has_more"`
 }
 
-func init() {
-	runtime.AddFunction(chat, runtime.Function[ListInboxParams]{
-		Name:        "list_inbox",
-		Description: "List inbox messages for the user. Returns the first page from cache or fetches fresh.",
-		ActionType:  runtime.Read,
-		Defaults:    ListInboxParams{Folder: "INBOX"},
-		Returns:     reflect.TypeFor[InboxData](),
-		Handler:     listInbox,
-	})
-}
+// ListInbox is list_inbox, declared as the SDK's @chat.function.
+var ListInbox = runtime.AddFunction(chat, runtime.Function[ListInboxParams, InboxData]{
+	Name:        "list_inbox",
+	Description: "List inbox messages for the user. Returns the first page from cache or fetches fresh.",
+	ActionType:  runtime.Read,
+	Defaults:    ListInboxParams{Folder: "INBOX"},
+	Handler:     listInbox,
+})
 
 // listInbox returns the cached inbox page, or fetches and caches it on a miss.
 func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
-	uid := c.User.ImperalID
+	uid := c.UserID()
 	if uid == "" || p.AccountID == "" {
 		return runtime.Fail("No account specified."), nil
 	}
@@ -49,11 +45,12 @@ func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
 	// ':' is the namespace separator; the cache adds the user namespace itself.
 	cacheKey := inboxKey(p.AccountID, p.Folder)
 
-	// fetchInbox runs on a miss. Unlike the seed, a failed fetch is an error
-	// (Decode refuses a non-2xx answer), so an outage is reported, retryable,
-	// instead of cached as an empty page.
-	fetchInbox := func(fetchCtx context.Context) (InboxPage, error) {
-		resp, err := c.HTTP.Get(fetchCtx, "http://mail-service/v1/inbox", httpclient.Params{
+	// fetchInbox runs on a miss, with f: the call detached from any one
+	// caller, since concurrent misses share the fetch. Unlike the seed, a
+	// failed fetch is an error (Decode refuses a non-2xx answer), so an
+	// outage is reported, retryable, instead of cached as an empty page.
+	fetchInbox := func(f *ctx.Call) (InboxPage, error) {
+		resp, err := f.HTTP().Get(f, "http://mail-service/v1/inbox", httpclient.Params{
 			"user_id": uid, "account_id": p.AccountID, "folder": p.Folder, "page": 0,
 		})
 		if err != nil {
@@ -105,27 +102,25 @@ type UnreadData struct {
 	Accounts []string `json:"accounts"`
 }
 
-func init() {
-	runtime.AddFunction(chat, runtime.Function[UnreadParams]{
-		Name:        "get_unread_summary",
-		Description: "Return total unread count and list of accounts with unread messages.",
-		ActionType:  runtime.Read,
-		Returns:     reflect.TypeFor[UnreadData](),
-		Handler:     getUnreadSummary,
-	})
-}
+// GetUnreadSummary is get_unread_summary, declared as the SDK's @chat.function.
+var GetUnreadSummary = runtime.AddFunction(chat, runtime.Function[UnreadParams, UnreadData]{
+	Name:        "get_unread_summary",
+	Description: "Return total unread count and list of accounts with unread messages.",
+	ActionType:  runtime.Read,
+	Handler:     getUnreadSummary,
+})
 
 // getUnreadSummary returns the cached unread summary, or fetches and caches it on a miss.
 func getUnreadSummary(c *ctx.Call, _ UnreadParams) (runtime.Result, error) {
-	uid := c.User.ImperalID
+	uid := c.UserID()
 	if uid == "" {
 		return runtime.Fail("No user context."), nil
 	}
 
 	cacheKey := unreadKey(uid)
 
-	fetchUnread := func(fetchCtx context.Context) (UnreadSummary, error) {
-		resp, err := c.HTTP.Get(fetchCtx, "http://mail-service/v1/unread", httpclient.Params{"user_id": uid})
+	fetchUnread := func(f *ctx.Call) (UnreadSummary, error) {
+		resp, err := f.HTTP().Get(f, "http://mail-service/v1/unread", httpclient.Params{"user_id": uid})
 		if err != nil {
 			return UnreadSummary{}, err
 		}
@@ -139,7 +134,7 @@ func getUnreadSummary(c *ctx.Call, _ UnreadParams) (runtime.Result, error) {
 		return UnreadSummary{
 			Unread:    body.Unread,
 			Accounts:  nonNil(body.Accounts),
-			FetchedAt: c.Now().UTC().Format(time.RFC3339Nano),
+			FetchedAt: f.Now().UTC().Format(time.RFC3339Nano),
 		}, nil
 	}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/extensions/mailclient"
 	"github.com/imperalcloud/exthost/hosttest"
+	"github.com/imperalcloud/exthost/internal/catalog"
 	"github.com/imperalcloud/exthost/registry"
 	"github.com/imperalcloud/exthost/runtime"
 )
@@ -271,6 +272,59 @@ func TestMarkRead(t *testing.T) {
 	})
 }
 
+// Models send "true" for a boolean: the SDK's Pydantic models take it, and
+// so does the host (DESIGN §3).
+func TestLaxParams(t *testing.T) {
+	h := newHost(t, "memory")
+	for _, tc := range []struct {
+		read, want string
+	}{{`"true"`, "read"}, {`"false"`, "unread"}, {`"YES"`, "read"}, {`0`, "unread"}, {`1.0`, "read"}} {
+		res := h.call("mark_read", `{"account_id":"work","message_id":"m-0003","read":`+tc.read+`}`)
+		if !res.OK() || res.Summary != "Marked 1 message(s) as "+tc.want+"." {
+			t.Errorf("read=%s: %s", tc.read, res.JSON)
+		}
+	}
+}
+
+// The event a write publishes is the SDK's envelope, byte for byte: the
+// bytes its fallback publisher built for the same archive, recorded by
+// internal/events/testdata/sdk_events.py, with the host's timestamp last.
+func TestArchiveEventIsTheSDKEnvelope(t *testing.T) {
+	raw, err := os.ReadFile("../../internal/events/testdata/sdk_events.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorded struct {
+		Cases []struct {
+			Name, Message string
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &recorded); err != nil {
+		t.Fatal(err)
+	}
+	var sdk string
+	for _, c := range recorded.Cases {
+		if c.Name == "archive" {
+			sdk = c.Message
+		}
+	}
+	if !strings.Contains(sdk, `"source_app": "mail-client", "user_id": "demo"`) {
+		t.Fatalf("the recorded archive event is not the one this test makes: %s", sdk)
+	}
+	h := newHost(t, "memory")
+	if res := h.call("archive_message", `{"account_id":"work","message_id":"m-0001"}`); !res.OK() {
+		t.Fatalf("archive = %s", res.JSON)
+	}
+	events := h.Events()
+	if len(events) != 1 {
+		t.Fatalf("%d events", len(events))
+	}
+	want := strings.TrimSuffix(sdk, "}") + `, "timestamp": "` + events[0].Timestamp + `"}`
+	if got := string(events[0].JSON); got != want {
+		t.Fatalf("event\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestUpstreamFailureIsAnErrorAndNotCached(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, h *mailHost) {
 		h.mail.fail(http.StatusInternalServerError)
@@ -329,14 +383,21 @@ func TestBadInput(t *testing.T) {
 		{"write with a key-breaking folder", "archive_message", `{"account_id":"work","message_id":"m-1","folder":"a*"}`, runtime.CodeCacheContractViolation, "forbidden"},
 		{"missing required", "archive_message", `{"folder":"INBOX"}`, runtime.CodeValidationMissingField, "account_id, message_id"},
 		{"empty message id", "mark_read", `{"account_id":"work","message_id":""}`, runtime.CodeValidationTypeError, "message_id"},
-		{"wrong type", "mark_read", `{"account_id":"work","message_id":"m-1","read":"yes"}`, runtime.CodeValidationTypeError, "read"},
-		{"unknown function", "send_email", `{}`, runtime.CodeUnknownSubFunction, "send_email"},
+		{"not a boolean", "mark_read", `{"account_id":"work","message_id":"m-1","read":"2"}`, runtime.CodeValidationTypeError, "read"},
+		{"a number for a string", "mark_read", `{"account_id":3,"message_id":"m-1"}`, runtime.CodeValidationTypeError, "account_id"},
+		{"a list for a string", "list_inbox", `{"account_id":["work"]}`, runtime.CodeValidationTypeError, "account_id"},
+		{"unknown function", "send_email", `{}`, runtime.CodeUnknownSubFunction, "Sub-function not available."},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			res := h.call(tc.fn, tc.params)
 			if res.ErrorCode != tc.code || !strings.Contains(res.Error, tc.message) {
 				t.Fatalf("%s(%s) = %s %q, want %s containing %q", tc.fn, tc.params, res.ErrorCode, res.Error, tc.code, tc.message)
+			}
+			for _, input := range []string{"work/../x", "Sent Items", "a*", "send_email"} {
+				if strings.Contains(string(res.JSON), input) {
+					t.Errorf("the answer echoes the caller's %q: %s", input, res.JSON)
+				}
 			}
 		})
 	}
@@ -348,12 +409,12 @@ func TestBadInput(t *testing.T) {
 // Golden files of what the platform reads: the manifest and the catalog.
 func TestGoldenManifestAndCatalog(t *testing.T) {
 	ext, _ := registry.Lookup("mail-client")
-	catalog := runtime.NewCatalog([]*runtime.Extension{ext})
+	tools := catalog.NewCatalog([]*runtime.Extension{ext})
 	for name, v := range map[string]any{
-		"manifest.json":     runtime.NewManifest(ext),
-		"tools.json":        catalog,
-		"tools.openai.json": catalog.OpenAITools(),
-		"extensions.json":   map[string]any{"extensions": []runtime.ExtensionSummary{runtime.Summarize(ext)}},
+		"manifest.json":     catalog.NewManifest(ext),
+		"tools.json":        tools,
+		"tools.openai.json": tools.OpenAITools(),
+		"extensions.json":   map[string]any{"extensions": []catalog.ExtensionSummary{catalog.Summarize(ext)}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer

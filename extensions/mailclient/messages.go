@@ -2,7 +2,6 @@ package mailclient
 
 import (
 	"fmt"
-	"reflect"
 
 	"go.uber.org/zap"
 
@@ -31,22 +30,20 @@ type ArchiveData struct {
 	MessageID string `json:"message_id"`
 }
 
-func init() {
-	runtime.AddFunction(chat, runtime.Function[ArchiveMessageParams]{
-		Name:         "archive_message",
-		Description:  "Archive one message: it leaves the folder and stays searchable in the archive.",
-		ActionType:   runtime.Write,
-		Effects:      writeEffects,
-		Event:        "email.archived",
-		IDProjection: "message_id",
-		Defaults:     ArchiveMessageParams{Folder: "INBOX"},
-		Returns:      reflect.TypeFor[ArchiveData](),
-		Handler:      archiveMessage,
-	})
-}
+// ArchiveMessage is archive_message, declared as the SDK's @chat.function.
+var ArchiveMessage = runtime.AddFunction(chat, runtime.Function[ArchiveMessageParams, ArchiveData]{
+	Name:         "archive_message",
+	Description:  "Archive one message: it leaves the folder and stays searchable in the archive.",
+	ActionType:   runtime.Write,
+	Effects:      writeEffects,
+	Event:        "email.archived",
+	IDProjection: "message_id",
+	Defaults:     ArchiveMessageParams{Folder: "INBOX"},
+	Handler:      archiveMessage,
+})
 
 func archiveMessage(c *ctx.Call, p ArchiveMessageParams) (runtime.Result, error) {
-	uid := c.User.ImperalID
+	uid := c.UserID()
 	if uid == "" || p.AccountID == "" {
 		return runtime.Fail("No account specified."), nil
 	}
@@ -80,22 +77,20 @@ type MarkReadData struct {
 	Read      bool   `json:"read"`
 }
 
-func init() {
-	runtime.AddFunction(chat, runtime.Function[MarkReadParams]{
-		Name:         "mark_read",
-		Description:  "Mark one message as read, or as unread with read=false.",
-		ActionType:   runtime.Write,
-		Effects:      writeEffects,
-		Event:        "email.marked_read",
-		IDProjection: "message_id",
-		Defaults:     MarkReadParams{Read: true, Folder: "INBOX"},
-		Returns:      reflect.TypeFor[MarkReadData](),
-		Handler:      markRead,
-	})
-}
+// MarkRead is mark_read, declared as the SDK's @chat.function.
+var MarkRead = runtime.AddFunction(chat, runtime.Function[MarkReadParams, MarkReadData]{
+	Name:         "mark_read",
+	Description:  "Mark one message as read, or as unread with read=false.",
+	ActionType:   runtime.Write,
+	Effects:      writeEffects,
+	Event:        "email.marked_read",
+	IDProjection: "message_id",
+	Defaults:     MarkReadParams{Read: true, Folder: "INBOX"},
+	Handler:      markRead,
+})
 
 func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
-	uid := c.User.ImperalID
+	uid := c.UserID()
 	if uid == "" || p.AccountID == "" {
 		return runtime.Fail("No account specified."), nil
 	}
@@ -138,7 +133,7 @@ func writeMessages(c *ctx.Call, url, folder string, req messagesRequest, out any
 	if key := unreadKey(req.UserID); cache.ValidateKey(key) == nil {
 		stale = append(stale, key)
 	}
-	resp, err := c.HTTP.Post(c, url, httpclient.JSON(req))
+	resp, err := c.HTTP().Post(c, url, httpclient.JSON(req))
 	if err != nil {
 		return err
 	}
@@ -147,8 +142,8 @@ func writeMessages(c *ctx.Call, url, folder string, req messagesRequest, out any
 	}
 	// The write happened: a cache failure is logged, not returned, and the
 	// entries expire within their TTL anyway.
-	if err := c.Cache.Delete(c, stale...); err != nil {
-		c.Log().Warn("cache invalidation failed; entries stay until their TTL", zap.Strings("keys", stale), zap.Error(err))
+	if err := c.Cache().Delete(c, stale...); err != nil {
+		c.Log().Warn("cache invalidation failed; entries stay until their TTL", zap.Error(err))
 	}
 	return nil
 }

@@ -18,9 +18,9 @@ import (
 func TestReplayAcrossVerifiersSharedRedis(t *testing.T) {
 	rdbA, rdbB := testredis.Client(t), testredis.Client(t)
 	clk := newFakeClock(testNow)
-	fallbacks := 0
-	a := newTestVerifier(t, clk, Options{Redis: rdbA, OnLocalFallback: func() { fallbacks++ }})
-	b := newTestVerifier(t, clk, Options{Redis: rdbB, OnLocalFallback: func() { fallbacks++ }})
+	var fallbacks fallbackCounter
+	a := newTestVerifier(t, clk, Options{Redis: rdbA, Observer: &fallbacks})
+	b := newTestVerifier(t, clk, Options{Redis: rdbB, Observer: &fallbacks})
 
 	c := clk.claims("chat_fn", "mail", "u-123", 120)
 	key := ReplayKeyPrefix + c.Jti
@@ -41,7 +41,7 @@ func TestReplayAcrossVerifiersSharedRedis(t *testing.T) {
 		t.Fatalf("TTL %s = %v, %v; want about 120s (exp - now)", key, ttl, err)
 	}
 	if fallbacks != 0 {
-		t.Fatalf("OnLocalFallback called %d times with Redis up", fallbacks)
+		t.Fatalf("ReplayFallback called %d times with Redis up", fallbacks)
 	}
 }
 
@@ -57,8 +57,8 @@ func TestRedisOutageFallsBackLocally(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	core, logs := observer.New(zapcore.InfoLevel)
 	clk := newFakeClock(testNow)
-	fallbacks := 0
-	v := newTestVerifier(t, clk, Options{Redis: rdb, Logger: zap.New(core), OnLocalFallback: func() { fallbacks++ }})
+	var fallbacks fallbackCounter
+	v := newTestVerifier(t, clk, Options{Redis: rdb, Logger: zap.New(core), Observer: &fallbacks})
 	mint := func() string { return Mint(clk.claims("chat_fn", "mail", "u", 120), testSecret) }
 	mustVerify := func(step, tok string) {
 		t.Helper()
@@ -80,7 +80,7 @@ func TestRedisOutageFallsBackLocally(t *testing.T) {
 	wantReason(t, err, ReasonReplayed)
 	mustVerify("redis down, another token", mint())
 	if fallbacks != 2 {
-		t.Fatalf("OnLocalFallback called %d times, want 2 (one per local claim)", fallbacks)
+		t.Fatalf("ReplayFallback called %d times, want 2 (one per local claim)", fallbacks)
 	}
 	if n := warnings(); n != 1 {
 		t.Fatalf("%d warnings during the outage, want 1: %v", n, logs.All())
@@ -98,3 +98,9 @@ func TestRedisOutageFallsBackLocally(t *testing.T) {
 		t.Fatalf("after recovery: fallbacks %d, warnings %d", fallbacks, warnings())
 	}
 }
+
+// fallbackCounter counts the local claims a verifier reports.
+type fallbackCounter int
+
+// ReplayFallback implements Observer.
+func (c *fallbackCounter) ReplayFallback() { *c++ }

@@ -40,9 +40,16 @@ type Options struct {
 	// Logger receives the Redis failing/recovered transitions, once per
 	// incident. Default: no logging.
 	Logger *zap.Logger
-	// OnLocalFallback is called each time a jti is claimed in the in-process
-	// set because Redis failed (for a metric). Optional.
-	OnLocalFallback func()
+	// Observer counts the jtis claimed in the in-process set because Redis
+	// failed. Default: none.
+	Observer Observer
+}
+
+// Observer is told what metrics count.
+type Observer interface {
+	// ReplayFallback is called each time a jti is claimed in the
+	// in-process replay set because the shared one failed.
+	ReplayFallback()
 }
 
 // Verifier verifies call tokens. It is safe for concurrent use.
@@ -51,7 +58,7 @@ type Verifier struct {
 	rdb       redis.UniversalClient
 	now       func() time.Time
 	log       *zap.Logger
-	onLocal   func()
+	observer  Observer
 	local     *otter.Cache[string, time.Duration]
 	localUsed atomic.Bool // a jti was ever claimed locally while Redis is configured
 	redisDown atomic.Bool
@@ -63,10 +70,10 @@ func NewVerifier(opts Options) (*Verifier, error) {
 		return nil, errors.New("calltoken: no secret configured")
 	}
 	v := &Verifier{
-		rdb:     opts.Redis,
-		now:     opts.Now,
-		log:     opts.Logger,
-		onLocal: opts.OnLocalFallback,
+		rdb:      opts.Redis,
+		now:      opts.Now,
+		log:      opts.Logger,
+		observer: opts.Observer,
 	}
 	for i, s := range opts.Secrets {
 		if s == "" {
@@ -210,8 +217,8 @@ func (v *Verifier) claim(ctx context.Context, jti string, ttl int64) bool {
 	if !v.claimLocal(jti, ttl) {
 		return false
 	}
-	if v.onLocal != nil {
-		v.onLocal()
+	if v.observer != nil {
+		v.observer.ReplayFallback()
 	}
 	return true
 }

@@ -1,5 +1,3 @@
-// Package events publishes the events of successful calls beyond the
-// process: to Redis, on the SDK's fallback channel imperal:events:<tenant_id>.
 package events
 
 import (
@@ -9,9 +7,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
-
-	"github.com/imperalcloud/exthost/internal/jsonx"
-	"github.com/imperalcloud/exthost/runtime"
 )
 
 // ChannelPrefix starts the channel of a tenant's events.
@@ -26,24 +21,37 @@ type RedisOptions struct {
 	Timeout time.Duration
 	// Logger receives failures, once per incident.
 	Logger *zap.Logger
-	// OnDrop is called for each dropped event, for a metric.
-	OnDrop func()
+	// Observer counts dropped events. Default: none.
+	Observer Observer
 	// Namespace prefixes the channels, so that hosts of parallel tests
 	// sharing one Redis never hear each other. Production leaves it empty.
 	Namespace string
 }
 
+// Observer is told what metrics count.
+type Observer interface {
+	// EventDropped is called for each event dropped because the queue to
+	// Redis was full.
+	EventDropped()
+}
+
+// NopObserver observes nothing; embed it to implement only some methods.
+type NopObserver struct{}
+
+// EventDropped implements Observer.
+func (NopObserver) EventDropped() {}
+
 // RedisPublisher publishes events to Redis from a background goroutine, so
 // a slow or absent Redis never delays a call.
 type RedisPublisher struct {
-	rdb     redis.UniversalClient
-	queue   chan runtime.Event
-	timeout time.Duration
-	log     *zap.Logger
-	onDrop  func()
-	prefix  string // the channel prefix, in the namespace
-	done    chan struct{}
-	once    sync.Once
+	rdb      redis.UniversalClient
+	queue    chan Event
+	timeout  time.Duration
+	log      *zap.Logger
+	observer Observer
+	prefix   string // the channel prefix, in the namespace
+	done     chan struct{}
+	once     sync.Once
 }
 
 // NewRedisPublisher starts a publisher on rdb; Close stops it.
@@ -57,23 +65,23 @@ func NewRedisPublisher(rdb redis.UniversalClient, opts RedisOptions) *RedisPubli
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if opts.OnDrop == nil {
-		opts.OnDrop = func() {}
+	if opts.Observer == nil {
+		opts.Observer = NopObserver{}
 	}
 	p := &RedisPublisher{
-		rdb: rdb, queue: make(chan runtime.Event, opts.Queue), timeout: opts.Timeout,
-		log: opts.Logger, onDrop: opts.OnDrop, prefix: opts.Namespace + ChannelPrefix, done: make(chan struct{}),
+		rdb: rdb, queue: make(chan Event, opts.Queue), timeout: opts.Timeout,
+		log: opts.Logger, observer: opts.Observer, prefix: opts.Namespace + ChannelPrefix, done: make(chan struct{}),
 	}
 	go p.run()
 	return p
 }
 
-// Publish implements runtime.Publisher. It never blocks.
-func (p *RedisPublisher) Publish(_ context.Context, ev runtime.Event) {
+// Publish implements Publisher. It never blocks.
+func (p *RedisPublisher) Publish(_ context.Context, ev Event) {
 	select {
 	case p.queue <- ev:
 	default:
-		p.onDrop()
+		p.observer.EventDropped()
 	}
 }
 
@@ -81,7 +89,7 @@ func (p *RedisPublisher) run() {
 	defer close(p.done)
 	failing := false
 	for ev := range p.queue {
-		payload, err := jsonx.Marshal(ev)
+		payload, err := ev.Encode()
 		if err != nil {
 			p.log.Error("event does not encode", zap.String("event_type", ev.EventType), zap.Error(err))
 			continue

@@ -8,7 +8,6 @@ import (
 
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/testredis"
-	"github.com/imperalcloud/exthost/runtime"
 )
 
 // An event goes out on the SDK's channel for its tenant, in the
@@ -24,15 +23,16 @@ func TestEventsArePublishedOnTheTenantChannel(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := events.NewRedisPublisher(testredis.Client(t), events.RedisOptions{Namespace: ns})
-		ev := runtime.Event{EventType: "email.archived", Timestamp: "2026-01-01T00:00:00Z", UserID: "ann",
-			TenantID: tenant, Data: json.RawMessage(`{"archived":1}`)}
+		ev := events.Event{EventType: "email.archived", Timestamp: "2026-01-01T00:00:00Z", UserID: "ann",
+			TenantID: tenant, SourceApp: "mail-client", Data: json.RawMessage(`{"archived":1}`)}
 		p.Publish(ctx, ev)
 		bounded, cancel := context.WithTimeout(ctx, 5*time.Second)
 		p.Close(bounded) // publishes what is queued
 		msg, err := sub.ReceiveMessage(bounded)
 		cancel()
 		_ = sub.Close()
-		want := `{"event_type":"email.archived","timestamp":"2026-01-01T00:00:00Z","user_id":"ann","tenant_id":"` + tenant + `","data":{"archived":1}}`
+		want := `{"event_type": "email.archived", "data": {"archived": 1}, "source_app": "mail-client", "user_id": "ann", "tenant_id": "` +
+			tenant + `", "timestamp": "2026-01-01T00:00:00Z"}`
 		if err != nil || msg.Channel != channel || msg.Payload != want {
 			t.Fatalf("namespace %q: %v %+v, want %s on %s", ns, err, msg, want, channel)
 		}

@@ -14,9 +14,9 @@ import (
 
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/internal/config"
+	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/mailservice"
 	"github.com/imperalcloud/exthost/internal/testredis"
-	"github.com/imperalcloud/exthost/runtime"
 )
 
 // TestRedisCluster runs two hosts on a three-master Redis Cluster started by
@@ -97,7 +97,7 @@ func TestRedisCluster(t *testing.T) {
 	msgCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	msg, err := sub.ReceiveMessage(msgCtx)
-	var ev runtime.Event
+	var ev events.Event
 	if err != nil || json.Unmarshal([]byte(msg.Payload), &ev) != nil || ev.EventType != "email.archived" || ev.UserID != user {
 		t.Fatalf("event on the cluster: %v %v", msg, err)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/internal/clock"
+	"github.com/imperalcloud/exthost/internal/dispatch"
+	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/recent"
 	"github.com/imperalcloud/exthost/runtime"
 )
@@ -23,14 +25,20 @@ const harnessKeyNames = 10_000
 // /v1/harness/ endpoints and the hosttest package both drive it.
 type Harness struct {
 	clock  *clock.Clock
-	calls  *recent.Ring[runtime.Trace]
-	events *runtime.EventLog
+	calls  traceRing
+	events *events.Log
 	store  *cache.Store
 	apps   []string
 }
 
-func newHarness(c *clock.Clock, store *cache.Store, events *runtime.EventLog, exts []*runtime.Extension) *Harness {
-	h := &Harness{clock: c, calls: recent.New[runtime.Trace](harnessCalls), events: events, store: store}
+// traceRing keeps the traces of the last calls: it observes the dispatcher.
+type traceRing struct{ *recent.Ring[dispatch.Trace] }
+
+// Call implements dispatch.Observer.
+func (r traceRing) Call(tr dispatch.Trace) { r.Add(tr) }
+
+func newHarness(c *clock.Clock, store *cache.Store, log *events.Log, exts []*runtime.Extension) *Harness {
+	h := &Harness{clock: c, calls: traceRing{recent.New[dispatch.Trace](harnessCalls)}, events: log, store: store}
 	for _, ext := range exts {
 		h.apps = append(h.apps, ext.AppID())
 	}
@@ -46,11 +54,11 @@ func (h *Harness) Advance(d time.Duration) (time.Time, error) { return h.clock.A
 
 // Calls returns up to limit recent call traces, newest first; limit <= 0
 // means every kept one.
-func (h *Harness) Calls(limit int) []runtime.Trace { return h.calls.Newest(limit) }
+func (h *Harness) Calls(limit int) []dispatch.Trace { return h.calls.Newest(limit) }
 
 // Events returns up to limit recent events, newest first; limit <= 0 means
 // every kept one.
-func (h *Harness) Events(limit int) []runtime.Event { return h.events.Last(limit) }
+func (h *Harness) Events(limit int) []events.Event { return h.events.Last(limit) }
 
 // Entries lists the cache entries of userID (every user when empty) in
 // every served extension.

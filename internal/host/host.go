@@ -25,6 +25,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/calltoken"
 	"github.com/imperalcloud/exthost/internal/clock"
 	"github.com/imperalcloud/exthost/internal/config"
+	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/internal/server"
@@ -59,8 +60,8 @@ type Host struct {
 	metrics    *metrics.Metrics
 	rdb        redis.UniversalClient
 	store      *cache.Store
-	dispatcher *runtime.Dispatcher
-	events     *runtime.EventLog
+	dispatcher *dispatch.Dispatcher
+	events     *events.Log
 	published  *events.RedisPublisher
 	tokens     *calltoken.Verifier
 	api        *server.Server
@@ -70,7 +71,7 @@ type Host struct {
 
 // New assembles a host from cfg, which must be valid (config.Load validates).
 func New(cfg config.Config, opts Options) (*Host, error) {
-	h := &Host{cfg: cfg, log: opts.Logger, metrics: metrics.New(), events: runtime.NewEventLog(256)}
+	h := &Host{cfg: cfg, log: opts.Logger, metrics: metrics.New(), events: events.NewLog(256)}
 	if h.log == nil {
 		var err error
 		if h.log, err = NewLogger(cfg.Log); err != nil {
@@ -107,7 +108,7 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		h.rdb = rdb
 		redisBackend := cache.NewRedis(rdb, cache.RedisOptions{
 			Timeout: cfg.Cache.Redis.Timeout, L1Entries: cfg.Cache.Redis.L1MaxEntries, Logger: h.log.Named("cache"),
-			OnL1Hit: h.metrics.L1Hit, OnInvalidation: h.metrics.L1Invalidation, Namespace: opts.Namespace,
+			Observer: h.metrics, Namespace: opts.Namespace,
 		})
 		h.metrics.WatchL1(redisBackend.L1Len)
 		backend = redisBackend
@@ -133,22 +134,23 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 
-	publishers := runtime.Publishers{h.events}
+	publishers := events.Publishers{h.events}
 	if h.rdb != nil {
 		h.published = events.NewRedisPublisher(h.rdb, events.RedisOptions{
-			Logger: h.log.Named("events"), OnDrop: h.metrics.EventDropped, Namespace: opts.Namespace,
+			Logger: h.log.Named("events"), Observer: h.metrics, Namespace: opts.Namespace,
 		})
 		publishers = append(publishers, h.published)
 	}
-	dispatch := runtime.Options{
+	dispatchOpts := dispatch.Options{
 		Extensions: opts.Extensions, Cache: h.store, HTTP: upstreams, Logger: h.log,
 		Events: publishers, CallTimeout: cfg.Limits.CallTimeout, Now: now,
+		Observers: []dispatch.Observer{h.metrics},
 	}
 	if cfg.Harness.Enabled {
 		h.harness = newHarness(opts.Clock, h.store, h.events, opts.Extensions)
-		dispatch.OnCall = h.harness.calls.Add
+		dispatchOpts.Observers = append(dispatchOpts.Observers, h.harness.calls)
 	}
-	if h.dispatcher, err = runtime.NewDispatcher(dispatch); err != nil {
+	if h.dispatcher, err = dispatch.New(dispatchOpts); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 
@@ -158,7 +160,7 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		// is this process's own (one replica only).
 		if h.tokens, err = calltoken.NewVerifier(calltoken.Options{
 			Secrets: cfg.Auth.Secrets, Redis: h.rdb, Now: now, Logger: h.log.Named("calltoken"),
-			OnLocalFallback: h.metrics.ReplayFallback,
+			Observer: h.metrics,
 		}); err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
@@ -182,13 +184,13 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 func (h *Host) Harness() *Harness { return h.harness }
 
 // Dispatcher returns the host's dispatcher, for in-process calls.
-func (h *Host) Dispatcher() *runtime.Dispatcher { return h.dispatcher }
+func (h *Host) Dispatcher() *dispatch.Dispatcher { return h.dispatcher }
 
 // Handler returns the HTTP API.
 func (h *Host) Handler() http.Handler { return h.api.Handler() }
 
 // Events returns the most recent events the host published.
-func (h *Host) Events() []runtime.Event { return h.events.Events() }
+func (h *Host) Events() []events.Event { return h.events.Events() }
 
 // Logger returns the host's logger.
 func (h *Host) Logger() *zap.Logger { return h.log }

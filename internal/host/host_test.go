@@ -21,6 +21,7 @@ import (
 	_ "github.com/imperalcloud/exthost/extensions/mailclient"
 	"github.com/imperalcloud/exthost/internal/calltoken"
 	"github.com/imperalcloud/exthost/internal/config"
+	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/host"
 	"github.com/imperalcloud/exthost/internal/mailservice"
 	"github.com/imperalcloud/exthost/internal/testredis"
@@ -33,7 +34,7 @@ type none struct{}
 // slowExtension has one function that blocks until released.
 func slowExtension(started chan<- struct{}, release <-chan struct{}) *runtime.Extension {
 	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "slow-app", Version: "1.0.0"})
-	runtime.AddFunction(ext.ChatTool("tool_slow_chat", ""), runtime.Function[none]{
+	runtime.AddFunction(ext.ChatTool("tool_slow_chat", ""), runtime.Function[none, runtime.NoData]{
 		Name: "slow", Description: "Blocks until released.",
 		Handler: func(*ctx.Call, none) (runtime.Result, error) {
 			started <- struct{}{}
@@ -318,9 +319,10 @@ func TestEventsArePublishedToRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ev runtime.Event
+	var ev events.Event
 	if err := json.Unmarshal([]byte(msg.Payload), &ev); err != nil || ev.EventType != "email.marked_read" ||
-		ev.UserID != user || ev.TenantID != tenant || !strings.HasPrefix(msg.Payload, `{"event_type":"email.marked_read","timestamp":"`) {
+		ev.UserID != user || ev.TenantID != tenant || !strings.HasPrefix(msg.Payload,
+		`{"event_type": "email.marked_read", "data": {"updated": 1, "message_id": "m-0001", "read": true}, "source_app": "mail-client", "user_id": "`) {
 		t.Fatalf("published %s", msg.Payload)
 	}
 }

@@ -9,6 +9,7 @@ package jsonx
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/goccy/go-json"
 )
@@ -47,3 +48,21 @@ type UnmarshalTypeError = json.UnmarshalTypeError
 
 // Valid reports whether data is one valid JSON value.
 func Valid(data []byte) bool { return json.Valid(data) }
+
+// DecodeValue decodes data, one JSON value and nothing after it, into the
+// generic form: map[string]any, []any, string, bool, nil, and json.Number
+// for numbers, so that a number's text survives as it was written.
+func DecodeValue(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errTrailing
+	}
+	return v, nil
+}
+
+var errTrailing = errors.New("jsonx: data after the JSON value")

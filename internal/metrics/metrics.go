@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/httpclient"
-	"github.com/imperalcloud/exthost/runtime"
+	"github.com/imperalcloud/exthost/internal/dispatch"
 )
 
 // Metrics are the host's metrics. Labels take only values the host knows
@@ -104,11 +105,13 @@ func (m *Metrics) Handler() http.Handler {
 // Registry returns the registry, for tests and extra collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 
-// Call records a finished call from its trace. An unknown app or function
-// is counted under "unknown" so that callers cannot grow the label set.
-func (m *Metrics) Call(tr runtime.Trace, known bool) {
+// Call records a finished call from its trace (a dispatch.Observer). An
+// unknown app or function is counted under "unknown" so that callers
+// cannot grow the label set.
+func (m *Metrics) Call(tr dispatch.Trace) {
 	app, function := tr.AppID, tr.Function
-	if !known {
+	var unknown *dispatch.LookupError
+	if errors.As(tr.Err, &unknown) {
 		app, function = "unknown", "unknown"
 	}
 	m.calls.WithLabelValues(app, function, string(tr.Status), tr.ErrorCode).Inc()

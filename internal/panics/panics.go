@@ -4,6 +4,7 @@
 package panics
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 )
@@ -34,3 +35,8 @@ func Recover(errp *error) {
 		*errp = &Error{Value: v, Stack: debug.Stack()}
 	}
 }
+
+// ErrBug marks a failure of the host's or an extension's own code that is
+// not a panic (a handler's result that breaks its declaration, say): the
+// call fails with INTERNAL, and the text goes to the log only.
+var ErrBug = errors.New("internal error")

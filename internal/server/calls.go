@@ -13,6 +13,7 @@ import (
 
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/internal/calltoken"
+	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/imperalcloud/exthost/runtime"
 )
@@ -78,7 +79,7 @@ func (s *Server) admit(c echo.Context, v any, weight func() int) (release func()
 		return nil, rej
 	}
 	if err := decodeStrict(body, v); err != nil {
-		return nil, badRequest("The request body is not a valid call envelope: %v", err)
+		return nil, badRequest("The request body is not a valid call envelope: %s", envelopeProblem(err))
 	}
 	n := int64(weight())
 	if !s.calls.TryAcquire(n) {
@@ -137,6 +138,16 @@ func readAll(r io.Reader, length int64) ([]byte, error) {
 // Unknown keys are ignored, for clients newer than the host.
 func decodeStrict(body []byte, v any) error { return jsonx.Unmarshal(body, v) }
 
+// envelopeProblem says what is wrong with an envelope in terms of its
+// fields, never quoting the body: the decoder's own messages may.
+func envelopeProblem(err error) string {
+	var typeErr *jsonx.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return typeErr.Field + " has the wrong type"
+	}
+	return "not valid JSON"
+}
+
 func checkIdentity(id identity) *rejection {
 	switch {
 	case id.UserID == "":
@@ -189,7 +200,7 @@ func (s *Server) call(c echo.Context) error {
 	if rej := s.authenticate(c, app, env.UserID); rej != nil {
 		return s.refuse(c, rej)
 	}
-	res, status := s.dispatch(c, runtime.Request{
+	res, status := s.dispatch(c, dispatch.Request{
 		AppID: app, Function: env.Function, Params: env.Params, User: env.user(), RequestID: requestIDOf(c),
 	}, -1)
 	return s.writeResult(c, status, res)
@@ -226,8 +237,8 @@ func (s *Server) batch(c echo.Context) error {
 	if rej := s.authenticate(c, app, env.UserID); rej != nil {
 		return s.refuse(c, rej)
 	}
-	if _, ok := s.d.Extension(app); !ok {
-		return s.reject(c, http.StatusNotFound, runtime.CodeUnknownTool, "Tool not available: "+app)
+	if _, err := s.d.Lookup(app, ""); err != nil {
+		return s.rejectLookup(c, err)
 	}
 
 	results := make([]runtime.Result, len(env.Calls))
@@ -236,7 +247,7 @@ func (s *Server) batch(c echo.Context) error {
 	g.SetLimit(width())
 	for i, call := range env.Calls {
 		g.Go(func() error {
-			results[i], _ = s.dispatch(c, runtime.Request{
+			results[i], _ = s.dispatch(c, dispatch.Request{
 				AppID: app, Function: call.Function, Params: call.Params, User: env.user(), RequestID: requestID,
 			}, i)
 			return nil
@@ -257,25 +268,38 @@ func (s *Server) batch(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
 }
 
-// dispatch runs one call and records it: one log line, the call metrics.
+// dispatch runs one call and writes its log line, and returns its result
+// and HTTP status: 200 for every call that was delivered, 404 for an app
+// or function the host does not serve, whatever the result's code says.
 // index is the call's place in a batch, or -1.
-func (s *Server) dispatch(c echo.Context, req runtime.Request, index int) (runtime.Result, int) {
+func (s *Server) dispatch(c echo.Context, req dispatch.Request, index int) (runtime.Result, int) {
 	s.metrics.InFlight().Inc()
 	res, tr := s.d.Call(c.Request().Context(), req)
 	s.metrics.InFlight().Dec()
 
-	status, known := http.StatusOK, true
-	if res.ErrorCode == runtime.CodeUnknownTool || res.ErrorCode == runtime.CodeUnknownSubFunction {
-		status, known = http.StatusNotFound, false
+	status := http.StatusOK
+	var unknown *dispatch.LookupError
+	if errors.As(tr.Err, &unknown) {
+		status = http.StatusNotFound
 	}
-	s.metrics.Call(tr, known)
 	s.logCall(tr, status, index)
 	return res, status
 }
 
+// rejectLookup answers a request for an app or function the host does not
+// serve, found before any call ran.
+func (s *Server) rejectLookup(c echo.Context, err error) error {
+	var unknown *dispatch.LookupError
+	if !errors.As(err, &unknown) {
+		return s.writeResult(c, http.StatusInternalServerError, internalError())
+	}
+	res := unknown.Result()
+	return s.reject(c, http.StatusNotFound, res.ErrorCode, res.Error)
+}
+
 // logCall writes the call's one line. Parameters, tokens and results stay
 // out of it: they may carry personal data or secrets.
-func (s *Server) logCall(tr runtime.Trace, status, index int) {
+func (s *Server) logCall(tr dispatch.Trace, status, index int) {
 	log, level := s.callLog, zap.InfoLevel
 	switch {
 	case tr.Status == runtime.StatusSuccess:

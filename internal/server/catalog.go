@@ -7,27 +7,28 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imperalcloud/exthost/internal/catalog"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
-// catalog holds the read-only answers, encoded once: the extensions are
+// answers holds the read-only answers, encoded once: the extensions are
 // sealed when the dispatcher is built, so these never change.
-type catalog struct {
+type answers struct {
 	extensions []byte
 	manifests  map[string][]byte
 	tools      []byte
 	openai     []byte
 }
 
-func newCatalog(exts []*runtime.Extension) catalog {
-	summaries := make([]runtime.ExtensionSummary, len(exts))
-	c := catalog{manifests: make(map[string][]byte, len(exts))}
+func newAnswers(exts []*runtime.Extension) answers {
+	summaries := make([]catalog.ExtensionSummary, len(exts))
+	c := answers{manifests: make(map[string][]byte, len(exts))}
 	for i, ext := range exts {
-		summaries[i] = runtime.Summarize(ext)
-		c.manifests[ext.AppID()] = mustEncode(runtime.NewManifest(ext))
+		summaries[i] = catalog.Summarize(ext)
+		c.manifests[ext.AppID()] = mustEncode(catalog.NewManifest(ext))
 	}
 	c.extensions = mustEncode(map[string]any{"extensions": summaries})
-	tools := runtime.NewCatalog(exts)
+	tools := catalog.NewCatalog(exts)
 	c.tools = mustEncode(tools)
 	c.openai = mustEncode(tools.OpenAITools())
 	return c
@@ -45,13 +46,14 @@ func mustEncode(v any) []byte {
 }
 
 func (s *Server) listExtensions(c echo.Context) error {
-	return c.JSONBlob(http.StatusOK, s.catalog.extensions)
+	return c.JSONBlob(http.StatusOK, s.answers.extensions)
 }
 
 func (s *Server) manifest(c echo.Context) error {
-	m, ok := s.catalog.manifests[c.Param("app")]
+	m, ok := s.answers.manifests[c.Param("app")]
 	if !ok {
-		return s.reject(c, http.StatusNotFound, runtime.CodeUnknownTool, "Tool not available: "+c.Param("app"))
+		_, err := s.d.Lookup(c.Param("app"), "")
+		return s.rejectLookup(c, err)
 	}
 	return c.JSONBlob(http.StatusOK, m)
 }
@@ -59,9 +61,9 @@ func (s *Server) manifest(c echo.Context) error {
 func (s *Server) tools(c echo.Context) error {
 	switch c.QueryParam("format") {
 	case "":
-		return c.JSONBlob(http.StatusOK, s.catalog.tools)
+		return c.JSONBlob(http.StatusOK, s.answers.tools)
 	case "openai":
-		return c.JSONBlob(http.StatusOK, s.catalog.openai)
+		return c.JSONBlob(http.StatusOK, s.answers.openai)
 	}
 	return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, `Unknown format; use "openai" or none.`)
 }

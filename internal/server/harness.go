@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/imperalcloud/exthost/internal/dispatch"
+	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/imperalcloud/exthost/runtime"
 )
@@ -24,10 +26,10 @@ type Harness interface {
 	Advance(d time.Duration) (time.Time, error)
 	// Calls returns up to limit recent call traces, newest first; limit
 	// <= 0 means every kept one.
-	Calls(limit int) []runtime.Trace
+	Calls(limit int) []dispatch.Trace
 	// Events returns up to limit recent events, newest first; limit <= 0
 	// means every kept one.
-	Events(limit int) []runtime.Event
+	Events(limit int) []events.Event
 	// PurgeCache drops the cache entries of userID, or of every user when
 	// it is empty, and returns how many it dropped.
 	PurgeCache(ctx context.Context, userID string) (int, error)
@@ -47,11 +49,11 @@ func (s *Server) routeHarness(e *echo.Echo, h Harness) {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "The body must be {\"advance\": \"<duration>\"}: "+err.Error())
+			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "The body must be {\"advance\": \"<duration>\"}.")
 		}
 		d, err := time.ParseDuration(req.Advance)
 		if err != nil {
-			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "advance: "+strconv.Quote(req.Advance)+" is not a duration such as \"61s\" or \"5m\".")
+			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "advance is not a duration such as \"61s\" or \"5m\".")
 		}
 		now, err := h.Advance(d)
 		if err != nil {
@@ -79,7 +81,7 @@ func (s *Server) routeHarness(e *echo.Echo, h Harness) {
 			return s.refuse(c, rej)
 		}
 		return s.answerJSON(c, struct {
-			Events []runtime.Event `json:"events"`
+			Events []events.Event `json:"events"`
 		}{h.Events(limit)})
 	})
 	g.DELETE("/cache", func(c echo.Context) error {
@@ -121,7 +123,7 @@ func limitParam(c echo.Context) (int, *rejection) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 {
-		return 0, badRequest("limit: %q is not a positive whole number.", raw)
+		return 0, badRequest("limit is not a positive whole number.")
 	}
 	return n, nil
 }
@@ -150,7 +152,7 @@ type upstreamJSON struct {
 	Status  int    `json:"status"`
 }
 
-func newTraceJSON(tr runtime.Trace) traceJSON {
+func newTraceJSON(tr dispatch.Trace) traceJSON {
 	t := traceJSON{
 		RequestID: tr.RequestID, AppID: tr.AppID, Function: tr.Function, UserID: tr.UserID,
 		Status: tr.Status, ErrorCode: tr.ErrorCode, StartedAt: tr.Start.UTC().Format(time.RFC3339Nano),

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/internal/server"
 	"github.com/imperalcloud/exthost/runtime"
@@ -61,32 +62,32 @@ func hxNewHostOpts(tb testing.TB, maxBody int64, maxConcurrent int) http.Handler
 	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: hxApp, Version: "0.1.0", DisplayName: "Hostile",
 		Description: "An extension for the hostile-input tests.", ActionsExplicit: true})
 	tool := ext.ChatTool("tool_hx_chat", "Hostile-input test functions.")
-	runtime.AddFunction(tool, runtime.Function[hxParams]{
+	runtime.AddFunction(tool, runtime.Function[hxParams, map[string]any]{
 		Name: "echo", Description: "Echoes its parameters.",
 		Handler: func(c *ctx.Call, p hxParams) (runtime.Result, error) {
-			return runtime.Success(map[string]any{"params": p, "user": c.User.ImperalID, "tenant": c.User.TenantID}, "echoed "+p.Name), nil
+			return runtime.Success(map[string]any{"params": p, "user": c.UserID(), "tenant": c.User().TenantID}, "echoed "+p.Name), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[hxNone]{
+	runtime.AddFunction(tool, runtime.Function[hxNone, runtime.NoData]{
 		Name: "fails", Description: "Fails with its own code.",
 		Handler: func(*ctx.Call, hxNone) (runtime.Result, error) {
 			return runtime.Fail("Nothing here.").WithCode("HX_NOT_FOUND"), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[hxNone]{
+	runtime.AddFunction(tool, runtime.Function[hxNone, runtime.NoData]{
 		Name: "panics", Description: "Panics.",
 		Handler: func(*ctx.Call, hxNone) (runtime.Result, error) { panic("hx handler bug") },
 	})
-	runtime.AddFunction(tool, runtime.Function[hxNone]{
+	runtime.AddFunction(tool, runtime.Function[hxNone, runtime.NoData]{
 		Name: "write", Description: "A write that refreshes the sidebar.", ActionType: runtime.Write,
 		Effects: []string{"__panel__sidebar"}, Event: "hx.written",
 		Handler: func(*ctx.Call, hxNone) (runtime.Result, error) { return runtime.Success(nil, "written"), nil },
 	})
-	runtime.AddFunction(tool, runtime.Function[hxNone]{
+	runtime.AddFunction(tool, runtime.Function[hxNone, runtime.NoData]{
 		Name: "empty", Description: "Succeeds with no data.",
 		Handler: func(*ctx.Call, hxNone) (runtime.Result, error) { return runtime.Success(nil, ""), nil },
 	})
-	d, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext}, CallTimeout: 2 * time.Second})
+	d, err := dispatch.New(dispatch.Options{Extensions: []*runtime.Extension{ext}, CallTimeout: 2 * time.Second})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/internal/server"
 	"github.com/imperalcloud/exthost/runtime"
@@ -156,12 +157,12 @@ func TestInjection(t *testing.T) {
 		Description: "An extension for the injection tests.", ActionsExplicit: true})
 	tool := ext.ChatTool("tool_inj_chat", "Injection test functions.")
 	profiles := runtime.CacheModel[hxInjProfile](ext, hxInjModel)
-	runtime.AddFunction(tool, runtime.Function[hxInjLookupParams]{
+	runtime.AddFunction(tool, runtime.Function[hxInjLookupParams, hxInjProfile]{
 		Name: "lookup", Description: "Looks the user's profile up, cached.",
 		Handler: func(c *ctx.Call, p hxInjLookupParams) (runtime.Result, error) {
-			prof, err := profiles.GetOrFetch(c, hxInjKey, time.Minute, func(fc context.Context) (hxInjProfile, error) {
-				resp, err := c.HTTP.Post(fc, "http://"+hxInjService+"/v1/lookup",
-					httpclient.Params{"user_id": c.User.ImperalID}, httpclient.JSON(map[string]string{"query": p.Query}))
+			prof, err := profiles.GetOrFetch(c, hxInjKey, time.Minute, func(f *ctx.Call) (hxInjProfile, error) {
+				resp, err := f.HTTP().Post(f, "http://"+hxInjService+"/v1/lookup",
+					httpclient.Params{"user_id": f.UserID()}, httpclient.JSON(map[string]string{"query": p.Query}))
 				if err != nil {
 					return hxInjProfile{}, err
 				}
@@ -174,14 +175,14 @@ func TestInjection(t *testing.T) {
 			return runtime.Success(prof, "found"), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[hxInjItemParams]{
+	runtime.AddFunction(tool, runtime.Function[hxInjItemParams, hxInjProfile]{
 		Name: "item", Description: "Reads an item named by a parameter in the upstream path.",
 		Handler: func(c *ctx.Call, p hxInjItemParams) (runtime.Result, error) {
 			seg := p.Item
 			if p.Escaped {
 				seg = url.PathEscape(p.Item)
 			}
-			resp, err := c.HTTP.Get(c, "http://"+hxInjService+"/v1/items/"+seg)
+			resp, err := c.HTTP().Get(c, "http://"+hxInjService+"/v1/items/"+seg)
 			if err != nil {
 				return runtime.Result{}, err
 			}
@@ -204,7 +205,7 @@ func TestInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext}, Cache: store, HTTP: hc,
+	d, err := dispatch.New(dispatch.Options{Extensions: []*runtime.Extension{ext}, Cache: store, HTTP: hc,
 		CallTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

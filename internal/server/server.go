@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/imperalcloud/exthost/internal/calltoken"
+	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/runtime"
 )
@@ -47,7 +48,7 @@ type TokenVerifier interface {
 // Options configures a Server.
 type Options struct {
 	// Dispatcher runs the calls. Required.
-	Dispatcher *runtime.Dispatcher
+	Dispatcher *dispatch.Dispatcher
 	// Tokens verifies call tokens; nil means dev mode, where the identity in
 	// the request body is trusted.
 	Tokens TokenVerifier
@@ -77,7 +78,7 @@ type Sampling struct {
 // Server is the HTTP API over one dispatcher.
 type Server struct {
 	echo     *echo.Echo
-	d        *runtime.Dispatcher
+	d        *dispatch.Dispatcher
 	tokens   TokenVerifier
 	log      *zap.Logger
 	callLog  *zap.Logger // the call lines of failed calls
@@ -87,7 +88,7 @@ type Server struct {
 	calls    *semaphore.Weighted
 	limit    int
 	draining atomic.Bool
-	catalog  catalog
+	answers  answers
 }
 
 // New returns the API for opts.
@@ -118,7 +119,7 @@ func New(opts Options) *Server {
 		limit = 1024
 	}
 	s.calls, s.limit = semaphore.NewWeighted(int64(limit)), limit
-	s.catalog = newCatalog(s.d.Extensions())
+	s.answers = newAnswers(s.d.Extensions())
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -172,7 +173,7 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(echo.HeaderXRequestID)
 		if !requestIDPattern.MatchString(id) {
-			id = runtime.NewRequestID()
+			id = dispatch.NewRequestID()
 		}
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		if s.draining.Load() {
@@ -256,9 +257,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var he *echo.HTTPError
 	switch {
 	case errors.As(err, &he) && he.Code == http.StatusNotFound:
-		_ = s.reject(c, http.StatusNotFound, CodeNotFound, "No such endpoint: "+c.Request().Method+" "+c.Request().URL.Path)
+		_ = s.reject(c, http.StatusNotFound, CodeNotFound, "No such endpoint.")
 	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
-		_ = s.reject(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method "+c.Request().Method+" is not allowed here.")
+		_ = s.reject(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "This method is not allowed here.")
 	default:
 		_ = s.writeResult(c, http.StatusInternalServerError, internalError())
 	}

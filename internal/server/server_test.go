@@ -17,13 +17,15 @@ import (
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/hosttest"
 	"github.com/imperalcloud/exthost/internal/calltoken"
+	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/internal/server"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
 type greetParams struct {
-	Name string `json:"name" jsonschema:"required"`
+	Name  string `json:"name" jsonschema:"required"`
+	Times int    `json:"times"`
 }
 
 type none struct{}
@@ -54,23 +56,36 @@ func newAPI(t *testing.T, o apiOptions) *api {
 	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "test-app", Version: "0.1.0", DisplayName: "Test App",
 		Description: "An extension for the HTTP API tests.", ActionsExplicit: true})
 	tool := ext.ChatTool("tool_test_chat", "Test functions.")
-	runtime.AddFunction(tool, runtime.Function[greetParams]{
+	runtime.AddFunction(tool, runtime.Function[greetParams, map[string]string]{
 		Name: "greet", Description: "Greets by name.",
 		Handler: func(c *ctx.Call, p greetParams) (runtime.Result, error) {
-			return runtime.Success(map[string]string{"greeting": "hello " + p.Name, "user": c.User.ImperalID, "tenant": c.User.TenantID}, "greeted"), nil
+			return runtime.Success(map[string]string{"greeting": "hello " + p.Name, "user": c.UserID(), "tenant": c.User().TenantID}, "greeted"), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none]{
+	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
 		Name: "fails", Description: "Fails with its own code.",
 		Handler: func(*ctx.Call, none) (runtime.Result, error) {
 			return runtime.Fail("Note not found.").WithCode("NOTE_NOT_FOUND"), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none]{
+	runtime.AddFunction(tool, runtime.Function[struct {
+		Sub bool `json:"sub"`
+	}, runtime.NoData]{
+		Name: "fails_like_host", Description: "Fails with a code named like the host's.",
+		Handler: func(_ *ctx.Call, p struct {
+			Sub bool `json:"sub"`
+		}) (runtime.Result, error) {
+			if p.Sub {
+				return runtime.Result{}, &runtime.CodedError{Code: runtime.CodeUnknownSubFunction, Message: "No such note."}
+			}
+			return runtime.Fail("No such notebook.").WithCode(runtime.CodeUnknownTool), nil
+		},
+	})
+	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
 		Name: "panics", Description: "Panics.",
 		Handler: func(*ctx.Call, none) (runtime.Result, error) { panic("handler bug with secret detail") },
 	})
-	runtime.AddFunction(tool, runtime.Function[none]{
+	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
 		Name: "blocks", Description: "Blocks until the test releases it.",
 		Handler: func(*ctx.Call, none) (runtime.Result, error) {
 			a.started <- struct{}{}
@@ -78,7 +93,7 @@ func newAPI(t *testing.T, o apiOptions) *api {
 			return runtime.Success(nil, "released"), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none]{
+	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
 		Name: "write", Description: "A write that refreshes the sidebar.", ActionType: runtime.Write,
 		Effects: []string{"__panel__sidebar"}, Event: "test.written",
 		Handler: func(*ctx.Call, none) (runtime.Result, error) { return runtime.Success(nil, "written"), nil },
@@ -87,7 +102,8 @@ func newAPI(t *testing.T, o apiOptions) *api {
 	if timeout == 0 {
 		timeout = 5 * time.Second
 	}
-	d, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext}, CallTimeout: timeout})
+	m := metrics.New()
+	d, err := dispatch.New(dispatch.Options{Extensions: []*runtime.Extension{ext}, CallTimeout: timeout, Observers: []dispatch.Observer{m}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +112,7 @@ func newAPI(t *testing.T, o apiOptions) *api {
 	// One instant for every line: sampling counts per second of log time.
 	clock := fixedClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	opts := server.Options{
-		Dispatcher: d, Logger: zap.New(core, zap.WithClock(clock), zap.AddCaller()), SuccessSampling: o.sampling, Metrics: metrics.New(),
+		Dispatcher: d, Logger: zap.New(core, zap.WithClock(clock), zap.AddCaller()), SuccessSampling: o.sampling, Metrics: m,
 		MaxBodyBytes: o.maxBody, MaxConcurrentCalls: o.maxConcurrent,
 	}
 	if o.tokens {
@@ -182,6 +198,10 @@ func TestStatusTable(t *testing.T) {
 	}{
 		{"success", dev, "", `{"user_id":"u-1","function":"greet","params":{"name":"Ann"}}`, nil, 200, "", false},
 		{"handler's own error", dev, "", `{"user_id":"u-1","function":"fails"}`, nil, 200, "NOTE_NOT_FOUND", false},
+		// A code named like the host's is still the handler's: the call ran.
+		{"handler's own UNKNOWN_TOOL", dev, "", `{"user_id":"u-1","function":"fails_like_host"}`, nil, 200, runtime.CodeUnknownTool, false},
+		{"handler's own UNKNOWN_SUB_FUNCTION", dev, "", `{"user_id":"u-1","function":"fails_like_host","params":{"sub":true}}`, nil, 200, runtime.CodeUnknownSubFunction, false},
+		{"lax params", dev, "", `{"user_id":"u-1","function":"greet","params":{"name":"Ann","times":"3"}}`, nil, 200, "", false},
 		{"missing param", dev, "", `{"user_id":"u-1","function":"greet","params":{}}`, nil, 200, runtime.CodeValidationMissingField, false},
 		{"wrong param type", dev, "", `{"user_id":"u-1","function":"greet","params":{"name":7}}`, nil, 200, runtime.CodeValidationTypeError, false},
 		{"params not an object", dev, "", `{"user_id":"u-1","function":"greet","params":[1]}`, nil, 200, runtime.CodeValidationTypeError, false},
@@ -396,7 +416,7 @@ func TestCatalogEndpoints(t *testing.T) {
 	}{
 		{"/v1/extensions", 200, `{"extensions":[{"app_id":"test-app","version":"0.1.0","name":"Test App",`},
 		{"/v1/extensions/test-app/manifest", 200, `{"manifest_schema_version":3,"sdk_version":"5.11.0","app_id":"test-app",`},
-		{"/v1/extensions/nope/manifest", 404, `{"status":"error","summary":"","data":{},"error":"Tool not available: nope","error_code":"UNKNOWN_TOOL"}`},
+		{"/v1/extensions/nope/manifest", 404, `{"status":"error","summary":"","data":{},"error":"Tool not available.","error_code":"UNKNOWN_TOOL"}`},
 		{"/v1/tools", 200, `{"tools":[{"name":"test-app__greet","app_id":"test-app","function":"greet",`},
 		{"/v1/tools?format=openai", 200, `[{"type":"function","function":{"name":"test-app__greet",`},
 		{"/v1/tools?format=xml", 400, `{"status":"error"`},

@@ -1,4 +1,4 @@
-package runtime_test
+package dispatch_test
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +20,8 @@ import (
 
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/internal/dispatch"
+	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -52,9 +53,9 @@ type note struct {
 // harness is a dispatcher over a test extension with one function per
 // behaviour under test, an upstream service "svc" and captured logs and events.
 type harness struct {
-	d        *runtime.Dispatcher
+	d        *dispatch.Dispatcher
 	logs     *observer.ObservedLogs
-	events   *runtime.EventLog
+	events   *events.Log
 	upstream *httptest.Server
 	release  chan struct{} // unblocks the handler that ignores its deadline
 }
@@ -62,7 +63,7 @@ type harness struct {
 // newHarness returns a harness whose calls have callTimeout as deadline.
 func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 	t.Helper()
-	h := &harness{events: runtime.NewEventLog(10), release: make(chan struct{})}
+	h := &harness{events: events.NewLog(10), release: make(chan struct{})}
 	t.Cleanup(func() { close(h.release) })
 	h.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -86,15 +87,14 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 	tool := ext.ChatTool("tool_test_chat", "Test functions.")
 	notes := runtime.CacheModel[note](ext, "note")
 
-	runtime.AddFunction(tool, runtime.Function[echoParams]{
+	runtime.AddFunction(tool, runtime.Function[echoParams, echoData]{
 		Name: "echo", Description: "Greets by name.", Defaults: echoParams{Count: 3},
-		Returns: reflect.TypeFor[echoData](),
 		Handler: func(c *ctx.Call, p echoParams) (runtime.Result, error) {
 			return runtime.Success(echoData{Greeting: "hello " + p.Name, Count: p.Count}, "greeted"), nil
 		},
 	})
 	add := func(name string, handler runtime.Handler[none]) {
-		runtime.AddFunction(tool, runtime.Function[none]{Name: name, Description: "Test function " + name + ".", Handler: handler})
+		runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{Name: name, Description: "Test function " + name + ".", Handler: handler})
 	}
 	add("panics", func(*ctx.Call, none) (runtime.Result, error) { panic("secret internal state") })
 	add("ignores_deadline", func(*ctx.Call, none) (runtime.Result, error) {
@@ -116,7 +116,21 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 		return runtime.Result{}, &runtime.CodedError{Code: "QUOTA_EXCEEDED", Message: "Daily quota used.", Retryable: true}
 	})
 	add("list_data", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Success([]int{1, 2}, "list"), nil })
-	runtime.AddFunction(tool, runtime.Function[none]{
+	add("host_code", func(*ctx.Call, none) (runtime.Result, error) {
+		return runtime.Fail("Not here.").WithCode(runtime.CodeUnknownTool), nil
+	})
+	runtime.AddFunction(tool, runtime.Function[none, map[string]any]{
+		Name: "map_data", Description: "Data of a map type that does not encode as an object.",
+		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+			var m *map[string]any // a nil *D encodes as null
+			return runtime.Success(m, "nothing"), nil
+		},
+	})
+	runtime.AddFunction(tool, runtime.Function[none, echoData]{
+		Name: "wrong_data", Description: "A success whose data is not the declared type.",
+		Handler: func(*ctx.Call, none) (runtime.Result, error) { return runtime.Success(note{Text: "x"}, "oops"), nil },
+	})
+	runtime.AddFunction(tool, runtime.Function[none, map[string]any]{
 		Name: "write_bad_data", Description: "A write whose data cannot be encoded.", ActionType: runtime.Write,
 		Event: "note.written",
 		Handler: func(*ctx.Call, none) (runtime.Result, error) {
@@ -125,12 +139,12 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 	})
 	add("no_status", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Result{}, nil })
 	add("bad_key", func(c *ctx.Call, _ none) (runtime.Result, error) {
-		_, err := notes.GetOrFetch(c, "bad key!", time.Minute, func(context.Context) (note, error) { return note{}, nil })
+		_, err := notes.GetOrFetch(c, "bad key!", time.Minute, func(*ctx.Call) (note, error) { return note{}, nil })
 		return runtime.Result{}, err
 	})
-	add("cached_note", func(c *ctx.Call, _ none) (runtime.Result, error) {
-		n, err := notes.GetOrFetch(c, "note:1", time.Minute, func(ctx context.Context) (note, error) {
-			resp, err := c.HTTP.Get(ctx, "http://svc/ok")
+	runtime.AddFunction(tool, runtime.Function[none, note]{Name: "cached_note", Description: "A cached read.", Handler: func(c *ctx.Call, _ none) (runtime.Result, error) {
+		n, err := notes.GetOrFetch(c, "note:1", time.Minute, func(f *ctx.Call) (note, error) {
+			resp, err := f.HTTP().Get(f, "http://svc/ok")
 			if err != nil {
 				return note{}, err
 			}
@@ -141,11 +155,11 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 			return runtime.Result{}, err
 		}
 		return runtime.Success(n, n.Text), nil
-	})
-	runtime.AddFunction(tool, runtime.Function[pathParams]{
+	}})
+	runtime.AddFunction(tool, runtime.Function[pathParams, note]{
 		Name: "upstream", Description: "Calls the upstream path given.",
 		Handler: func(c *ctx.Call, p pathParams) (runtime.Result, error) {
-			resp, err := c.HTTP.Get(c, p.Path)
+			resp, err := c.HTTP().Get(c, p.Path)
 			if err != nil {
 				return runtime.Result{}, err
 			}
@@ -160,21 +174,21 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 		},
 	})
 	writeEffects := []string{"__panel__sidebar", "update:note", "__panel__inbox"}
-	runtime.AddFunction(tool, runtime.Function[none]{
+	runtime.AddFunction(tool, runtime.Function[none, note]{
 		Name: "write", Description: "A write with panel effects and an event.", ActionType: runtime.Write,
 		Effects: writeEffects, Event: "note.written",
 		Handler: func(*ctx.Call, none) (runtime.Result, error) {
 			return runtime.Success(note{Text: "saved"}, "Saved."), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none]{
+	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
 		Name: "write_refresh_none", Description: "A write that refreshes no panel.", ActionType: runtime.Write,
 		Effects: writeEffects, Event: "note.written",
 		Handler: func(*ctx.Call, none) (runtime.Result, error) {
 			return runtime.Success(nil, "Saved quietly.").WithRefreshPanels(), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none]{
+	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
 		Name: "write_fails", Description: "A write that fails.", ActionType: runtime.Write,
 		Effects: writeEffects, Event: "note.written",
 		Handler: func(*ctx.Call, none) (runtime.Result, error) { return runtime.Fail("Disk full."), nil },
@@ -186,7 +200,7 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 	}
 	core, logs := observer.New(zapcore.DebugLevel)
 	h.logs = logs
-	h.d, err = runtime.NewDispatcher(runtime.Options{
+	h.d, err = dispatch.New(dispatch.Options{
 		Extensions:  []*runtime.Extension{ext},
 		HTTP:        http,
 		Logger:      zap.New(core),
@@ -210,8 +224,8 @@ func atoiStatus(path string) int {
 
 var alice = ctx.User{ImperalID: "imp_u_alice", Email: "alice@example.com", TenantID: "default", Role: "user"}
 
-func (h *harness) call(fn, params string) (runtime.Result, runtime.Trace) {
-	return h.d.Call(context.Background(), runtime.Request{
+func (h *harness) call(fn, params string) (runtime.Result, dispatch.Trace) {
+	return h.d.Call(context.Background(), dispatch.Request{
 		AppID: "test-app", Function: fn, Params: json.RawMessage(params), User: alice, RequestID: "req-1",
 	})
 }
@@ -244,14 +258,14 @@ func TestDispatchErrors(t *testing.T) {
 		message               string // substring of the error
 		data                  string // exact data JSON, when checked
 	}{
-		{"unknown app", "nope", "echo", `{}`, runtime.CodeUnknownTool, false, "Tool not available: nope", `{}`},
-		{"unknown function", "test-app", "nope", `{}`, runtime.CodeUnknownSubFunction, false, "Sub-function not available: nope", `{}`},
+		{"unknown app", "nope", "echo", `{}`, runtime.CodeUnknownTool, false, "Tool not available.", `{}`},
+		{"unknown function", "test-app", "nope", `{}`, runtime.CodeUnknownSubFunction, false, "Sub-function not available.", `{}`},
 		{"missing required field", "test-app", "echo", `{"count":1}`, runtime.CodeValidationMissingField, false,
 			"A required field is missing: name", `{"missing_fields":["name"]}`},
 		{"missing nested field", "test-app", "echo", `{"name":"a","inner":{}}`, runtime.CodeValidationMissingField, false,
 			"missing: inner.level", `{"missing_fields":["inner.level"]}`},
 		{"wrong type", "test-app", "echo", `{"name":"a","count":"three"}`, runtime.CodeValidationTypeError, false,
-			"Invalid value type for field: count (want integer, got string)", `{"fields":["count"]}`},
+			"Invalid value type for field: count (want integer, got a string that is not an integer)", `{"fields":["count"]}`},
 		{"every wrong field is named", "test-app", "echo", `{"name":1,"count":"three"}`, runtime.CodeValidationTypeError, false,
 			"Invalid value type for field: ", `{"fields":["count","name"]}`},
 		{"wrong element type", "test-app", "echo", `{"name":"a","tags":["x",2]}`, runtime.CodeValidationTypeError, false,
@@ -278,7 +292,10 @@ func TestDispatchErrors(t *testing.T) {
 		{"empty error message", "test-app", "fail_empty", `{}`, runtime.CodeUnstructured, false, "The call failed.", ""},
 		{"returned plain error", "test-app", "plain_error", `{}`, runtime.CodeUnstructured, false, "The function failed.", `{}`},
 		{"returned coded error", "test-app", "coded_error", `{}`, "QUOTA_EXCEEDED", true, "Daily quota used.", ""},
-		{"data not an object", "test-app", "list_data", `{}`, runtime.CodeInternal, false, "An internal error occurred.", `{}`},
+		{"data not the declared type", "test-app", "list_data", `{}`, runtime.CodeInternal, false, "An internal error occurred.", `{}`},
+		{"data of another type", "test-app", "wrong_data", `{}`, runtime.CodeInternal, false, "An internal error occurred.", `{}`},
+		{"data a nil *D", "test-app", "map_data", `{}`, runtime.CodeInternal, false, "An internal error occurred.", `{}`},
+		{"handler's own host-like code", "test-app", "host_code", `{}`, runtime.CodeUnknownTool, false, "Not here.", `{}`},
 		{"result without status", "test-app", "no_status", `{}`, runtime.CodeInternal, false, "internal", ""},
 	}
 	for _, tc := range cases {
@@ -287,9 +304,13 @@ func TestDispatchErrors(t *testing.T) {
 			if useShort[tc.name] {
 				d = short.d
 			}
-			res, tr := d.Call(context.Background(), runtime.Request{
+			res, tr := d.Call(context.Background(), dispatch.Request{
 				AppID: tc.app, Function: tc.fn, Params: json.RawMessage(tc.params), User: alice,
 			})
+			var unknown *dispatch.LookupError
+			if isLookup := strings.HasPrefix(tc.name, "unknown "); errors.As(tr.Err, &unknown) != isLookup {
+				t.Errorf("Trace.Err = %v: a lookup failure is typed, and only a lookup failure", tr.Err)
+			}
 			if res.Status != runtime.StatusError || res.ErrorCode != tc.code || res.Retryable != tc.retryable {
 				t.Fatalf("got status %s code %s retryable %v (%q), want error %s retryable %v",
 					res.Status, res.ErrorCode, res.Retryable, res.Error, tc.code, tc.retryable)
@@ -361,9 +382,9 @@ func TestSuccessAndDefaults(t *testing.T) {
 	}
 }
 
-// TestRepeatedParamsAnswerAlike guards the memo of valid parameters: a
-// second identical call must be answered exactly as the first, whether the
-// parameters were valid, carried unknown names or were refused.
+// TestRepeatedParamsAnswerAlike: a second identical call is answered
+// exactly as the first, whether the parameters were valid, carried unknown
+// names or were refused, and nothing keeps the caller's buffer.
 func TestRepeatedParamsAnswerAlike(t *testing.T) {
 	h := newHarness(t, 5*time.Second)
 	for _, params := range []string{
@@ -374,7 +395,7 @@ func TestRepeatedParamsAnswerAlike(t *testing.T) {
 	} {
 		first, _ := h.call("echo", params)
 		buf := []byte(params)
-		second, _ := h.d.Call(context.Background(), runtime.Request{
+		second, _ := h.d.Call(context.Background(), dispatch.Request{
 			AppID: "test-app", Function: "echo", Params: buf, User: alice, RequestID: "req-1",
 		})
 		clear(buf) // the caller may reuse its buffer: nothing may keep it
@@ -397,21 +418,22 @@ func TestPanelEffectsAndEvents(t *testing.T) {
 	if !res.OK() || strings.Join(res.RefreshPanels, ",") != "sidebar,inbox" {
 		t.Fatalf("write: status %s refresh_panels %v, want [sidebar inbox]", res.Status, res.RefreshPanels)
 	}
-	events := h.events.Events()
-	if len(events) != 1 || tr.Event == nil {
-		t.Fatalf("published %d events, trace event %v; want 1", len(events), tr.Event)
+	published := h.events.Events()
+	if len(published) != 1 || tr.Event == nil {
+		t.Fatalf("published %d events, trace event %v; want 1", len(published), tr.Event)
 	}
-	ev := events[0]
-	if ev.EventType != "note.written" || ev.UserID != "imp_u_alice" || ev.TenantID != "default" ||
+	ev := published[0]
+	if ev.EventType != "note.written" || ev.SourceApp != "test-app" || ev.UserID != "imp_u_alice" || ev.TenantID != "default" ||
 		string(ev.Data) != `{"text":"saved"}` {
 		t.Fatalf("event = %+v", ev)
 	}
 	if _, err := time.Parse(time.RFC3339Nano, ev.Timestamp); err != nil {
 		t.Fatalf("event timestamp %q: %v", ev.Timestamp, err)
 	}
-	raw, _ := json.Marshal(ev)
-	if !strings.HasPrefix(string(raw), `{"event_type":"note.written","timestamp":`) {
-		t.Fatalf("event envelope = %s", raw)
+	raw, _ := ev.Encode()
+	if want := `{"event_type": "note.written", "data": {"text": "saved"}, "source_app": "test-app", "user_id": "imp_u_alice", "tenant_id": "default", "timestamp": "` +
+		ev.Timestamp + `"}`; string(raw) != want {
+		t.Fatalf("event envelope = %s, want %s", raw, want)
 	}
 
 	res, _ = h.call("write_refresh_none", `{}`)
@@ -463,7 +485,7 @@ func TestTraceCountsCacheAndUpstream(t *testing.T) {
 		t.Fatalf("hit trace = %+v", tr)
 	}
 	// Another user misses: entries are per user.
-	_, tr = h.d.Call(context.Background(), runtime.Request{AppID: "test-app", Function: "cached_note",
+	_, tr = h.d.Call(context.Background(), dispatch.Request{AppID: "test-app", Function: "cached_note",
 		User: ctx.User{ImperalID: "imp_u_bob", TenantID: "default"}})
 	if tr.CacheMisses != 1 {
 		t.Fatalf("bob's first call hit alice's entry: %+v", tr)
@@ -472,7 +494,7 @@ func TestTraceCountsCacheAndUpstream(t *testing.T) {
 
 func TestCallRequiresAUser(t *testing.T) {
 	h := newHarness(t, 5*time.Second)
-	res, _ := h.d.Call(context.Background(), runtime.Request{AppID: "test-app", Function: "echo", Params: json.RawMessage(`{"name":"a"}`)})
+	res, _ := h.d.Call(context.Background(), dispatch.Request{AppID: "test-app", Function: "echo", Params: json.RawMessage(`{"name":"a"}`)})
 	if res.ErrorCode != runtime.CodeBadRequest {
 		t.Fatalf("call without user = %+v", res)
 	}
@@ -493,9 +515,18 @@ func TestConcurrentCallsAreIndependent(t *testing.T) {
 	wg.Wait()
 }
 
+func TestWrongDataIsLoggedAsABrokenDeclaration(t *testing.T) {
+	h := newHarness(t, 5*time.Second)
+	h.call("wrong_data", `{}`)
+	entries := h.logs.FilterMessage("handler broke its declaration").All()
+	if len(entries) != 1 || !strings.Contains(entries[0].ContextMap()["error"].(string), "declared dispatch_test.echoData") {
+		t.Fatalf("log = %v", entries)
+	}
+}
+
 func TestNewDispatcherRejectsDuplicateExtensions(t *testing.T) {
 	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "dup"})
-	if d, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext, ext}}); err == nil {
+	if d, err := dispatch.New(dispatch.Options{Extensions: []*runtime.Extension{ext, ext}}); err == nil {
 		_ = d.Close()
 		t.Fatal("the same extension was served twice")
 	}

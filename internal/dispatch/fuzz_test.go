@@ -1,4 +1,4 @@
-package runtime_test
+package dispatch_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -74,7 +75,7 @@ func FuzzParams(f *testing.F) {
 	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "fuzz-app", Version: "0.1.0", DisplayName: "Fuzz",
 		Description: "An extension for the parameter fuzzer.", ActionsExplicit: true})
 	tool := ext.ChatTool("tool_fuzz_chat", "Fuzz functions.")
-	runtime.AddFunction(tool, runtime.Function[fzParams]{
+	runtime.AddFunction(tool, runtime.Function[fzParams, fzParams]{
 		Name: "typed", Description: "Echoes its typed parameters.",
 		Defaults: fzParams{Small: 1, Loud: true},
 		Handler: func(c *ctx.Call, p fzParams) (runtime.Result, error) {
@@ -84,14 +85,14 @@ func FuzzParams(f *testing.F) {
 			return runtime.Success(p, "echoed"), nil
 		},
 	})
-	d, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext}, CallTimeout: 5 * time.Second})
+	d, err := dispatch.New(dispatch.Options{Extensions: []*runtime.Extension{ext}, CallTimeout: 5 * time.Second})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { d.Close() })
 
 	f.Fuzz(func(t *testing.T, params []byte) {
-		res, tr := d.Call(context.Background(), runtime.Request{AppID: "fuzz-app", Function: "typed",
+		res, tr := d.Call(context.Background(), dispatch.Request{AppID: "fuzz-app", Function: "typed",
 			Params: json.RawMessage(params), User: ctx.User{ImperalID: "u-1", TenantID: "default"}})
 		switch res.Status {
 		case runtime.StatusSuccess:
@@ -139,25 +140,26 @@ func FuzzParams(f *testing.F) {
 }
 
 // TestHugeExponentParamsAreCheap: a number with a huge decimal exponent in an
-// integer-typed parameter must be refused at the cost of reading it. The
-// schema validator decides whether a JSON number is an integer by parsing its
-// text into a math/big.Rat, which for 1e999999 computes 5^999999 (~35 ms of
-// CPU for 9 bytes of input); an array of such numbers multiplies it, and the
-// validation runs before the call's deadline applies.
+// integer-typed parameter must be refused at the cost of reading it. A JSON
+// Schema validator decides whether a JSON number is an integer by parsing
+// its text into a math/big.Rat, which for 1e999999 computes 5^999999 (~35 ms
+// of CPU for 9 bytes of input); an array of such numbers multiplies it, and
+// the validation runs before the call's deadline applies. Parameters are
+// converted before any validator sees them.
 func TestHugeExponentParamsAreCheap(t *testing.T) {
 	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "exp-app", Version: "0.1.0", DisplayName: "Exp",
 		Description: "Huge exponents.", ActionsExplicit: true})
 	tool := ext.ChatTool("tool_exp_chat", "Exp.")
-	runtime.AddFunction(tool, runtime.Function[fzParams]{Name: "typed", Description: "Typed parameters.",
+	runtime.AddFunction(tool, runtime.Function[fzParams, runtime.NoData]{Name: "typed", Description: "Typed parameters.",
 		Handler: func(*ctx.Call, fzParams) (runtime.Result, error) { return runtime.Success(nil, ""), nil }})
-	d, err := runtime.NewDispatcher(runtime.Options{Extensions: []*runtime.Extension{ext}, CallTimeout: time.Second})
+	d, err := dispatch.New(dispatch.Options{Extensions: []*runtime.Extension{ext}, CallTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
 	params := `{"name":"a","count":1,"pairs":[` + strings.Repeat(`{"level":1e999999},`, 99) + `{"level":1e999999}]}`
 	start := time.Now()
-	res, _ := d.Call(context.Background(), runtime.Request{AppID: "exp-app", Function: "typed",
+	res, _ := d.Call(context.Background(), dispatch.Request{AppID: "exp-app", Function: "typed",
 		Params: json.RawMessage(params), User: ctx.User{ImperalID: "u-1"}})
 	if elapsed := time.Since(start); elapsed > 250*time.Millisecond {
 		t.Errorf("%d bytes of parameters took %s to refuse (%s %s)", len(params), elapsed, res.Status, res.ErrorCode)

@@ -1,7 +1,12 @@
-package runtime
+// Package catalog renders the declarations of extensions for the
+// platform: each extension's imperal.json manifest, the tool catalog with
+// its JSON Schemas (also in OpenAI's format) and the extension listing.
+package catalog
 
 import (
 	"encoding/json"
+
+	"github.com/imperalcloud/exthost/runtime"
 )
 
 // SDKContractVersion is the imperal-sdk release whose contract this host
@@ -34,23 +39,23 @@ type Manifest struct {
 
 // ManifestTool is one function in a manifest, with the SDK's keys in order.
 type ManifestTool struct {
-	Name          string          `json:"name"`
-	Description   string          `json:"description"`
-	ActionType    ActionType      `json:"action_type"`
-	ChainCallable bool            `json:"chain_callable"`
-	Effects       []string        `json:"effects"`
-	IDProjection  string          `json:"id_projection"`
-	ParamsSchema  json.RawMessage `json:"params_schema"`
-	ReturnSchema  json.RawMessage `json:"return_schema"`
-	Event         string          `json:"event"`
-	Background    bool            `json:"background"`
-	LongRunning   bool            `json:"long_running"`
-	Scopes        []string        `json:"scopes"`
-	OwnerChatTool string          `json:"owner_chat_tool"`
+	Name          string             `json:"name"`
+	Description   string             `json:"description"`
+	ActionType    runtime.ActionType `json:"action_type"`
+	ChainCallable bool               `json:"chain_callable"`
+	Effects       []string           `json:"effects"`
+	IDProjection  string             `json:"id_projection"`
+	ParamsSchema  json.RawMessage    `json:"params_schema"`
+	ReturnSchema  json.RawMessage    `json:"return_schema"`
+	Event         string             `json:"event"`
+	Background    bool               `json:"background"`
+	LongRunning   bool               `json:"long_running"`
+	Scopes        []string           `json:"scopes"`
+	OwnerChatTool string             `json:"owner_chat_tool"`
 }
 
 // NewManifest returns ext's imperal.json manifest.
-func NewManifest(ext *Extension) Manifest {
+func NewManifest(ext *runtime.Extension) Manifest {
 	info := ext.Info()
 	m := Manifest{
 		ManifestSchemaVersion: ManifestSchemaVersion,
@@ -71,7 +76,8 @@ func NewManifest(ext *Extension) Manifest {
 	if m.Name == "" {
 		m.Name = info.AppID
 	}
-	for _, f := range ext.Functions() {
+	for _, fn := range ext.Functions() {
+		f := fn.Info()
 		if f.Effects == nil {
 			f.Effects = []string{}
 		}
@@ -95,27 +101,28 @@ func NewManifest(ext *Extension) Manifest {
 // ToolName is the LLM-facing name of a function: "<app_id>__<function>".
 func ToolName(appID, function string) string { return appID + "__" + function }
 
-// CatalogTool is one function in the host's tool catalog.
-type CatalogTool struct {
-	Name        string          `json:"name"`
-	AppID       string          `json:"app_id"`
-	Function    string          `json:"function"`
-	Description string          `json:"description"`
-	ActionType  ActionType      `json:"action_type"`
-	InputSchema json.RawMessage `json:"input_schema"`
+// Tool is one function in the host's tool catalog.
+type Tool struct {
+	Name        string             `json:"name"`
+	AppID       string             `json:"app_id"`
+	Function    string             `json:"function"`
+	Description string             `json:"description"`
+	ActionType  runtime.ActionType `json:"action_type"`
+	InputSchema json.RawMessage    `json:"input_schema"`
 }
 
 // Catalog is the tool catalog of GET /v1/tools.
 type Catalog struct {
-	Tools []CatalogTool `json:"tools"`
+	Tools []Tool `json:"tools"`
 }
 
 // NewCatalog lists every function of exts, in their order.
-func NewCatalog(exts []*Extension) Catalog {
-	c := Catalog{Tools: []CatalogTool{}}
+func NewCatalog(exts []*runtime.Extension) Catalog {
+	c := Catalog{Tools: []Tool{}}
 	for _, ext := range exts {
-		for _, f := range ext.Functions() {
-			c.Tools = append(c.Tools, CatalogTool{
+		for _, fn := range ext.Functions() {
+			f := fn.Info()
+			c.Tools = append(c.Tools, Tool{
 				Name:        ToolName(ext.AppID(), f.Name),
 				AppID:       ext.AppID(),
 				Function:    f.Name,
@@ -160,15 +167,15 @@ type ExtensionSummary struct {
 }
 
 // Summarize describes ext for listings.
-func Summarize(ext *Extension) ExtensionSummary {
+func Summarize(ext *runtime.Extension) ExtensionSummary {
 	info := ext.Info()
 	s := ExtensionSummary{AppID: info.AppID, Version: info.Version, Name: info.DisplayName,
 		Description: info.Description, Functions: []string{}}
 	if s.Name == "" {
 		s.Name = info.AppID
 	}
-	for _, f := range ext.funcs {
-		s.Functions = append(s.Functions, f.Name)
+	for _, f := range ext.Functions() {
+		s.Functions = append(s.Functions, f.Name())
 	}
 	return s
 }

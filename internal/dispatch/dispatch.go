@@ -1,4 +1,9 @@
-package runtime
+// Package dispatch runs calls of extension functions: it looks the
+// function up, binds the parameters, builds the call's ctx.Call, runs the
+// handler under the call deadline with panic recovery, maps errors to the
+// platform's codes, adds panel refreshes and publishes the declared event.
+// Every transport (the HTTP API, the CLI, hosttest) calls through it.
+package dispatch
 
 import (
 	"bytes"
@@ -19,17 +24,25 @@ import (
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/imperalcloud/exthost/internal/panics"
+	"github.com/imperalcloud/exthost/runtime"
 )
 
 // DefaultCallTimeout bounds a call when Options leaves CallTimeout unset.
 const DefaultCallTimeout = 10 * time.Second
 
+// Observer is told of every call, after the call, on the call's goroutine:
+// it must not block.
+type Observer interface {
+	Call(Trace)
+}
+
 // Options configures a Dispatcher.
 type Options struct {
 	// Extensions are the extensions to serve, typically registry.List().
-	Extensions []*Extension
+	Extensions []*runtime.Extension
 	// Cache is the cache store. Default: a memory store.
 	Cache *cache.Store
 	// HTTP is the shared upstream client. Default: one with no services, so
@@ -38,39 +51,55 @@ type Options struct {
 	// Logger receives panics, timeouts and debug notes. Default: none.
 	Logger *zap.Logger
 	// Events receives the events of successful calls. Default: none.
-	Events Publisher
+	Events events.Publisher
 	// CallTimeout is every call's deadline. Default DefaultCallTimeout.
 	CallTimeout time.Duration
 	// Now is the host's clock. Default time.Now.
 	Now func() time.Time
-	// OnCall receives the trace of every call, after the call, on the
-	// call's goroutine: it must not block. Default: none.
-	OnCall func(Trace)
+	// Observers are told of every call. Default: none.
+	Observers []Observer
 }
 
-// Dispatcher runs calls of the extensions it serves: it looks the function
-// up, validates and decodes the parameters, builds the call's context, runs
-// the handler under the call deadline with panic recovery, maps errors to
-// codes, adds panel refreshes and publishes the declared event.
+// Dispatcher runs calls of the extensions it serves.
 type Dispatcher struct {
-	exts        map[string]*Extension
-	sorted      []*Extension
+	exts        map[string]*served
+	sorted      []*runtime.Extension
 	store       *cache.Store
 	http        *httpclient.Client
 	log         *zap.Logger
-	events      Publisher
+	events      events.Publisher
 	callTimeout time.Duration
 	now         func() time.Time
 	ownsStore   bool
 	workers     *workers
-	onCall      func(Trace)
+	observers   []Observer
 }
 
-// NewDispatcher returns a dispatcher for opts. It seals the extensions: from
-// here on their declarations cannot change.
-func NewDispatcher(opts Options) (*Dispatcher, error) {
+// served is an extension as the dispatcher serves it.
+type served struct {
+	ext   *runtime.Extension
+	funcs map[string]*Target
+}
+
+// Target is a function the dispatcher serves, as Lookup finds it.
+type Target struct {
+	ext    *runtime.Extension
+	fn     *runtime.Func
+	panels []string
+	event  string
+}
+
+// Extension returns the target's extension.
+func (t *Target) Extension() *runtime.Extension { return t.ext }
+
+// Func returns the target function.
+func (t *Target) Func() *runtime.Func { return t.fn }
+
+// New returns a dispatcher for opts. It seals the extensions: from here on
+// their declarations cannot change.
+func New(opts Options) (*Dispatcher, error) {
 	d := &Dispatcher{
-		exts:        make(map[string]*Extension, len(opts.Extensions)),
+		exts:        make(map[string]*served, len(opts.Extensions)),
 		store:       opts.Cache,
 		http:        opts.HTTP,
 		log:         opts.Logger,
@@ -78,7 +107,7 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		callTimeout: opts.CallTimeout,
 		now:         opts.Now,
 		workers:     newWorkers(),
-		onCall:      opts.OnCall,
+		observers:   slices.Clone(opts.Observers),
 	}
 	if d.callTimeout <= 0 {
 		d.callTimeout = DefaultCallTimeout
@@ -89,36 +118,42 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 	if d.log == nil {
 		d.log = zap.NewNop()
 	}
+	if d.events == nil {
+		d.events = events.Publishers{}
+	}
 	for _, ext := range opts.Extensions {
 		if _, dup := d.exts[ext.AppID()]; dup {
-			return nil, fmt.Errorf("runtime: extension %q given twice", ext.AppID())
+			return nil, fmt.Errorf("dispatch: extension %q given twice", ext.AppID())
 		}
-		d.exts[ext.AppID()] = ext
+		ext.Seal()
+		s := &served{ext: ext, funcs: make(map[string]*Target)}
+		for _, fn := range ext.Functions() {
+			s.funcs[fn.Name()] = &Target{ext: ext, fn: fn, panels: fn.Panels(), event: fn.Info().Event}
+		}
+		d.exts[ext.AppID()] = s
 		d.sorted = append(d.sorted, ext)
 	}
+	slices.SortFunc(d.sorted, func(a, b *runtime.Extension) int { return strings.Compare(a.AppID(), b.AppID()) })
 	if d.http == nil {
 		var err error
 		if d.http, err = httpclient.New(httpclient.Config{}); err != nil {
-			return nil, fmt.Errorf("runtime: %w", err)
+			return nil, fmt.Errorf("dispatch: %w", err)
 		}
 	}
 	if d.store == nil {
 		mem, err := cache.NewMemory(cache.MemoryOptions{Now: opts.Now})
 		if err != nil {
-			return nil, fmt.Errorf("runtime: %w", err)
+			return nil, fmt.Errorf("dispatch: %w", err)
 		}
 		d.store = cache.NewStore(mem, cache.Options{FetchTimeout: d.callTimeout, Logger: d.log, Now: opts.Now})
 		d.ownsStore = true
 	}
-	for _, ext := range d.sorted {
-		ext.seal()
-	}
-	slices.SortFunc(d.sorted, func(a, b *Extension) int { return strings.Compare(a.AppID(), b.AppID()) })
 	return d, nil
 }
 
-// Close releases the memory store the dispatcher made when Options.Cache
-// was nil. A store passed in stays its owner's to close.
+// Close ends the idle handler workers and releases the memory store the
+// dispatcher made when Options.Cache was nil. A store passed in stays its
+// owner's to close.
 func (d *Dispatcher) Close() error {
 	d.workers.close()
 	if d.ownsStore {
@@ -128,16 +163,28 @@ func (d *Dispatcher) Close() error {
 }
 
 // Extensions returns the served extensions, sorted by app id.
-func (d *Dispatcher) Extensions() []*Extension { return slices.Clone(d.sorted) }
-
-// Extension returns the served extension appID.
-func (d *Dispatcher) Extension(appID string) (*Extension, bool) {
-	ext, ok := d.exts[appID]
-	return ext, ok
-}
+func (d *Dispatcher) Extensions() []*runtime.Extension { return slices.Clone(d.sorted) }
 
 // Cache returns the dispatcher's cache store.
 func (d *Dispatcher) Cache() *cache.Store { return d.store }
+
+// Lookup finds function of the app appID. An app or function the
+// dispatcher does not serve is a *LookupError. Lookup with an empty
+// function checks only the app and returns a nil target.
+func (d *Dispatcher) Lookup(appID, function string) (*Target, error) {
+	s, ok := d.exts[appID]
+	if !ok {
+		return nil, &LookupError{AppID: appID, Function: function, UnknownApp: true}
+	}
+	if function == "" {
+		return nil, nil
+	}
+	t, ok := s.funcs[function]
+	if !ok {
+		return nil, &LookupError{AppID: appID, Function: function}
+	}
+	return t, nil
+}
 
 // Request is one call of one function on behalf of one user.
 type Request struct {
@@ -159,26 +206,29 @@ type Trace struct {
 	AppID       string
 	Function    string
 	UserID      string
-	Status      Status
+	Status      runtime.Status
 	ErrorCode   string
 	Duration    time.Duration
 	CacheHits   int
 	CacheMisses int
+	// Err is what ended the call when it did not run to a result of its
+	// own: a *LookupError, bad parameters, a panic, an upstream failure.
+	Err error
 	// Upstream lists the call's upstream requests in the order they ended.
 	Upstream []httpclient.Exchange
 	// RefreshPanels are the panels the result asks to refresh (nil: all).
 	RefreshPanels []string
 	// Event is the published event, if any.
-	Event *Event
+	Event *events.Event
 }
 
-// Call runs req and returns its ActionResult and its trace. The result's
-// data is left as the handler returned it, checked to be object-like, to be
-// encoded once where the result is written (Result.MarshalJSON); only a
-// call that publishes an event has it encoded here, for the event. Every outcome is a Result: an unknown app or
-// function, bad parameters, a panic, a timeout and an upstream failure all
-// come back as error results with their codes.
-func (d *Dispatcher) Call(parent context.Context, req Request) (Result, Trace) {
+// Call runs req and returns its ActionResult and its trace. Every outcome
+// is a Result: an unknown app or function (see Trace.Err for its type),
+// bad parameters, a panic, a timeout and an upstream failure all come back
+// as error results with their codes. The result's data is left as the
+// handler returned it, to be encoded once where the result is written;
+// only a call that publishes an event has it encoded here, for the event.
+func (d *Dispatcher) Call(parent context.Context, req Request) (runtime.Result, Trace) {
 	start := time.Now()
 	if req.RequestID == "" {
 		req.RequestID = NewRequestID()
@@ -187,60 +237,56 @@ func (d *Dispatcher) Call(parent context.Context, req Request) (Result, Trace) {
 	res := d.call(parent, req, &tr)
 	tr.Status, tr.ErrorCode, tr.RefreshPanels = res.Status, res.ErrorCode, res.RefreshPanels
 	tr.Duration = time.Since(start)
-	if d.onCall != nil {
-		d.onCall(tr)
+	for _, o := range d.observers {
+		o.Call(tr)
 	}
 	return res, tr
 }
 
-func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) Result {
-	ext, ok := d.exts[req.AppID]
-	if !ok {
-		return d.finish(nil, req, Fail("Tool not available: "+req.AppID).WithCode(CodeUnknownTool))
+func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) runtime.Result {
+	target, err := d.Lookup(req.AppID, req.Function)
+	if err == nil && target == nil {
+		err = &LookupError{AppID: req.AppID}
 	}
-	fn, ok := ext.byName[req.Function]
-	if !ok {
-		return d.finish(nil, req, Fail("Sub-function not available: "+req.Function).WithCode(CodeUnknownSubFunction))
+	if err != nil {
+		tr.Err = err
+		return ErrorResult(err)
 	}
 	if req.User.ImperalID == "" {
-		return d.finish(fn, req, Fail("A user id is required.").WithCode(CodeBadRequest))
+		return runtime.Fail("A user id is required.").WithCode(runtime.CodeBadRequest)
 	}
-	params := req.Params
-	if len(bytes.TrimSpace(params)) == 0 || string(bytes.TrimSpace(params)) == "null" {
-		params = json.RawMessage(`{}`)
-	}
-	params, unknown, verr := fn.params.validate(params)
-	if verr != nil {
-		return d.finish(fn, req, ErrorResult(verr))
-	}
-	if len(unknown) > 0 {
+	run, ignored, err := target.fn.Bind(req.Params)
+	if len(ignored) > 0 {
 		d.log.Debug("ignoring unknown parameters", zap.String("request_id", req.RequestID),
-			zap.String("app", req.AppID), zap.String("function", req.Function), zap.Strings("unknown", unknown))
+			zap.String("app", req.AppID), zap.String("function", req.Function), zap.Strings("unknown", ignored))
 	}
-	p, err := fn.decode(params)
 	if err != nil {
-		return d.finish(fn, req, ErrorResult(err))
+		tr.Err = err
+		return ErrorResult(err)
 	}
 
 	callCtx, cancel := context.WithTimeout(parent, d.callTimeout)
 	defer cancel()
-	c := ctx.NewCall(callCtx, d.log)
-	c.AppID, c.Function, c.RequestID, c.User, c.Clock = req.AppID, req.Function, req.RequestID, req.User, d.now
-	var upstream upstreamLog
-	c.HTTP = d.http.ForCall(req.RequestID, upstream.add)
-	if c.Cache, err = d.store.Client(req.AppID, req.User.ImperalID, ext.models); err != nil {
-		return d.finish(fn, req, Fail(err.Error()).WithCode(CodeBadRequest))
+	client, err := d.store.Client(req.AppID, req.User.ImperalID, target.ext.CacheModels())
+	if err != nil {
+		return runtime.Fail("The caller cannot have a cache.").WithCode(runtime.CodeBadRequest)
 	}
+	var upstream upstreamLog
+	c := ctx.NewCall(callCtx, ctx.Setup{
+		AppID: req.AppID, Function: req.Function, RequestID: req.RequestID, User: req.User,
+		HTTP: d.http.ForCall(req.RequestID, upstream.add), Cache: client, Clock: d.now, Logger: d.log,
+	})
 
-	res, err := d.run(c, fn, p)
-	tr.CacheHits, tr.CacheMisses = c.Cache.Counts()
+	res, err := d.run(c, run)
+	tr.CacheHits, tr.CacheMisses = client.Counts()
 	tr.Upstream = upstream.close()
 	if err != nil {
+		tr.Err = err
 		res = ErrorResult(err)
 		d.logFailure(req, err, res)
 	}
-	res = d.finish(fn, req, res)
-	if res.OK() && fn.Event != "" && d.events != nil {
+	res = d.finish(target, req, res)
+	if res.OK() && target.event != "" {
 		// The event carries the data: encode it now, once, for the event and
 		// the answer, so that data that cannot be encoded fails the call
 		// before anything is published.
@@ -251,12 +297,13 @@ func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) Result
 			return internalError()
 		}
 		res.Data = data
-		ev := Event{
-			EventType: fn.Event,
-			Timestamp: d.now().UTC().Format(time.RFC3339Nano),
+		ev := events.Event{
+			EventType: target.event,
+			Data:      data,
+			SourceApp: req.AppID,
 			UserID:    req.User.ImperalID,
 			TenantID:  req.User.TenantID,
-			Data:      data,
+			Timestamp: d.now().UTC().Format(time.RFC3339Nano),
 		}
 		d.events.Publish(context.WithoutCancel(callCtx), ev)
 		tr.Event = &ev
@@ -265,20 +312,20 @@ func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) Result
 }
 
 type outcome struct {
-	res Result
+	res runtime.Result
 	err error
 }
 
 // run calls the handler on its own goroutine so that the call ends at its
 // deadline even when the handler ignores its context; the handler's
 // goroutine then finishes on its own, with its context cancelled.
-func (d *Dispatcher) run(c *ctx.Call, fn *function, p any) (Result, error) {
+func (d *Dispatcher) run(c *ctx.Call, call runtime.Bound) (runtime.Result, error) {
 	done := make(chan outcome, 1)
 	d.workers.run(func() {
 		var o outcome
 		defer func() { done <- o }()
 		defer panics.Recover(&o.err)
-		o.res, o.err = fn.handle(c, p)
+		o.res, o.err = call(c)
 	})
 	select {
 	case o := <-done:
@@ -291,33 +338,32 @@ func (d *Dispatcher) run(c *ctx.Call, fn *function, p any) (Result, error) {
 		}
 		if errors.Is(c.Err(), context.DeadlineExceeded) {
 			d.log.Warn("handler still running past the call deadline",
-				zap.String("request_id", c.RequestID), zap.String("app", c.AppID), zap.String("function", c.Function),
+				zap.String("request_id", c.RequestID()), zap.String("app", c.AppID()), zap.String("function", c.Function()),
 				zap.Duration("timeout", d.callTimeout))
 		}
-		return Result{}, c.Err()
+		return runtime.Result{}, c.Err()
 	}
 }
 
 // finish normalises a result for the wire: a stamped code on every error,
 // data that encodes as an object, and the declared panel refreshes on
-// success. fn
-// is nil when the call named no known function.
-func (d *Dispatcher) finish(fn *function, req Request, res Result) Result {
+// success.
+func (d *Dispatcher) finish(t *Target, req Request, res runtime.Result) runtime.Result {
 	switch res.Status {
-	case StatusSuccess:
-		if res.RefreshPanels == nil && fn != nil && len(fn.panels) > 0 {
-			res.RefreshPanels = slices.Clone(fn.panels)
+	case runtime.StatusSuccess:
+		if res.RefreshPanels == nil && len(t.panels) > 0 {
+			res.RefreshPanels = slices.Clone(t.panels)
 		}
-	case StatusError:
+	case runtime.StatusError:
 		if res.Error == "" {
 			res.Error = "The call failed."
 		}
 		if res.ErrorCode == "" {
-			res.ErrorCode = CodeUnstructured
-		} else if !ValidCode(res.ErrorCode) {
+			res.ErrorCode = runtime.CodeUnstructured
+		} else if !runtime.ValidCode(res.ErrorCode) {
 			d.log.Warn("handler error code is malformed; stamping EXT_UNSTRUCTURED_ERROR",
 				zap.String("request_id", req.RequestID), zap.String("code", res.ErrorCode))
-			res.ErrorCode = CodeUnstructured
+			res.ErrorCode = runtime.CodeUnstructured
 		}
 	default:
 		d.log.Error("handler returned a result without a status", zap.String("request_id", req.RequestID),
@@ -334,14 +380,17 @@ func (d *Dispatcher) finish(fn *function, req Request, res Result) Result {
 
 // logFailure logs what the answer does not show: a panic's value and stack,
 // or the text of an error the runtime could not classify.
-func (d *Dispatcher) logFailure(req Request, err error, res Result) {
+func (d *Dispatcher) logFailure(req Request, err error, res runtime.Result) {
 	var p *panics.Error
 	switch {
 	case errors.As(err, &p):
 		d.log.Error("handler panicked", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
 			zap.String("function", req.Function), zap.String("panic", fmt.Sprint(p.Value)),
 			zap.ByteString("stack", p.Stack))
-	case res.ErrorCode == CodeUnstructured:
+	case errors.Is(err, panics.ErrBug):
+		d.log.Error("handler broke its declaration", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
+			zap.String("function", req.Function), zap.Error(err))
+	case res.ErrorCode == runtime.CodeUnstructured:
 		d.log.Warn("handler failed", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
 			zap.String("function", req.Function), zap.Error(err))
 	}

@@ -1,0 +1,245 @@
+// Package hostcmd is the extension runtime host's command line, for host
+// binaries to call, as a Caddy binary calls caddycmd.Main. A host binary is
+// a main package of blank imports, one per extension, and one call:
+//
+//	package main
+//
+//	import (
+//		_ "github.com/imperalcloud/exthost/extensions/mailclient"
+//		_ "example.com/notes/notes" // a team's own extension module
+//
+//		"github.com/imperalcloud/exthost/hostcmd"
+//	)
+//
+//	func main() { hostcmd.Main() }
+//
+// The commands serve the extensions the binary registered (package
+// registry):
+//
+//	host serve [--config FILE]                      serve the HTTP API until SIGINT/SIGTERM, then drain
+//	host call APP FUNCTION --user ID [--params JSON] [--tenant T] [--config FILE]
+//	                                                run one call in-process and print its ActionResult
+//	host manifest APP                               print an extension's imperal.json
+//	host tools [--format openai]                    print the tool catalog
+//	host version                                    print the version
+//
+// Without --config the embedded defaults apply: the dev server (memory
+// cache, dev auth, 127.0.0.1:8080, mail-service at 127.0.0.1:8081).
+// EXTHOST_* environment variables override both; see the README.
+package hostcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/internal/catalog"
+	"github.com/imperalcloud/exthost/internal/config"
+	"github.com/imperalcloud/exthost/internal/dispatch"
+	"github.com/imperalcloud/exthost/internal/host"
+	"github.com/imperalcloud/exthost/registry"
+)
+
+// version is the host's version: set at build time with -ldflags
+// "-X github.com/imperalcloud/exthost/hostcmd.version=...", else the main
+// module's version from the build information.
+var version = ""
+
+func hostVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}
+
+const usage = `usage:
+  host serve [--config FILE]
+  host call APP FUNCTION --user ID [--params JSON] [--tenant T] [--config FILE]
+  host manifest APP
+  host tools [--format openai]
+  host version`
+
+// exitError carries a process exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+// Main runs the command line of os.Args with the extensions registered in
+// the binary, until the command ends or SIGINT or SIGTERM stops it, and
+// exits: 0 on success, 1 when `host call` printed an error result, 2 on any
+// other failure.
+func Main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Run(ctx, os.Args[1:], os.Stdout, os.Environ())
+	stop()
+	if err != nil {
+		code := 2
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if ee == nil || ee.err != errFailedCall {
+			fmt.Fprintln(os.Stderr, "host:", err)
+		}
+		os.Exit(code)
+	}
+}
+
+// errFailedCall makes `host call` exit 1 when the call's result is an error,
+// after printing it.
+var errFailedCall = errors.New("the call failed")
+
+// Run runs one command, args without the program name, writing its output
+// to out, with environ for the EXTHOST_* overrides. It returns when the
+// command is done or, for serve, when ctx ends and the host has drained.
+func Run(ctx context.Context, args []string, out io.Writer, environ []string) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, environ)
+	case "call":
+		return call(ctx, args, out, environ)
+	case "manifest":
+		if len(args) != 1 {
+			return errors.New("usage: host manifest APP")
+		}
+		ext, ok := registry.Lookup(args[0])
+		if !ok {
+			return fmt.Errorf("no extension %q", args[0])
+		}
+		return printJSON(out, catalog.NewManifest(ext))
+	case "tools":
+		fs := flag.NewFlagSet("tools", flag.ContinueOnError)
+		format := fs.String("format", "", `catalog format: "" or "openai"`)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		tools := catalog.NewCatalog(registry.List())
+		switch *format {
+		case "":
+			return printJSON(out, tools)
+		case "openai":
+			return printJSON(out, tools.OpenAITools())
+		}
+		return fmt.Errorf("unknown format %q", *format)
+	case "version":
+		_, err := fmt.Fprintf(out, "host %s (sdk contract %s)\n", hostVersion(), catalog.SDKContractVersion)
+		return err
+	case "help", "-h", "--help":
+		_, err := fmt.Fprintln(out, usage)
+		return err
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+func serve(ctx context.Context, args []string, environ []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configPath := fs.String("config", "", "YAML configuration file (default: the embedded dev defaults)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	h, cfg, err := newHost(*configPath, environ)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		h.Close()
+		return fmt.Errorf("listen: %w", err)
+	}
+	return h.Run(ctx, l)
+}
+
+func call(parent context.Context, args []string, out io.Writer, environ []string) error {
+	if len(args) < 2 {
+		return errors.New("usage: host call APP FUNCTION --user ID [--params JSON] [--tenant T] [--config FILE]")
+	}
+	app, function := args[0], args[1]
+	fs := flag.NewFlagSet("call", flag.ContinueOnError)
+	user := fs.String("user", "", "the caller's user id (required)")
+	tenant := fs.String("tenant", "default", "the caller's tenant id")
+	params := fs.String("params", "{}", "the parameters, a JSON object")
+	configPath := fs.String("config", "", "YAML configuration file (default: the embedded dev defaults)")
+	if err := fs.Parse(args[2:]); err != nil {
+		return err
+	}
+	if *user == "" {
+		return errors.New("call: --user is required")
+	}
+	if !json.Valid([]byte(*params)) {
+		return errors.New("call: --params is not valid JSON")
+	}
+	h, _, err := newHost(*configPath, environ)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	res, _ := h.Dispatcher().Call(parent, dispatch.Request{
+		AppID: app, Function: function, Params: json.RawMessage(*params),
+		User: ctx.User{ImperalID: *user, TenantID: *tenant},
+	})
+	body, err := res.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(out, "%s\n", body); err != nil {
+		return err
+	}
+	if !res.OK() {
+		return &exitError{code: 1, err: errFailedCall}
+	}
+	return nil
+}
+
+// newHost loads the configuration and assembles a host of the compiled-in
+// extensions.
+func newHost(configPath string, environ []string) (*host.Host, config.Config, error) {
+	cfg, err := config.Load(configPath, environ)
+	if err != nil {
+		return nil, cfg, err
+	}
+	log, err := host.NewLogger(cfg.Log)
+	if err != nil {
+		return nil, cfg, err
+	}
+	redis.SetLogger(redisLogger{log.Named("redis")})
+	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: log, Version: hostVersion()})
+	return h, cfg, err
+}
+
+// redisLogger sends go-redis's own messages (each failed dial during an
+// outage, say) to the debug level: the cache reports outages once per
+// incident itself.
+type redisLogger struct{ log *zap.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...))
+}
+
+func printJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
