@@ -18,9 +18,12 @@ run: build
 	trap 'kill $$mail 2>/dev/null; wait $$mail 2>/dev/null' EXIT INT TERM; \
 	bin/host serve --config configs/dev.yaml
 
-## test: the whole suite under the race detector, then each fuzz target briefly
+## test: the whole suite under the race detector (the end-to-end tests
+## build and drive the binaries, the out-of-tree example's among them),
+## then each fuzz target briefly
 test:
 	$(GO) vet ./...
+	cd examples/notes && GOWORK=off $(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 
