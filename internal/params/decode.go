@@ -2,13 +2,14 @@ package params
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/buger/jsonparser"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 	vkind "github.com/santhosh-tekuri/jsonschema/v6/kind"
 
@@ -18,27 +19,26 @@ import (
 // maxNumberLen bounds the text of a JSON number in parameters.
 const maxNumberLen = 64
 
-// Decode turns the JSON parameters of one call into a P, in one pass:
-// decode, convert each value with Pydantic's lax rules, check the schema's
-// constraints, bind. Empty or null parameters are {}; properties the
+// Decode turns the JSON parameters of one call into a P, in one pass over
+// the bytes: each value is converted with Pydantic's lax rules where it is
+// read and bound into the struct, and the schema's constraints are checked
+// on the converted values. Empty or null parameters are {}; properties the
 // schema does not declare are dropped and returned, for the log. Fields
 // the call leaves out keep their defaults. The error is an *Error.
 func (s *Schema[P]) Decode(raw []byte) (P, []string, error) {
-	p := s.defaults
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		raw = []byte(`{}`)
 	}
-	doc, err := jsonx.DecodeValue(raw)
-	if err != nil {
+	if !jsonx.Valid(raw) {
 		return s.defaults, nil, invalid("params", "not valid JSON")
 	}
-	obj, ok := doc.(map[string]any)
-	if !ok {
-		return s.defaults, nil, invalid("params", "want object, got "+jsonType(doc))
+	if raw[0] != '{' {
+		return s.defaults, nil, invalid("params", "want object, got "+typeName(valueTypeOf(raw)))
 	}
+	p := s.defaults
 	d := decoder{errs: &Error{}, keep: s.constraints != nil}
-	converted := d.object(s.root, obj, reflect.ValueOf(&p).Elem(), nil)
+	converted := d.object(s.root, raw, reflect.ValueOf(&p).Elem(), nil)
 	if !d.errs.empty() {
 		d.errs.sort()
 		return s.defaults, d.unknown, d.errs
@@ -60,41 +60,108 @@ type decoder struct {
 	keep bool
 }
 
-func pathOf(path []string) string {
-	if len(path) == 0 {
-		return "params"
-	}
-	return strings.Join(path, ".")
+// loc is where a value sits in the parameters, built on the stack as the
+// walk descends and spelled out ("inner.tags.1") only for a message.
+type loc struct {
+	parent *loc
+	key    []byte // a property name, as written (escapes and all)
+	index  int    // an array index, when key is nil
 }
 
-func (d *decoder) wrong(path []string, reason string) { d.errs.add(pathOf(path), reason) }
+func pathOf(l *loc) string {
+	if l == nil {
+		return "params"
+	}
+	var parts []string
+	for ; l != nil; l = l.parent {
+		if l.key != nil {
+			parts = append(parts, propertyName(l.key))
+		} else {
+			parts = append(parts, strconv.Itoa(l.index))
+		}
+	}
+	slices.Reverse(parts)
+	return strings.Join(parts, ".")
+}
 
-// object converts and binds the properties of a struct node.
-func (d *decoder) object(n *node, obj map[string]any, dst reflect.Value, path []string) any {
+// propertyName is a property name as a string, unescaped.
+func propertyName(key []byte) string {
+	if bytes.IndexByte(key, '\\') < 0 {
+		return string(key)
+	}
+	name, err := jsonparser.ParseString(key)
+	if err != nil {
+		return string(key)
+	}
+	return name
+}
+
+func (d *decoder) wrong(l *loc, reason string) { d.errs.add(pathOf(l), reason) }
+
+// object converts and binds the properties of a struct node from the JSON
+// object raw.
+func (d *decoder) object(n *node, raw []byte, dst reflect.Value, at *loc) any {
 	var converted map[string]any
 	if d.keep {
-		converted = make(map[string]any, len(obj))
+		converted = make(map[string]any, len(n.fields))
 	}
-	for key, value := range obj {
-		f := n.field(key)
-		if f == nil {
-			d.unknown = append(d.unknown, pathOf(append(path, key)))
-			continue
+	var seen fieldSet
+	seen.init(len(n.fields))
+	err := jsonparser.ObjectEach(raw, func(key, value []byte, typ jsonparser.ValueType, _ int) error {
+		here := &loc{parent: at, key: key}
+		i := n.index(key)
+		if i < 0 {
+			d.unknown = append(d.unknown, pathOf(here))
+			return nil
 		}
-		v := d.value(f.node, value, fieldOf(dst, f.index), append(path, key))
+		f := n.fields[i]
+		seen.add(i)
+		v := d.value(f.node, typ, value, fieldOf(dst, f.index), here)
 		if converted != nil && v != nil {
-			converted[key] = v
+			converted[f.name] = v
 		}
+		return nil
+	})
+	if err != nil {
+		d.wrong(at, "not valid JSON")
+		return nil
 	}
-	for _, f := range n.fields {
-		if _, present := obj[f.name]; !present && f.required {
-			d.errs.Missing = append(d.errs.Missing, pathOf(append(path, f.name)))
+	for i, f := range n.fields {
+		if f.required && !seen.has(i) {
+			d.errs.Missing = append(d.errs.Missing, pathOf(&loc{parent: at, key: []byte(f.name)}))
 		}
 	}
 	if converted == nil {
 		return nil
 	}
 	return converted
+}
+
+// fieldSet is the set of a struct's fields a JSON object set.
+type fieldSet struct {
+	small uint64
+	large []bool
+}
+
+func (s *fieldSet) init(n int) {
+	if n > 64 {
+		s.large = make([]bool, n)
+	}
+}
+
+func (s *fieldSet) add(i int) {
+	if s.large != nil {
+		s.large[i] = true
+	} else {
+		s.small |= 1 << i
+	}
+}
+
+func (s *fieldSet) has(i int) bool {
+	if s.large != nil {
+		return s.large[i]
+	}
+	return s.small&(1<<i) != 0
 }
 
 // fieldOf is dst.FieldByIndex, allocating nothing: embedded structs are
@@ -106,139 +173,170 @@ func fieldOf(dst reflect.Value, index []int) reflect.Value {
 	return dst
 }
 
-// value converts v for node n, binds it into dst and returns the converted
-// value (when the decoder keeps them).
-func (d *decoder) value(n *node, v any, dst reflect.Value, path []string) any {
-	if v == nil {
-		if n.kind == kindPointer || n.kind == kindAny || n.kind == kindRaw {
+// value converts the JSON value raw, of type typ, for node n, binds it into
+// dst and returns the converted value (when the decoder keeps them). For a
+// string, raw is its text between the quotes, still escaped.
+func (d *decoder) value(n *node, typ jsonparser.ValueType, raw []byte, dst reflect.Value, at *loc) any {
+	if typ == jsonparser.Null {
+		switch n.kind {
+		case kindPointer, kindAny:
 			dst.SetZero()
-			if n.kind == kindRaw {
-				dst.SetBytes([]byte("null"))
-			}
-			return nil
+		case kindRaw:
+			dst.SetBytes([]byte("null"))
+		default:
+			d.wrong(at, "want "+n.want()+", got null")
 		}
-		d.wrong(path, "want "+n.want()+", got null")
 		return nil
 	}
 	switch n.kind {
 	case kindString:
-		s, ok := v.(string)
-		if !ok {
-			d.wrong(path, "want string, got "+jsonType(v))
+		if typ != jsonparser.String {
+			d.wrong(at, "want string, got "+typeName(typ))
+			return nil
+		}
+		s, err := jsonparser.ParseString(raw)
+		if err != nil {
+			d.wrong(at, "not a valid string")
 			return nil
 		}
 		dst.SetString(s)
 		return s
 	case kindBool:
-		b, reason := toBool(v)
+		b, reason := toBool(typ, raw)
 		if reason != "" {
-			d.wrong(path, reason)
+			d.wrong(at, reason)
 			return nil
 		}
 		dst.SetBool(b)
 		return b
 	case kindInt, kindUint:
-		i, reason := toInt(v)
+		i, reason := toInt(typ, raw)
 		switch {
 		case reason != "":
-			d.wrong(path, reason)
+			d.wrong(at, reason)
 			return nil
 		case n.kind == kindUint && (i < 0 || dst.OverflowUint(uint64(i))):
-			d.wrong(path, "number out of range")
+			d.wrong(at, "number out of range")
 			return nil
 		case n.kind == kindUint:
 			dst.SetUint(uint64(i))
 		case dst.OverflowInt(i):
-			d.wrong(path, "number out of range")
+			d.wrong(at, "number out of range")
 			return nil
 		default:
 			dst.SetInt(i)
 		}
 		return i
 	case kindFloat:
-		f, reason := toFloat(v)
+		f, reason := toFloat(typ, raw)
 		if reason == "" && dst.OverflowFloat(f) && !math.IsInf(f, 0) {
 			reason = "number out of range"
 		}
 		if reason != "" {
-			d.wrong(path, reason)
+			d.wrong(at, reason)
 			return nil
 		}
 		dst.SetFloat(f)
 		return f
 	case kindSlice:
-		list, ok := v.([]any)
-		if !ok {
-			d.wrong(path, "want array, got "+jsonType(v))
+		if typ != jsonparser.Array {
+			d.wrong(at, "want array, got "+typeName(typ))
 			return nil
 		}
-		out := reflect.MakeSlice(n.typ, len(list), len(list))
-		var converted []any
-		if d.keep {
-			converted = make([]any, len(list))
-		}
-		for i, item := range list {
-			c := d.value(n.elem, item, out.Index(i), append(path, strconv.Itoa(i)))
-			if converted != nil {
-				converted[i] = c
-			}
-		}
-		dst.Set(out)
-		if converted == nil {
-			return nil
-		}
-		return converted
+		return d.array(n, raw, dst, at)
 	case kindMap:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			d.wrong(path, "want object, got "+jsonType(v))
+		if typ != jsonparser.Object {
+			d.wrong(at, "want object, got "+typeName(typ))
 			return nil
 		}
-		out := reflect.MakeMapWithSize(n.typ, len(obj))
-		var converted map[string]any
-		if d.keep {
-			converted = make(map[string]any, len(obj))
-		}
-		elem := reflect.New(n.typ.Elem()).Elem()
-		for key, item := range obj {
-			elem.SetZero()
-			c := d.value(n.elem, item, elem, append(path, key))
-			out.SetMapIndex(reflect.ValueOf(key).Convert(n.typ.Key()), elem)
-			if converted != nil && c != nil {
-				converted[key] = c
-			}
-		}
-		dst.Set(out)
-		if converted == nil {
-			return nil
-		}
-		return converted
+		return d.mapping(n, raw, dst, at)
 	case kindStruct:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			d.wrong(path, "want object, got "+jsonType(v))
+		if typ != jsonparser.Object {
+			d.wrong(at, "want object, got "+typeName(typ))
 			return nil
 		}
-		return d.object(n, obj, dst, path)
+		return d.object(n, raw, dst, at)
 	case kindPointer:
 		target := reflect.New(n.typ.Elem())
-		c := d.value(n.elem, v, target.Elem(), path)
+		c := d.value(n.elem, typ, raw, target.Elem(), at)
 		dst.Set(target)
 		return c
-	case kindAny:
-		dst.Set(reflect.ValueOf(v))
-		return v
-	case kindRaw:
-		out, err := json.Marshal(v)
-		if err != nil {
-			d.wrong(path, "not valid JSON")
+	case kindAny, kindRaw:
+		doc := raw
+		if typ == jsonparser.String {
+			doc = append(append([]byte{'"'}, raw...), '"')
+		}
+		if n.kind == kindRaw {
+			dst.SetBytes(bytes.Clone(doc))
 			return nil
 		}
-		dst.SetBytes(out)
-		return v
+		v, err := jsonx.DecodeValue(doc)
+		if err != nil {
+			d.wrong(at, "not valid JSON")
+			return nil
+		}
+		dst.Set(reflect.ValueOf(&v).Elem())
+		return nil // constraints on free-form values are not checked
 	}
-	d.wrong(path, "unsupported")
+	d.wrong(at, "unsupported")
 	return nil
+}
+
+// array converts and binds the elements of a slice node.
+func (d *decoder) array(n *node, raw []byte, dst reflect.Value, at *loc) any {
+	count := 0
+	_, err := jsonparser.ArrayEach(raw, func([]byte, jsonparser.ValueType, int, error) { count++ })
+	if err != nil {
+		d.wrong(at, "not valid JSON")
+		return nil
+	}
+	out := reflect.MakeSlice(n.typ, count, count)
+	var converted []any
+	if d.keep {
+		converted = make([]any, count)
+	}
+	i := 0
+	_, _ = jsonparser.ArrayEach(raw, func(value []byte, typ jsonparser.ValueType, _ int, _ error) {
+		c := d.value(n.elem, typ, value, out.Index(i), &loc{parent: at, index: i})
+		if converted != nil {
+			converted[i] = c
+		}
+		i++
+	})
+	dst.Set(out)
+	if converted == nil {
+		return nil
+	}
+	return converted
+}
+
+// mapping converts and binds the entries of a map node.
+func (d *decoder) mapping(n *node, raw []byte, dst reflect.Value, at *loc) any {
+	out := reflect.MakeMap(n.typ)
+	var converted map[string]any
+	if d.keep {
+		converted = make(map[string]any)
+	}
+	elem := reflect.New(n.typ.Elem()).Elem()
+	err := jsonparser.ObjectEach(raw, func(key, value []byte, typ jsonparser.ValueType, _ int) error {
+		elem.SetZero()
+		name := propertyName(key)
+		c := d.value(n.elem, typ, value, elem, &loc{parent: at, key: key})
+		out.SetMapIndex(reflect.ValueOf(name).Convert(n.typ.Key()), elem)
+		if converted != nil && c != nil {
+			converted[name] = c
+		}
+		return nil
+	})
+	if err != nil {
+		d.wrong(at, "not valid JSON")
+		return nil
+	}
+	dst.Set(out)
+	if converted == nil {
+		return nil
+	}
+	return converted
 }
 
 // want names the JSON a node accepts, for messages.
@@ -260,34 +358,52 @@ func (n *node) want() string {
 	return "value"
 }
 
-// jsonType names the JSON type of a decoded value, never the value itself.
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
+// typeName names a JSON type, never the value itself.
+func typeName(t jsonparser.ValueType) string {
+	switch t {
+	case jsonparser.Null:
 		return "null"
-	case bool:
+	case jsonparser.Boolean:
 		return "boolean"
-	case json.Number:
+	case jsonparser.Number:
 		return "number"
-	case string:
+	case jsonparser.String:
 		return "string"
-	case []any:
+	case jsonparser.Array:
 		return "array"
-	case map[string]any:
+	case jsonparser.Object:
 		return "object"
 	}
 	return "value"
 }
 
+// valueTypeOf is the type of the valid JSON value raw, from its first byte.
+func valueTypeOf(raw []byte) jsonparser.ValueType {
+	switch raw[0] {
+	case '"':
+		return jsonparser.String
+	case '{':
+		return jsonparser.Object
+	case '[':
+		return jsonparser.Array
+	case 't', 'f':
+		return jsonparser.Boolean
+	case 'n':
+		return jsonparser.Null
+	}
+	return jsonparser.Number
+}
+
 // toBool converts as Pydantic's lax bool: true/false, the numbers 1 and 0,
 // and the strings 1 0 t f y n on off yes no true false in any (ASCII) case,
 // untrimmed.
-func toBool(v any) (bool, string) {
-	switch v := v.(type) {
-	case bool:
-		return v, ""
-	case json.Number:
-		f, ok := number(v)
+func toBool(typ jsonparser.ValueType, raw []byte) (bool, string) {
+	const notOne = "want boolean, got a string that is not a boolean"
+	switch typ {
+	case jsonparser.Boolean:
+		return raw[0] == 't', ""
+	case jsonparser.Number:
+		f, ok := number(raw)
 		switch {
 		case ok && f == 1:
 			return true, ""
@@ -295,61 +411,67 @@ func toBool(v any) (bool, string) {
 			return false, ""
 		}
 		return false, "want boolean, got a number other than 0 or 1"
-	case string:
-		switch strings.ToLower(v) {
-		case "1", "t", "y", "on", "yes", "true":
-			return true, asciiOnly(v)
-		case "0", "f", "n", "off", "no", "false":
-			return false, asciiOnly(v)
+	case jsonparser.String:
+		s, err := jsonparser.ParseString(raw)
+		if err != nil || !ascii(s) {
+			return false, notOne
 		}
-		return false, "want boolean, got a string that is not a boolean"
+		switch strings.ToLower(s) {
+		case "1", "t", "y", "on", "yes", "true":
+			return true, ""
+		case "0", "f", "n", "off", "no", "false":
+			return false, ""
+		}
+		return false, notOne
 	}
-	return false, "want boolean, got " + jsonType(v)
+	return false, "want boolean, got " + typeName(typ)
 }
 
-// asciiOnly refuses what strings.ToLower matched only through Unicode case
-// folding (the Kelvin sign for "k", say): Pydantic compares ASCII letters.
-func asciiOnly(s string) string {
+// ascii reports whether s is ASCII only: Pydantic compares ASCII letters,
+// where strings.ToLower would also fold the Kelvin sign into "k".
+func ascii(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
-			return "want boolean, got a string that is not a boolean"
+			return false
 		}
 	}
-	return ""
+	return true
 }
 
 // toInt converts as Pydantic's lax int: whole numbers, floats with no
 // fraction within the int64 range, booleans, and strings holding an
 // integer (spaces around, a sign, single underscores between digits and a
 // fraction of zeros allowed).
-func toInt(v any) (int64, string) {
-	switch v := v.(type) {
-	case bool:
-		if v {
+func toInt(typ jsonparser.ValueType, raw []byte) (int64, string) {
+	switch typ {
+	case jsonparser.Boolean:
+		if raw[0] == 't' {
 			return 1, ""
 		}
 		return 0, ""
-	case json.Number:
-		s := v.String()
-		if len(s) > maxNumberLen {
+	case jsonparser.Number:
+		if len(raw) > maxNumberLen {
 			return 0, "number out of range"
 		}
-		if !strings.ContainsAny(s, ".eE") {
-			i, err := strconv.ParseInt(s, 10, 64)
+		if bytes.IndexAny(raw, ".eE") < 0 {
+			i, err := strconv.ParseInt(string(raw), 10, 64)
 			if err != nil {
 				return 0, "number out of range"
 			}
 			return i, ""
 		}
-		f, _ := strconv.ParseFloat(s, 64)
+		f, _ := strconv.ParseFloat(string(raw), 64)
 		return wholeFloat(f)
-	case string:
-		if i, ok := parseIntString(strings.TrimSpace(v)); ok {
-			return i, ""
+	case jsonparser.String:
+		s, err := jsonparser.ParseString(raw)
+		if err == nil {
+			if i, ok := parseIntString(strings.TrimSpace(s)); ok {
+				return i, ""
+			}
 		}
 		return 0, "want integer, got a string that is not an integer"
 	}
-	return 0, "want integer, got " + jsonType(v)
+	return 0, "want integer, got " + typeName(typ)
 }
 
 // wholeFloat is f as an int64 when it has no fraction and fits.
@@ -398,32 +520,37 @@ func underscoredDigits(s string) bool {
 
 // toFloat converts as Pydantic's lax float: numbers (out of range is
 // infinite), booleans, and numeric strings, including inf and nan.
-func toFloat(v any) (float64, string) {
-	switch v := v.(type) {
-	case bool:
-		if v {
+func toFloat(typ jsonparser.ValueType, raw []byte) (float64, string) {
+	const notOne = "want number, got a string that is not a number"
+	switch typ {
+	case jsonparser.Boolean:
+		if raw[0] == 't' {
 			return 1, ""
 		}
 		return 0, ""
-	case json.Number:
-		if len(v) > maxNumberLen {
+	case jsonparser.Number:
+		if len(raw) > maxNumberLen {
 			return 0, "number out of range"
 		}
-		f, _ := strconv.ParseFloat(v.String(), 64) // out of range is ±Inf, as in Python
+		f, _ := strconv.ParseFloat(string(raw), 64) // out of range is ±Inf, as in Python
 		return f, ""
-	case string:
-		if f, ok := parseFloatString(strings.TrimSpace(v)); ok {
+	case jsonparser.String:
+		s, err := jsonparser.ParseString(raw)
+		if err != nil {
+			return 0, notOne
+		}
+		if f, ok := parseFloatString(strings.TrimSpace(s)); ok {
 			return f, ""
 		}
 		// Pydantic's second try, on the untrimmed text: underscores between digits.
-		if underscoredFloat(v) {
-			if f, ok := parseFloatString(strings.ReplaceAll(v, "_", "")); ok {
+		if underscoredFloat(s) {
+			if f, ok := parseFloatString(strings.ReplaceAll(s, "_", "")); ok {
 				return f, ""
 			}
 		}
-		return 0, "want number, got a string that is not a number"
+		return 0, notOne
 	}
-	return 0, "want number, got " + jsonType(v)
+	return 0, "want number, got " + typeName(typ)
 }
 
 func underscoredFloat(s string) bool {
@@ -475,11 +602,11 @@ func digitsOnly(s string) bool {
 }
 
 // number is a JSON number's value, when it is a finite float64.
-func number(n json.Number) (float64, bool) {
-	if len(n) > maxNumberLen {
+func number(raw []byte) (float64, bool) {
+	if len(raw) > maxNumberLen {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(n.String(), 64)
+	f, err := strconv.ParseFloat(string(raw), 64)
 	return f, err == nil
 }
 
@@ -505,7 +632,7 @@ func check(constraints *validator.Schema, converted any) (out *Error) {
 		case *vkind.Required, *vkind.Type, *vkind.AdditionalProperties, *vkind.Group, *vkind.Schema, *vkind.Reference:
 			return
 		}
-		out.add(pathOf(e.InstanceLocation), constraintReason(e.ErrorKind))
+		out.add(pathOfLocation(e.InstanceLocation), constraintReason(e.ErrorKind))
 	})
 	if out.empty() {
 		return nil
@@ -522,6 +649,14 @@ func walkLeaves(e *validator.ValidationError, visit func(*validator.ValidationEr
 	for _, c := range e.Causes {
 		walkLeaves(c, visit)
 	}
+}
+
+// pathOfLocation names a validator's instance location as the walk does.
+func pathOfLocation(location []string) string {
+	if len(location) == 0 {
+		return "params"
+	}
+	return strings.Join(location, ".")
 }
 
 // constraintReason names the constraint a value broke, in terms of the

@@ -1,6 +1,7 @@
 package params
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -48,12 +49,24 @@ type field struct {
 }
 
 func (n *node) field(name string) *field {
-	for _, f := range n.fields {
-		if f.name == name {
-			return f
-		}
+	if i := n.index([]byte(name)); i >= 0 {
+		return n.fields[i]
 	}
 	return nil
+}
+
+// index is the position of the field a JSON key names, or -1. A key with
+// escapes is compared unescaped.
+func (n *node) index(key []byte) int {
+	if bytes.IndexByte(key, '\\') >= 0 {
+		key = []byte(propertyName(key))
+	}
+	for i, f := range n.fields {
+		if f.name == string(key) {
+			return i
+		}
+	}
+	return -1
 }
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
