@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/imperalcloud/exthost/cache"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/internal/testredis"
 )
 
@@ -109,7 +110,7 @@ func TestRedisOutageDegradesReadsToMisses(t *testing.T) {
 	server.Restart()
 	// Both go-redis (for dials) and the store's circuit breaker probe a dead
 	// backend about once a second: wait for a probe to find it back.
-	waitFor(t, 5*time.Second, func() bool { return store.Check(ctx) == nil })
+	testkit.WaitFor(t, 5*time.Second, "the store to reach Redis again", func() bool { return store.Check(ctx) == nil })
 	if _, err := summary.GetOrFetch(ctx, client, "k", time.Minute, fetch); err != nil {
 		t.Fatal(err)
 	}
@@ -127,23 +128,6 @@ func TestRedisOutageDegradesReadsToMisses(t *testing.T) {
 	defer obs.mu.Unlock()
 	if len(obs.degraded) != 2 || !obs.degraded[0] || obs.degraded[1] || obs.errors == 0 {
 		t.Fatalf("observer saw degraded=%v errors=%d, want [true false] and errors", obs.degraded, obs.errors)
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after timeout. It is
-// for conditions the test cannot be told about, like a client library's
-// reconnection.
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("condition not met after %s", timeout)
-		}
 	}
 }
 

@@ -255,7 +255,7 @@ func TestGetReadsOnlyMatchingEnvelopes(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				key := strings.ReplaceAll(tc.name, " ", "-")
-				if err := f.spy.Backend.Set(ctx, cache.StorageKey("mail", f.user, "inbox_summary", key), []byte(tc.stored), time.Minute); err != nil {
+				if err := f.raw.Set(ctx, cache.StorageKey("mail", f.user, "inbox_summary", key), []byte(tc.stored), time.Minute); err != nil {
 					t.Fatal(err)
 				}
 				got, ok, err := f.summary.Get(ctx, f.client, key)

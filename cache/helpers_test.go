@@ -1,14 +1,13 @@
 package cache_test
 
 import (
-	"context"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/internal/cachetest"
+	"github.com/imperalcloud/exthost/internal/testkit"
 )
 
 // inboxSummary is the SDK test suite's model: {unread: int = 0, latest_subject: str = ""}.
@@ -24,7 +23,8 @@ var fixedNow = time.Date(2026, 11, 26, 17, 22, 13, 643308000, time.UTC)
 // one backend, with the backend's operations recorded.
 type fixture struct {
 	backend  string
-	spy      *spyBackend
+	raw      cache.Backend // the backend itself, unrecorded
+	spy      *testkit.Recorder
 	observer *countingObserver
 	store    *cache.Store
 	models   *cache.Models
@@ -57,71 +57,18 @@ func newFixture(t *testing.T, backend string) *fixture {
 	t.Helper()
 	f := &fixture{
 		backend:  backend,
-		spy:      &spyBackend{Backend: cachetest.Backend(t, backend)},
+		raw:      cachetest.Backend(t, backend),
 		observer: newCountingObserver(),
 		user:     cachetest.User(t, backend, "u-123"),
 	}
-	var spied cache.Backend = f.spy
-	if values, ok := f.spy.Backend.(cache.ValueBackend); ok {
-		// Keep the decoded-value path, which production uses.
-		spied = &spyValues{spyBackend: f.spy, values: values}
-	}
+	spied, recorder := testkit.Record(f.raw) // keeps the decoded-value path, which production uses
+	f.spy = recorder
 	f.store = cache.NewStore(spied, cache.Options{Observer: f.observer, Now: func() time.Time { return fixedNow }})
 	t.Cleanup(func() { _ = f.store.Close() })
 	f.models = cache.NewModels("mail")
 	f.summary = cache.Register[inboxSummary](f.models, "inbox_summary")
 	f.client = f.newClient(t, f.user)
 	return f
-}
-
-// spyBackend records every operation that reaches the backend.
-type spyBackend struct {
-	cache.Backend
-	mu  sync.Mutex
-	ops []string
-}
-
-func (s *spyBackend) record(op string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ops = append(s.ops, op)
-}
-
-func (s *spyBackend) Ops() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.ops...)
-}
-
-func (s *spyBackend) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	s.record("GET " + key)
-	return s.Backend.Get(ctx, key)
-}
-
-func (s *spyBackend) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	s.record("SET " + key)
-	return s.Backend.Set(ctx, key, value, ttl)
-}
-
-func (s *spyBackend) Delete(ctx context.Context, keys []string) error {
-	s.record("DEL " + strings.Join(keys, " "))
-	return s.Backend.Delete(ctx, keys)
-}
-
-// spyValues records the decoded-value operations too.
-type spyValues struct {
-	*spyBackend
-	values cache.ValueBackend
-}
-
-func (s *spyValues) GetValue(ctx context.Context, key string) (cache.Entry, bool, error) {
-	s.record("GET " + key)
-	return s.values.GetValue(ctx, key)
-}
-
-func (s *spyValues) SetValue(ctx context.Context, key string, envelope []byte, value any, ttl time.Duration) error {
-	s.record("SET " + key)
-	return s.values.SetValue(ctx, key, envelope, value, ttl)
 }
 
 // countingObserver counts cache events and lets a test wait for misses.

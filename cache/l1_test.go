@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/imperalcloud/exthost/cache"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/internal/testredis"
 )
 
@@ -45,7 +46,7 @@ func (r *l1Replica) L1Invalidation() {
 func (r *l1Replica) serving(t *testing.T, key string) {
 	t.Helper()
 	ctx := context.Background()
-	waitFor(t, 5*time.Second, func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the L1 to answer reads of "+key, func() bool {
 		before := r.hits.Load()
 		e, ok, err := r.backend.GetValue(ctx, key)
 		if err == nil && ok && e.Keep != nil {
@@ -119,12 +120,12 @@ func TestL1IsNotUsedWithoutItsSubscription(t *testing.T) {
 	r.serving(t, key)
 
 	server.Stop() // announcements could now be missed: the L1 must not answer
-	waitFor(t, 5*time.Second, func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the L1 to stop answering", func() bool {
 		e, ok, _ := r.backend.GetValue(ctx, key)
 		return !ok || e.Value != "kept"
 	})
 	server.Restart() // an empty Redis: write the entry again
-	waitFor(t, 5*time.Second, func() bool {
+	testkit.WaitFor(t, 5*time.Second, "Redis to take writes again", func() bool {
 		return r.backend.SetValue(ctx, key, []byte(`{}`), "again", time.Minute) == nil
 	})
 	r.serving(t, key) // subscribed again, and the L1 answers once more

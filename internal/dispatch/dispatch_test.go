@@ -22,6 +22,7 @@ import (
 	"github.com/imperalcloud/exthost/httpclient"
 	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/events"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -43,8 +44,6 @@ type echoData struct {
 type pathParams struct {
 	Path string `json:"path"`
 }
-
-type none struct{}
 
 type note struct {
 	Text string `json:"text"`
@@ -82,9 +81,7 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 	down := "http://" + l.Addr().String()
 	_ = l.Close()
 
-	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "test-app", Version: "0.1.0", DisplayName: "Test App",
-		Description: "An extension with one function per dispatch behaviour.", ActionsExplicit: true})
-	tool := ext.ChatTool("tool_test_chat", "Test functions.")
+	ext, tool := testkit.NewApp("test-app", "An extension with one function per dispatch behaviour.")
 	notes := runtime.CacheModel[note](ext, "note")
 
 	runtime.AddFunction(tool, runtime.Function[echoParams, echoData]{
@@ -93,56 +90,64 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 			return runtime.Success(echoData{Greeting: "hello " + p.Name, Count: p.Count}, "greeted"), nil
 		},
 	})
-	add := func(name string, handler runtime.Handler[none]) {
-		runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{Name: name, Description: "Test function " + name + ".", Handler: handler})
+	add := func(name string, handler runtime.Handler[testkit.None]) {
+		runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{Name: name, Description: "Test function " + name + ".", Handler: handler})
 	}
-	add("panics", func(*ctx.Call, none) (runtime.Result, error) { panic("secret internal state") })
-	add("ignores_deadline", func(*ctx.Call, none) (runtime.Result, error) {
+	add("panics", func(*ctx.Call, testkit.None) (runtime.Result, error) { panic("secret internal state") })
+	add("ignores_deadline", func(*ctx.Call, testkit.None) (runtime.Result, error) {
 		<-h.release
 		return runtime.Success(nil, "too late"), nil
 	})
-	add("fail_plain", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Fail("No account specified."), nil })
-	add("fail_coded", func(*ctx.Call, none) (runtime.Result, error) {
+	add("fail_plain", func(*ctx.Call, testkit.None) (runtime.Result, error) {
+		return runtime.Fail("No account specified."), nil
+	})
+	add("fail_coded", func(*ctx.Call, testkit.None) (runtime.Result, error) {
 		return runtime.Fail("Note not found.").WithCode("NOTE_NOT_FOUND").WithRetry(), nil
 	})
-	add("fail_bad_code", func(*ctx.Call, none) (runtime.Result, error) {
+	add("fail_bad_code", func(*ctx.Call, testkit.None) (runtime.Result, error) {
 		return runtime.Fail("x").WithCode("not-a-code"), nil
 	})
-	add("fail_empty", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Result{Status: runtime.StatusError}, nil })
-	add("plain_error", func(*ctx.Call, none) (runtime.Result, error) {
+	add("fail_empty", func(*ctx.Call, testkit.None) (runtime.Result, error) {
+		return runtime.Result{Status: runtime.StatusError}, nil
+	})
+	add("plain_error", func(*ctx.Call, testkit.None) (runtime.Result, error) {
 		return runtime.Result{}, errors.New("parse feed: bad date")
 	})
-	add("coded_error", func(*ctx.Call, none) (runtime.Result, error) {
+	add("coded_error", func(*ctx.Call, testkit.None) (runtime.Result, error) {
 		return runtime.Result{}, &runtime.CodedError{Code: "QUOTA_EXCEEDED", Message: "Daily quota used.", Retryable: true}
 	})
-	add("list_data", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Success([]int{1, 2}, "list"), nil })
-	add("host_code", func(*ctx.Call, none) (runtime.Result, error) {
+	add("list_data", func(*ctx.Call, testkit.None) (runtime.Result, error) {
+		return runtime.Success([]int{1, 2}, "list"), nil
+	})
+	add("host_code", func(*ctx.Call, testkit.None) (runtime.Result, error) {
 		return runtime.Fail("Not here.").WithCode(runtime.CodeUnknownTool), nil
 	})
-	runtime.AddFunction(tool, runtime.Function[none, map[string]any]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, map[string]any]{
 		Name: "map_data", Description: "Data of a map type that does not encode as an object.",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) {
 			var m *map[string]any // a nil *D encodes as null
 			return runtime.Success(m, "nothing"), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none, echoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, echoData]{
 		Name: "wrong_data", Description: "A success whose data is not the declared type.",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) { return runtime.Success(note{Text: "x"}, "oops"), nil },
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) {
+			return runtime.Success(note{Text: "x"}, "oops"), nil
+		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none, map[string]any]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, map[string]any]{
 		Name: "write_bad_data", Description: "A write whose data cannot be encoded.", ActionType: runtime.Write,
 		Event: "note.written",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) {
 			return runtime.Success(map[string]any{"ratio": math.NaN()}, "Saved."), nil
 		},
 	})
-	add("no_status", func(*ctx.Call, none) (runtime.Result, error) { return runtime.Result{}, nil })
-	add("bad_key", func(c *ctx.Call, _ none) (runtime.Result, error) {
+	add("no_status", func(*ctx.Call, testkit.None) (runtime.Result, error) { return runtime.Result{}, nil })
+	add("bad_key", func(c *ctx.Call, _ testkit.None) (runtime.Result, error) {
 		_, err := notes.GetOrFetch(c, "bad key!", time.Minute, func(*ctx.Call) (note, error) { return note{}, nil })
 		return runtime.Result{}, err
 	})
-	runtime.AddFunction(tool, runtime.Function[none, note]{Name: "cached_note", Description: "A cached read.", Handler: func(c *ctx.Call, _ none) (runtime.Result, error) {
+	runtime.AddFunction(tool, runtime.Function[testkit.None, note]{Name: "cached_note", Description: "A cached read.", Handler: func(c *ctx.Call, _ testkit.None) (runtime.Result, error) {
 		n, err := notes.GetOrFetch(c, "note:1", time.Minute, func(f *ctx.Call) (note, error) {
 			resp, err := f.HTTP().Get(f, "http://svc/ok")
 			if err != nil {
@@ -174,24 +179,24 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 		},
 	})
 	writeEffects := []string{"__panel__sidebar", "update:note", "__panel__inbox"}
-	runtime.AddFunction(tool, runtime.Function[none, note]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, note]{
 		Name: "write", Description: "A write with panel effects and an event.", ActionType: runtime.Write,
 		Effects: writeEffects, Event: "note.written",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) {
 			return runtime.Success(note{Text: "saved"}, "Saved."), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "write_refresh_none", Description: "A write that refreshes no panel.", ActionType: runtime.Write,
 		Effects: writeEffects, Event: "note.written",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) {
 			return runtime.Success(nil, "Saved quietly.").WithRefreshPanels(), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "write_fails", Description: "A write that fails.", ActionType: runtime.Write,
 		Effects: writeEffects, Event: "note.written",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) { return runtime.Fail("Disk full."), nil },
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) { return runtime.Fail("Disk full."), nil },
 	})
 
 	http, err := httpclient.New(httpclient.Config{Services: map[string]string{"svc": h.upstream.URL, "down": down}})

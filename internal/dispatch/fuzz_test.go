@@ -10,6 +10,7 @@ import (
 
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/internal/dispatch"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -72,9 +73,7 @@ func FuzzParams(f *testing.F) {
 	for _, s := range fzSeeds {
 		f.Add([]byte(s))
 	}
-	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "fuzz-app", Version: "0.1.0", DisplayName: "Fuzz",
-		Description: "An extension for the parameter fuzzer.", ActionsExplicit: true})
-	tool := ext.ChatTool("tool_fuzz_chat", "Fuzz functions.")
+	ext, tool := testkit.NewApp("fuzz-app", "An extension for the parameter fuzzer.")
 	runtime.AddFunction(tool, runtime.Function[fzParams, fzParams]{
 		Name: "typed", Description: "Echoes its typed parameters.",
 		Defaults: fzParams{Small: 1, Loud: true},
@@ -147,9 +146,7 @@ func FuzzParams(f *testing.F) {
 // the validation runs before the call's deadline applies. Parameters are
 // converted before any validator sees them.
 func TestHugeExponentParamsAreCheap(t *testing.T) {
-	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "exp-app", Version: "0.1.0", DisplayName: "Exp",
-		Description: "Huge exponents.", ActionsExplicit: true})
-	tool := ext.ChatTool("tool_exp_chat", "Exp.")
+	ext, tool := testkit.NewApp("exp-app", "Huge exponents.")
 	runtime.AddFunction(tool, runtime.Function[fzParams, runtime.NoData]{Name: "typed", Description: "Typed parameters.",
 		Handler: func(*ctx.Call, fzParams) (runtime.Result, error) { return runtime.Success(nil, ""), nil }})
 	d, err := dispatch.New(dispatch.Options{Extensions: []*runtime.Extension{ext}, CallTimeout: time.Second})

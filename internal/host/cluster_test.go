@@ -16,6 +16,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/config"
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/mailservice"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/internal/testredis"
 )
 
@@ -90,7 +91,7 @@ func TestRedisCluster(t *testing.T) {
 	if n, _ := rdb.Exists(ctx, inboxKey, unreadKey).Result(); n != 0 {
 		t.Fatalf("%d entries survive the write's one DEL", n)
 	}
-	waitFor(t, 2*time.Second, "A to drop the page B's write made stale", func() bool {
+	testkit.WaitFor(t, 2*time.Second, "A to drop the page B's write made stale", func() bool {
 		_, after := call(a, "list_inbox", `{"account_id":"work"}`, mintFor(user, "current"))
 		return !strings.Contains(after, `"id":"`+archived+`"`)
 	})

@@ -25,25 +25,10 @@ import (
 	"github.com/imperalcloud/exthost/internal/config"
 	"github.com/imperalcloud/exthost/internal/host"
 	"github.com/imperalcloud/exthost/internal/mailservice"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/internal/testredis"
 	"github.com/imperalcloud/exthost/registry"
 )
-
-// waitFor polls cond until it holds, failing the test after timeout. It is
-// for conditions nothing announces, such as a client library's reconnection.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("%s: not after %s", what, timeout)
-		}
-	}
-}
 
 // result is the outcome of one call made by a load client.
 type result struct {
@@ -95,7 +80,7 @@ func startLoad(client *http.Client, clients int, url string, body func(client in
 func (l *load) waitCalls(t *testing.T, n int64) {
 	t.Helper()
 	target := l.calls.Load() + n
-	waitFor(t, 30*time.Second, fmt.Sprintf("%d calls", n), func() bool { return l.calls.Load() >= target })
+	testkit.WaitFor(t, 30*time.Second, fmt.Sprintf("%d calls", n), func() bool { return l.calls.Load() >= target })
 }
 
 func (l *load) finish() []result {
@@ -176,10 +161,10 @@ func TestRedisKilledAndRestartedUnderLoad(t *testing.T) {
 	hitsDuring := metricValue(t, srv.URL, hits)
 
 	server.Restart()
-	waitFor(t, 10*time.Second, "readyz ok after Redis came back", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "readyz ok after Redis came back", func() bool {
 		return readyz(t, srv.URL) == `200 {"status":"ok","cache":"ok"}`
 	})
-	waitFor(t, 10*time.Second, "cache hits after Redis came back", func() bool { return metricValue(t, srv.URL, hits) > hitsDuring })
+	testkit.WaitFor(t, 10*time.Second, "cache hits after Redis came back", func() bool { return metricValue(t, srv.URL, hits) > hitsDuring })
 	results := l.finish()
 
 	for i, r := range results {
@@ -220,7 +205,7 @@ func TestSlowRedisDoesNotSlowCalls(t *testing.T) {
 				// server first by waiting until a PING cannot get through.
 				probe, _ := cache.NewRedisClient(cache.RedisConfig{Addrs: []string{server.Addr}, Timeout: 50 * time.Millisecond})
 				defer probe.Close()
-				waitFor(t, 5*time.Second, "Redis stalled", func() bool { return probe.Ping(context.Background()).Err() != nil })
+				testkit.WaitFor(t, 5*time.Second, "Redis stalled", func() bool { return probe.Ping(context.Background()).Err() != nil })
 			} else if err := <-stalled; err != nil {
 				t.Fatal(err)
 			}

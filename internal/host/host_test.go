@@ -24,19 +24,18 @@ import (
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/host"
 	"github.com/imperalcloud/exthost/internal/mailservice"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/internal/testredis"
 	"github.com/imperalcloud/exthost/registry"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
-type none struct{}
-
 // slowExtension has one function that blocks until released.
 func slowExtension(started chan<- struct{}, release <-chan struct{}) *runtime.Extension {
 	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "slow-app", Version: "1.0.0"})
-	runtime.AddFunction(ext.ChatTool("tool_slow_chat", ""), runtime.Function[none, runtime.NoData]{
+	runtime.AddFunction(ext.ChatTool("tool_slow_chat", ""), runtime.Function[testkit.None, runtime.NoData]{
 		Name: "slow", Description: "Blocks until released.",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) {
 			started <- struct{}{}
 			<-release
 			return runtime.Success(nil, "finished"), nil
@@ -247,7 +246,7 @@ func TestReplicasShareCacheInvalidationAndReplaySet(t *testing.T) {
 	}
 	// B's L1 drops its copy when A's announcement arrives (about a
 	// millisecond): from then on B reads the fresh page.
-	waitFor(t, 2*time.Second, "B to drop the page A's write made stale", func() bool {
+	testkit.WaitFor(t, 2*time.Second, "B to drop the page A's write made stale", func() bool {
 		_, after := post(t, callURL(srvB), list, mintFor(user, "current"))
 		return !strings.Contains(after, `"id":"`+archived+`"`)
 	})

@@ -23,6 +23,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/internal/server"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -41,8 +42,6 @@ type hxParams struct {
 	} `json:"inner,omitempty"`
 }
 
-type hxNone struct{}
-
 // hxNewHost returns the API (as an http.Handler) over an extension with a
 // function for each kind of outcome: echo (typed parameters, success), fails
 // (its own code), panics, write (panel effect and event) and empty (nil data).
@@ -59,33 +58,31 @@ func hxNewHostWithLimit(tb testing.TB, maxConcurrent int) http.Handler {
 
 func hxNewHostOpts(tb testing.TB, maxBody int64, maxConcurrent int) http.Handler {
 	tb.Helper()
-	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: hxApp, Version: "0.1.0", DisplayName: "Hostile",
-		Description: "An extension for the hostile-input tests.", ActionsExplicit: true})
-	tool := ext.ChatTool("tool_hx_chat", "Hostile-input test functions.")
+	ext, tool := testkit.NewApp(hxApp, "An extension for the hostile-input tests.")
 	runtime.AddFunction(tool, runtime.Function[hxParams, map[string]any]{
 		Name: "echo", Description: "Echoes its parameters.",
 		Handler: func(c *ctx.Call, p hxParams) (runtime.Result, error) {
 			return runtime.Success(map[string]any{"params": p, "user": c.UserID(), "tenant": c.User().TenantID}, "echoed "+p.Name), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[hxNone, runtime.NoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "fails", Description: "Fails with its own code.",
-		Handler: func(*ctx.Call, hxNone) (runtime.Result, error) {
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) {
 			return runtime.Fail("Nothing here.").WithCode("HX_NOT_FOUND"), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[hxNone, runtime.NoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "panics", Description: "Panics.",
-		Handler: func(*ctx.Call, hxNone) (runtime.Result, error) { panic("hx handler bug") },
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) { panic("hx handler bug") },
 	})
-	runtime.AddFunction(tool, runtime.Function[hxNone, runtime.NoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "write", Description: "A write that refreshes the sidebar.", ActionType: runtime.Write,
 		Effects: []string{"__panel__sidebar"}, Event: "hx.written",
-		Handler: func(*ctx.Call, hxNone) (runtime.Result, error) { return runtime.Success(nil, "written"), nil },
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) { return runtime.Success(nil, "written"), nil },
 	})
-	runtime.AddFunction(tool, runtime.Function[hxNone, runtime.NoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "empty", Description: "Succeeds with no data.",
-		Handler: func(*ctx.Call, hxNone) (runtime.Result, error) { return runtime.Success(nil, ""), nil },
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) { return runtime.Success(nil, ""), nil },
 	})
 	d, err := dispatch.New(dispatch.Options{Extensions: []*runtime.Extension{ext}, CallTimeout: 2 * time.Second})
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/internal/server"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -58,35 +59,6 @@ type hxInjLookupParams struct {
 type hxInjItemParams struct {
 	Item    string `json:"item" jsonschema:"required"`
 	Escaped bool   `json:"escaped"`
-}
-
-// hxRecordingBackend is the memory backend, recording every key written.
-type hxRecordingBackend struct {
-	*cache.Memory
-	mu   sync.Mutex
-	keys []string
-}
-
-func (b *hxRecordingBackend) record(key string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.keys = append(b.keys, key)
-}
-
-func (b *hxRecordingBackend) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	b.record(key)
-	return b.Memory.Set(ctx, key, value, ttl)
-}
-
-func (b *hxRecordingBackend) SetValue(ctx context.Context, key string, envelope []byte, value any, ttl time.Duration) error {
-	b.record(key)
-	return b.Memory.SetValue(ctx, key, envelope, value, ttl)
-}
-
-func (b *hxRecordingBackend) written() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.keys)
 }
 
 // hxUpstreamRequest is what the upstream saw of one request.
@@ -153,9 +125,7 @@ func TestInjection(t *testing.T) {
 		return out
 	}
 
-	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: hxInjApp, Version: "0.1.0", DisplayName: "Injection",
-		Description: "An extension for the injection tests.", ActionsExplicit: true})
-	tool := ext.ChatTool("tool_inj_chat", "Injection test functions.")
+	ext, tool := testkit.NewApp(hxInjApp, "An extension for the injection tests.")
 	profiles := runtime.CacheModel[hxInjProfile](ext, hxInjModel)
 	runtime.AddFunction(tool, runtime.Function[hxInjLookupParams, hxInjProfile]{
 		Name: "lookup", Description: "Looks the user's profile up, cached.",
@@ -198,7 +168,7 @@ func TestInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backend := &hxRecordingBackend{Memory: mem}
+	backend, recorder := testkit.Record(mem)
 	store := cache.NewStore(backend, cache.Options{})
 	t.Cleanup(func() { _ = store.Close() })
 	hc, err := httpclient.New(httpclient.Config{Services: map[string]string{hxInjService: upstream.URL}, Timeout: 5 * time.Second})
@@ -268,7 +238,7 @@ func TestInjection(t *testing.T) {
 
 			// The entry lives under one hash tag that names exactly this user.
 			want := cache.StorageKey(hxInjApp, s, hxInjModel, hxInjKey)
-			written := backend.written()
+			written := recorder.Written()
 			if !slices.Contains(written, want) {
 				t.Fatalf("key %q not written; written: %q", want, written)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/internal/server"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -27,8 +28,6 @@ type greetParams struct {
 	Name  string `json:"name" jsonschema:"required"`
 	Times int    `json:"times"`
 }
-
-type none struct{}
 
 const secret = "test-secret"
 
@@ -53,18 +52,16 @@ func newAPI(t *testing.T, o apiOptions) *api {
 	t.Helper()
 	a := &api{started: make(chan struct{}, 16), release: make(chan struct{})}
 	t.Cleanup(func() { close(a.release) })
-	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "test-app", Version: "0.1.0", DisplayName: "Test App",
-		Description: "An extension for the HTTP API tests.", ActionsExplicit: true})
-	tool := ext.ChatTool("tool_test_chat", "Test functions.")
+	ext, tool := testkit.NewApp("test-app", "An extension for the HTTP API tests.")
 	runtime.AddFunction(tool, runtime.Function[greetParams, map[string]string]{
 		Name: "greet", Description: "Greets by name.",
 		Handler: func(c *ctx.Call, p greetParams) (runtime.Result, error) {
 			return runtime.Success(map[string]string{"greeting": "hello " + p.Name, "user": c.UserID(), "tenant": c.User().TenantID}, "greeted"), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "fails", Description: "Fails with its own code.",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) {
 			return runtime.Fail("Note not found.").WithCode("NOTE_NOT_FOUND"), nil
 		},
 	})
@@ -81,22 +78,22 @@ func newAPI(t *testing.T, o apiOptions) *api {
 			return runtime.Fail("No such notebook.").WithCode(runtime.CodeUnknownTool), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "panics", Description: "Panics.",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) { panic("handler bug with secret detail") },
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) { panic("handler bug with secret detail") },
 	})
-	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "blocks", Description: "Blocks until the test releases it.",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) {
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) {
 			a.started <- struct{}{}
 			<-a.release
 			return runtime.Success(nil, "released"), nil
 		},
 	})
-	runtime.AddFunction(tool, runtime.Function[none, runtime.NoData]{
+	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "write", Description: "A write that refreshes the sidebar.", ActionType: runtime.Write,
 		Effects: []string{"__panel__sidebar"}, Event: "test.written",
-		Handler: func(*ctx.Call, none) (runtime.Result, error) { return runtime.Success(nil, "written"), nil },
+		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) { return runtime.Success(nil, "written"), nil },
 	})
 	timeout := o.callTimeout
 	if timeout == 0 {
@@ -414,7 +411,7 @@ func TestCatalogEndpoints(t *testing.T) {
 		status int
 		prefix string
 	}{
-		{"/v1/extensions", 200, `{"extensions":[{"app_id":"test-app","version":"0.1.0","name":"Test App",`},
+		{"/v1/extensions", 200, `{"extensions":[{"app_id":"test-app","version":"0.1.0","name":"test-app",`},
 		{"/v1/extensions/test-app/manifest", 200, `{"manifest_schema_version":3,"sdk_version":"5.11.0","app_id":"test-app",`},
 		{"/v1/extensions/nope/manifest", 404, `{"status":"error","summary":"","data":{},"error":"Tool not available.","error_code":"UNKNOWN_TOOL"}`},
 		{"/v1/tools", 200, `{"tools":[{"name":"test-app__greet","app_id":"test-app","function":"greet",`},

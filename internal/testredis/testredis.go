@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/imperalcloud/exthost/cache"
+	"github.com/imperalcloud/exthost/internal/testkit"
 )
 
 // DefaultURL is used when REDIS_URL is unset.
@@ -34,15 +35,8 @@ func URL() string {
 	return DefaultURL
 }
 
-// TB is the part of testing.TB these helpers use, so that harnesses with
-// a test handle of their own (hosttest.TB) can use them too.
-type TB interface {
-	Helper()
-	Name() string
-	Cleanup(func())
-	Fatalf(format string, args ...any)
-	Skipf(format string, args ...any)
-}
+// TB is the test handle these helpers use (testkit.TB).
+type TB = testkit.TB
 
 // Unavailable ends a test that needs Redis when Redis is missing: a failure
 // under CI=true, a skip elsewhere.
