@@ -147,22 +147,6 @@ func TestMintedPayload(t *testing.T) {
 	}
 }
 
-func TestMintEscapesAsPython(t *testing.T) {
-	cases := map[string]string{
-		"<>&/'":          `"<>&/'"`,
-		"\"\\\b\f\n\r\t": `"\"\\\b\f\n\r\t"`,
-		"\x00\x1f\x7f":   `"\u0000\u001f\u007f"`,
-		"é☃":             `"\u00e9\u2603"`,
-		"😀":              `"\ud83d\ude00"`,
-		"a\xffb":         `"a\ufffdb"`,
-	}
-	for in, want := range cases {
-		if got := string(appendPyString(nil, in)); got != want {
-			t.Errorf("%q: %s, want %s", in, got, want)
-		}
-	}
-}
-
 func TestPayloadEdgeCases(t *testing.T) {
 	const rest = `"iat":1,"jti":"jti-0123456789abc","tool_type":"chat_fn"`
 	cases := []struct {

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/imperalcloud/exthost/internal/pyjson"
 )
 
 const (
@@ -119,17 +121,17 @@ func denied(reason string) *Error {
 func Mint(c Claims, secret string) string {
 	p := make([]byte, 0, 128+len(c.AppID)+len(c.Jti)+len(c.ToolType)+len(c.UserID))
 	p = append(p, `{"app_id":`...)
-	p = appendPyString(p, c.AppID)
+	p = pyjson.AppendString(p, c.AppID)
 	p = append(p, `,"exp":`...)
 	p = strconv.AppendInt(p, c.Exp, 10)
 	p = append(p, `,"iat":`...)
 	p = strconv.AppendInt(p, c.Iat, 10)
 	p = append(p, `,"jti":`...)
-	p = appendPyString(p, c.Jti)
+	p = pyjson.AppendString(p, c.Jti)
 	p = append(p, `,"tool_type":`...)
-	p = appendPyString(p, c.ToolType)
+	p = pyjson.AppendString(p, c.ToolType)
 	p = append(p, `,"user_id":`...)
-	p = appendPyString(p, c.UserID)
+	p = pyjson.AppendString(p, c.UserID)
 	p = append(p, '}')
 	return sign(p, []byte(secret))
 }
@@ -139,43 +141,6 @@ func sign(payload, key []byte) string {
 	mac.Write(payload)
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString(payload) + "." + enc.EncodeToString(mac.Sum(nil))
-}
-
-// appendPyString appends s as a JSON string as Python's json.dumps does with
-// ensure_ascii: printable ASCII as is (also < > & /), the usual short
-// escapes, everything else \uXXXX in lower-case hex, surrogate pairs above
-// U+FFFF.
-func appendPyString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	u := func(b []byte, r rune) []byte {
-		return append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
-	}
-	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r >= ' ' && r <= '~':
-			b = append(b, byte(r))
-		case r == '\b':
-			b = append(b, '\\', 'b')
-		case r == '\f':
-			b = append(b, '\\', 'f')
-		case r == '\n':
-			b = append(b, '\\', 'n')
-		case r == '\r':
-			b = append(b, '\\', 'r')
-		case r == '\t':
-			b = append(b, '\\', 't')
-		case r > 0xffff:
-			r -= 0x10000
-			b = u(b, 0xd800|(r>>10)&0x3ff)
-			b = u(b, 0xdc00|r&0x3ff)
-		default:
-			b = u(b, r)
-		}
-	}
-	return append(b, '"')
 }
 
 // NewJTI returns a fresh jti: 16 random bytes as 22 base64url characters,

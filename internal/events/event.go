@@ -7,7 +7,9 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
+	"github.com/imperalcloud/exthost/internal/pyjson"
 	"github.com/imperalcloud/exthost/internal/recent"
 )
 
@@ -31,21 +33,21 @@ type Event struct {
 func (e Event) Encode() ([]byte, error) {
 	out := make([]byte, 0, 128+len(e.Data))
 	out = append(out, `{"event_type": `...)
-	out = appendPyString(out, e.EventType)
+	out = pyjson.AppendString(out, e.EventType)
 	out = append(out, `, "data": `...)
 	data := e.Data
 	if len(data) == 0 {
 		data = json.RawMessage(`{}`)
 	}
-	out, err := appendPyJSON(out, data)
+	out, err := pyjson.AppendJSON(out, data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("events: data: %w", err)
 	}
 	for _, kv := range [...]struct{ key, value string }{
 		{`, "source_app": `, e.SourceApp}, {`, "user_id": `, e.UserID},
 		{`, "tenant_id": `, e.TenantID}, {`, "timestamp": `, e.Timestamp},
 	} {
-		out = appendPyString(append(out, kv.key...), kv.value)
+		out = pyjson.AppendString(append(out, kv.key...), kv.value)
 	}
 	return append(out, '}'), nil
 }

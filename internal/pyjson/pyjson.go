@@ -1,4 +1,7 @@
-package events
+// Package pyjson writes JSON byte for byte as Python's json.dumps does with
+// its defaults (ensure_ascii), for the bytes other programs compare with
+// what the SDK writes: call-token payloads and event envelopes.
+package pyjson
 
 import (
 	"bytes"
@@ -11,22 +14,21 @@ import (
 	"unicode/utf8"
 )
 
-// appendPyJSON re-renders the JSON value raw as Python's json.dumps writes
-// what json.loads makes of it: ", " and ": " separators, key order kept,
-// strings with every character outside printable ASCII escaped (\uXXXX in
-// lower-case hex, surrogate pairs above U+FFFF), integers as written and
-// floats as Python's repr writes them.
-func appendPyJSON(dst, raw []byte) ([]byte, error) {
+// AppendJSON re-renders the JSON value raw as json.dumps writes what
+// json.loads makes of it: ", " and ": " separators, key order kept,
+// strings as AppendString, integers as written and floats as Python's repr
+// writes them.
+func AppendJSON(dst, raw []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	dst, err := appendPyValue(dst, dec)
+	dst, err := appendValue(dst, dec)
 	if err != nil {
-		return nil, fmt.Errorf("events: data: %w", err)
+		return nil, fmt.Errorf("pyjson: %w", err)
 	}
 	return dst, nil
 }
 
-func appendPyValue(dst []byte, dec *json.Decoder) ([]byte, error) {
+func appendValue(dst []byte, dec *json.Decoder) ([]byte, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
@@ -47,9 +49,9 @@ func appendPyValue(dst []byte, dec *json.Decoder) ([]byte, error) {
 				if err != nil {
 					return nil, err
 				}
-				dst = append(appendPyString(dst, key.(string)), ": "...)
+				dst = append(AppendString(dst, key.(string)), ": "...)
 			}
-			if dst, err = appendPyValue(dst, dec); err != nil {
+			if dst, err = appendValue(dst, dec); err != nil {
 				return nil, err
 			}
 		}
@@ -58,9 +60,9 @@ func appendPyValue(dst []byte, dec *json.Decoder) ([]byte, error) {
 		}
 		return append(dst, end), nil
 	case string:
-		return appendPyString(dst, tok), nil
+		return AppendString(dst, tok), nil
 	case json.Number:
-		return appendPyNumber(dst, tok.String())
+		return appendNumber(dst, tok.String())
 	case bool:
 		return strconv.AppendBool(dst, tok), nil
 	case nil:
@@ -69,10 +71,10 @@ func appendPyValue(dst []byte, dec *json.Decoder) ([]byte, error) {
 	return nil, fmt.Errorf("unexpected token %T", tok)
 }
 
-// appendPyNumber writes a number as Python does after json.loads: an
+// appendNumber writes a number as Python does after json.loads: an
 // integer literal stays as written (but "-0" is 0); any other is a float,
 // written as repr.
-func appendPyNumber(dst []byte, lit string) ([]byte, error) {
+func appendNumber(dst []byte, lit string) ([]byte, error) {
 	if !strings.ContainsAny(lit, ".eE") {
 		if strings.TrimLeft(lit, "-0") == "" {
 			return append(dst, '0'), nil
@@ -83,13 +85,13 @@ func appendPyNumber(dst []byte, lit string) ([]byte, error) {
 	if err != nil || math.IsInf(f, 0) {
 		return nil, fmt.Errorf("number out of range")
 	}
-	return appendPyFloat(dst, f), nil
+	return AppendFloat(dst, f), nil
 }
 
-// appendPyFloat writes f as Python's float repr: the shortest digits that
+// AppendFloat writes f as Python's float repr: the shortest digits that
 // round-trip, positional for decimal exponents in [-4, 16) (with ".0" when
 // whole), else d.ddde±XX with at least two exponent digits.
-func appendPyFloat(dst []byte, f float64) []byte {
+func AppendFloat(dst []byte, f float64) []byte {
 	if f == 0 {
 		if math.Signbit(f) {
 			return append(dst, "-0.0"...)
@@ -120,10 +122,11 @@ func appendPyFloat(dst []byte, f float64) []byte {
 	return dst
 }
 
-// appendPyString writes s as json.dumps does with ensure_ascii: printable
-// ASCII as is (but " and \), the short escapes \n \r \t \b \f, and every
-// other character as \uXXXX. Invalid UTF-8 is U+FFFD, as Go decoded it.
-func appendPyString(dst []byte, s string) []byte {
+// AppendString writes s as a JSON string as json.dumps does with
+// ensure_ascii: printable ASCII as is (< > & / too, but " and \), the short
+// escapes \n \r \t \b \f, and every other character as \uXXXX in
+// lower-case hex, surrogate pairs above U+FFFF. Invalid UTF-8 is U+FFFD.
+func AppendString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	escape := func(dst []byte, r rune) []byte {
 		return append(dst, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
