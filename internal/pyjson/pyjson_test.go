@@ -23,4 +23,3 @@ func TestAppendStringEscapesAsPython(t *testing.T) {
 		}
 	}
 }
-
