@@ -70,14 +70,12 @@ func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
 			Messages:  nonNil(body.Messages),
 			Total:     body.Total,
 			HasMore:   body.HasMore,
-			FetchedAt: c.Now().UTC().Format(time.RFC3339Nano),
+			FetchedAt: f.Now().UTC().Format(time.RFC3339Nano),
 		}, nil
 	}
 
 	// GetOrFetch returns the cached page on a hit; on a miss it calls
-	// fetchInbox (with a context of its own: the fetch is shared by every
-	// concurrent miss and outlives any one caller), stores the page for 60 s
-	// and returns it.
+	// fetchInbox, stores the page for 60 s and returns it.
 	page, err := inboxPages.GetOrFetch(c, cacheKey, cacheTTL*time.Second, fetchInbox)
 	if err != nil {
 		return runtime.Result{}, err

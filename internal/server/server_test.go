@@ -509,3 +509,48 @@ func TestSuccessLinesAreSampledFailuresAreNot(t *testing.T) {
 		t.Errorf("logged %d successful and %d failed calls, want 4 (sampled) and 10 (all)", ok, failed)
 	}
 }
+
+// No answer quotes what the caller sent: errors name fields, invariants and
+// codes (the SDK's rule I-ERR-CODE-1). Each request carries the marker
+// where a careless message would repeat it.
+func TestAnswersNeverEchoTheCaller(t *testing.T) {
+	const m = "Zq9marker"
+	a := newAPI(t, apiOptions{})
+	tok := newAPI(t, apiOptions{tokens: true})
+	cases := []struct {
+		name         string
+		api          *api
+		method, path string
+		body         string
+		header       map[string]string
+	}{
+		{"unknown app", a, "POST", "/v1/extensions/" + m + "/call", `{"user_id":"u-1","function":"greet"}`, nil},
+		{"unknown function", a, "POST", "/v1/extensions/test-app/call", `{"user_id":"u-1","function":"` + m + `"}`, nil},
+		{"unknown app's batch", a, "POST", "/v1/extensions/" + m + "/batch", `{"user_id":"u-1","calls":[{"function":"greet"}]}`, nil},
+		{"unknown function in a batch", a, "POST", "/v1/extensions/test-app/batch", `{"user_id":"u-1","calls":[{"function":"` + m + `"}]}`, nil},
+		{"unknown manifest", a, "GET", "/v1/extensions/" + m + "/manifest", ``, nil},
+		{"unknown route", a, "GET", "/v1/" + m, ``, nil},
+		{"wrong method", a, "PUT", "/v1/extensions/test-app/call?" + m, ``, nil},
+		{"bad format", a, "GET", "/v1/tools?format=" + m, ``, nil},
+		{"malformed envelope", a, "POST", "/v1/extensions/test-app/call", `{"user_id":"u-1","function":"greet",` + m + `}`, nil},
+		{"envelope field of the wrong type", a, "POST", "/v1/extensions/test-app/call", `{"user_id":["` + m + `"],"function":"greet"}`, nil},
+		{"string for an integer", a, "POST", "/v1/extensions/test-app/call", `{"user_id":"u-1","function":"greet","params":{"name":"a","times":"` + m + `"}}`, nil},
+		{"number for a string", a, "POST", "/v1/extensions/test-app/call", `{"user_id":"u-1","function":"greet","params":{"name":{"` + m + `":1}}}`, nil},
+		{"unknown parameter", a, "POST", "/v1/extensions/test-app/call", `{"user_id":"u-1","function":"greet","params":{"` + m + `":1}}`, nil},
+		{"params not JSON", a, "POST", "/v1/extensions/test-app/call", `{"user_id":"u-1","function":"greet","params":{"name":` + m + `}}`, nil},
+		{"garbage token", tok, "POST", "/v1/extensions/test-app/call", `{"user_id":"u-1","function":"greet"}`, bearer(m + "." + m)},
+		{"token for another app", tok, "POST", "/v1/extensions/test-app/call", `{"user_id":"u-1","function":"greet"}`,
+			bearer(token(strings.ToLower(m), "u-1", "chat_fn", time.Now().Add(time.Minute).Unix()))},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ans := tc.api.do(t, tc.method, tc.path, tc.body, tc.header)
+			if ans.status < 400 && !strings.Contains(ans.body, `"status":"error"`) {
+				t.Fatalf("%d %s: the request was not refused", ans.status, ans.body)
+			}
+			if strings.Contains(strings.ToLower(ans.body), strings.ToLower(m)) {
+				t.Fatalf("the answer echoes the caller: %d %s", ans.status, ans.body)
+			}
+		})
+	}
+}
