@@ -78,6 +78,16 @@ func newAPI(t *testing.T, o apiOptions) *api {
 			return runtime.Fail("No such notebook.").WithCode(runtime.CodeUnknownTool), nil
 		},
 	})
+	runtime.AddFunction(tool, runtime.Function[struct {
+		X float64 `json:"x"`
+	}, map[string]float64]{
+		Name: "echo_float", Description: "Echoes a float.",
+		Handler: func(_ *ctx.Call, p struct {
+			X float64 `json:"x"`
+		}) (runtime.Result, error) {
+			return runtime.Success(map[string]float64{"x": p.X}, "echoed"), nil
+		},
+	})
 	runtime.AddFunction(tool, runtime.Function[testkit.None, runtime.NoData]{
 		Name: "panics", Description: "Panics.",
 		Handler: func(*ctx.Call, testkit.None) (runtime.Result, error) { panic("handler bug with secret detail") },
@@ -552,5 +562,22 @@ func TestAnswersNeverEchoTheCaller(t *testing.T) {
 				t.Fatalf("the answer echoes the caller: %d %s", ans.status, ans.body)
 			}
 		})
+	}
+}
+
+// "inf" is a float to Pydantic, and to the host; JSON cannot carry it, so a
+// result holding one is answered INTERNAL, logged, never a broken body.
+func TestUnencodableResultIsInternal(t *testing.T) {
+	a := newAPI(t, apiOptions{})
+	if ans := a.call(t, `{"user_id":"u-1","function":"echo_float","params":{"x":"2.5"}}`, nil); ans.status != 200 || ans.body !=
+		`{"status":"success","summary":"echoed","data":{"x":2.5}}` {
+		t.Fatalf("echo_float 2.5 = %d %s", ans.status, ans.body)
+	}
+	ans := a.call(t, `{"user_id":"u-1","function":"echo_float","params":{"x":"inf"}}`, nil)
+	if ans.status != 200 || ans.result.ErrorCode != runtime.CodeInternal || !json.Valid([]byte(ans.body)) {
+		t.Fatalf("echo_float inf = %d %s", ans.status, ans.body)
+	}
+	if a.logs.FilterMessage("result does not encode; answering INTERNAL").Len() != 1 {
+		t.Fatal("the encoding failure was not logged")
 	}
 }
