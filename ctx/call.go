@@ -9,8 +9,8 @@
 //		...
 //	}
 //
-// A Call is read-only: the runtime builds it in one step, with NewCall,
-// and nothing a handler does can change whom it acts for.
+// A Call is read-only: the runtime builds it in one step, with NewCall; a
+// handler reads its parts and cannot set them.
 package ctx
 
 import (
@@ -73,11 +73,13 @@ type Setup struct {
 	Logger *zap.Logger
 }
 
-// Call is one invocation of an extension function. It embeds the call's
-// context (deadline and cancellation), so it can be passed wherever a
-// context.Context is expected. Its parts can be read, never replaced.
+// Call is one invocation of an extension function. It is a
+// context.Context carrying the call's deadline and cancellation, so it can
+// be passed wherever one is expected. Its parts can be read, not set; and
+// the host keeps its own record of the call, so nothing a handler does to
+// its Call changes what the host answers, logs or publishes.
 type Call struct {
-	context.Context
+	ctx   context.Context
 	setup *Setup
 	log   *callLog
 }
@@ -92,15 +94,28 @@ type callLog struct {
 // NewCall returns the call s describes, on parent.
 func NewCall(parent context.Context, s Setup) *Call {
 	s.User.Scopes = slices.Clip(s.User.Scopes)
-	return &Call{Context: parent, setup: &s, log: &callLog{}}
+	return &Call{ctx: parent, setup: &s, log: &callLog{}}
 }
 
 // WithContext returns a copy of the call on another context: the same
 // caller, clients and ids, another deadline and cancellation. The cache
 // gives a shared fetch such a copy, detached from any one caller.
 func (c *Call) WithContext(parent context.Context) *Call {
-	return &Call{Context: parent, setup: c.setup, log: c.log}
+	return &Call{ctx: parent, setup: c.setup, log: c.log}
 }
+
+// Deadline implements context.Context: the call's deadline.
+func (c *Call) Deadline() (time.Time, bool) { return c.ctx.Deadline() }
+
+// Done implements context.Context: closed when the call is cancelled or
+// its deadline passes.
+func (c *Call) Done() <-chan struct{} { return c.ctx.Done() }
+
+// Err implements context.Context.
+func (c *Call) Err() error { return c.ctx.Err() }
+
+// Value implements context.Context.
+func (c *Call) Value(key any) any { return c.ctx.Value(key) }
 
 // AppID returns the id of the extension being called.
 func (c *Call) AppID() string { return c.setup.AppID }

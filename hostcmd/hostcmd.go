@@ -195,14 +195,10 @@ func call(parent context.Context, args []string, out io.Writer, environ []string
 		return err
 	}
 	defer h.Close()
-	res, _ := h.Dispatcher().Call(parent, dispatch.Request{
+	body, res, _ := h.Dispatcher().Call(parent, dispatch.Request{
 		AppID: app, Function: function, Params: json.RawMessage(*params),
 		User: ctx.User{ImperalID: *user, TenantID: *tenant},
-	})
-	body, err := res.MarshalJSON()
-	if err != nil {
-		return err
-	}
+	}, nil)
 	if _, err := fmt.Fprintf(out, "%s\n", body); err != nil {
 		return err
 	}

@@ -222,25 +222,33 @@ type Trace struct {
 	Event *events.Event
 }
 
-// Call runs req and returns its ActionResult and its trace. Every outcome
-// is a Result: an unknown app or function (see Trace.Err for its type),
-// bad parameters, a panic, a timeout and an upstream failure all come back
-// as error results with their codes. The result's data is left as the
-// handler returned it, to be encoded once where the result is written;
-// only a call that publishes an event has it encoded here, for the event.
-func (d *Dispatcher) Call(parent context.Context, req Request) (runtime.Result, Trace) {
+// Call runs req and returns its answer (the ActionResult's JSON, appended
+// to dst), the result and the trace. Every outcome is a Result: an unknown
+// app or function (see Trace.Err for its type), bad parameters, a panic, a
+// timeout and an upstream failure all come back as error results with
+// their codes. The answer is encoded here, once, so that a result that
+// cannot be encoded (a NaN in its data, say) is answered, traced and
+// counted alike, as INTERNAL.
+func (d *Dispatcher) Call(parent context.Context, req Request, dst []byte) ([]byte, runtime.Result, Trace) {
 	start := time.Now()
 	if req.RequestID == "" {
 		req.RequestID = NewRequestID()
 	}
 	tr := Trace{Start: d.now(), RequestID: req.RequestID, AppID: req.AppID, Function: req.Function, UserID: req.User.ImperalID}
 	res := d.call(parent, req, &tr)
+	answer, err := res.AppendJSON(dst)
+	if err != nil {
+		d.log.Error("result does not encode; answering INTERNAL", zap.String("request_id", req.RequestID),
+			zap.String("app", req.AppID), zap.String("function", req.Function), zap.Error(err))
+		res = internalError()
+		answer, _ = res.AppendJSON(dst)
+	}
 	tr.Status, tr.ErrorCode, tr.RefreshPanels = res.Status, res.ErrorCode, res.RefreshPanels
 	tr.Duration = time.Since(start)
 	for _, o := range d.observers {
 		o.Call(tr)
 	}
-	return res, tr
+	return answer, res, tr
 }
 
 func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) runtime.Result {
@@ -277,7 +285,7 @@ func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) runtim
 		HTTP: d.http.ForCall(req.RequestID, upstream.add), Cache: client, Clock: d.now, Logger: d.log,
 	})
 
-	res, err := d.run(c, run)
+	res, err := d.run(callCtx, c, run)
 	tr.CacheHits, tr.CacheMisses = client.Counts()
 	tr.Upstream = upstream.close()
 	if err != nil {
@@ -319,7 +327,9 @@ type outcome struct {
 // run calls the handler on its own goroutine so that the call ends at its
 // deadline even when the handler ignores its context; the handler's
 // goroutine then finishes on its own, with its context cancelled.
-func (d *Dispatcher) run(c *ctx.Call, call runtime.Bound) (runtime.Result, error) {
+// callCtx is the dispatcher's own context of the call, which the handler
+// cannot replace.
+func (d *Dispatcher) run(callCtx context.Context, c *ctx.Call, call runtime.Bound) (runtime.Result, error) {
 	done := make(chan outcome, 1)
 	d.workers.run(func() {
 		var o outcome
@@ -330,18 +340,18 @@ func (d *Dispatcher) run(c *ctx.Call, call runtime.Bound) (runtime.Result, error
 	select {
 	case o := <-done:
 		return o.res, o.err
-	case <-c.Done():
+	case <-callCtx.Done():
 		select {
 		case o := <-done: // finished as the deadline fell: the work is done, report it
 			return o.res, o.err
 		default:
 		}
-		if errors.Is(c.Err(), context.DeadlineExceeded) {
+		if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
 			d.log.Warn("handler still running past the call deadline",
 				zap.String("request_id", c.RequestID()), zap.String("app", c.AppID()), zap.String("function", c.Function()),
 				zap.Duration("timeout", d.callTimeout))
 		}
-		return runtime.Result{}, c.Err()
+		return runtime.Result{}, callCtx.Err()
 	}
 }
 

@@ -230,9 +230,10 @@ func atoiStatus(path string) int {
 var alice = ctx.User{ImperalID: "imp_u_alice", Email: "alice@example.com", TenantID: "default", Role: "user"}
 
 func (h *harness) call(fn, params string) (runtime.Result, dispatch.Trace) {
-	return h.d.Call(context.Background(), dispatch.Request{
+	_, res, tr := h.d.Call(context.Background(), dispatch.Request{
 		AppID: "test-app", Function: fn, Params: json.RawMessage(params), User: alice, RequestID: "req-1",
-	})
+	}, nil)
+	return res, tr
 }
 
 // dataJSON returns the result's data as the client will see it.
@@ -309,9 +310,9 @@ func TestDispatchErrors(t *testing.T) {
 			if useShort[tc.name] {
 				d = short.d
 			}
-			res, tr := d.Call(context.Background(), dispatch.Request{
+			_, res, tr := d.Call(context.Background(), dispatch.Request{
 				AppID: tc.app, Function: tc.fn, Params: json.RawMessage(tc.params), User: alice,
-			})
+			}, nil)
 			var unknown *dispatch.LookupError
 			if isLookup := strings.HasPrefix(tc.name, "unknown "); errors.As(tr.Err, &unknown) != isLookup {
 				t.Errorf("Trace.Err = %v: a lookup failure is typed, and only a lookup failure", tr.Err)
@@ -400,9 +401,9 @@ func TestRepeatedParamsAnswerAlike(t *testing.T) {
 	} {
 		first, _ := h.call("echo", params)
 		buf := []byte(params)
-		second, _ := h.d.Call(context.Background(), dispatch.Request{
+		_, second, _ := h.d.Call(context.Background(), dispatch.Request{
 			AppID: "test-app", Function: "echo", Params: buf, User: alice, RequestID: "req-1",
-		})
+		}, nil)
 		clear(buf) // the caller may reuse its buffer: nothing may keep it
 		third, _ := h.call("echo", params)
 		for i, r := range []runtime.Result{second, third} {
@@ -490,8 +491,8 @@ func TestTraceCountsCacheAndUpstream(t *testing.T) {
 		t.Fatalf("hit trace = %+v", tr)
 	}
 	// Another user misses: entries are per user.
-	_, tr = h.d.Call(context.Background(), dispatch.Request{AppID: "test-app", Function: "cached_note",
-		User: ctx.User{ImperalID: "imp_u_bob", TenantID: "default"}})
+	_, _, tr = h.d.Call(context.Background(), dispatch.Request{AppID: "test-app", Function: "cached_note",
+		User: ctx.User{ImperalID: "imp_u_bob", TenantID: "default"}}, nil)
 	if tr.CacheMisses != 1 {
 		t.Fatalf("bob's first call hit alice's entry: %+v", tr)
 	}
@@ -499,7 +500,7 @@ func TestTraceCountsCacheAndUpstream(t *testing.T) {
 
 func TestCallRequiresAUser(t *testing.T) {
 	h := newHarness(t, 5*time.Second)
-	res, _ := h.d.Call(context.Background(), dispatch.Request{AppID: "test-app", Function: "echo", Params: json.RawMessage(`{"name":"a"}`)})
+	_, res, _ := h.d.Call(context.Background(), dispatch.Request{AppID: "test-app", Function: "echo", Params: json.RawMessage(`{"name":"a"}`)}, nil)
 	if res.ErrorCode != runtime.CodeBadRequest {
 		t.Fatalf("call without user = %+v", res)
 	}

@@ -200,10 +200,13 @@ func (s *Server) call(c echo.Context) error {
 	if rej := s.authenticate(c, app, env.UserID); rej != nil {
 		return s.refuse(c, rej)
 	}
-	res, status := s.dispatch(c, dispatch.Request{
+	buf := getBuffer()
+	defer putBuffer(buf)
+	answer, status := s.dispatch(c, (*buf)[:0], dispatch.Request{
 		AppID: app, Function: env.Function, Params: env.Params, User: env.user(), RequestID: requestIDOf(c),
 	}, -1)
-	return s.writeResult(c, status, res)
+	*buf = answer
+	return c.Blob(status, echo.MIMEApplicationJSON, answer)
 }
 
 // batch serves POST /v1/extensions/{app}/batch: up to MaxBatchCalls calls
@@ -241,13 +244,14 @@ func (s *Server) batch(c echo.Context) error {
 		return s.rejectLookup(c, err)
 	}
 
-	results := make([]runtime.Result, len(env.Calls))
+	answers := make([]*[]byte, len(env.Calls))
 	requestID := requestIDOf(c) // read here: the answer's header is not for concurrent use
 	var g errgroup.Group
 	g.SetLimit(width())
 	for i, call := range env.Calls {
 		g.Go(func() error {
-			results[i], _ = s.dispatch(c, dispatch.Request{
+			answers[i] = getBuffer()
+			*answers[i], _ = s.dispatch(c, (*answers[i])[:0], dispatch.Request{
 				AppID: app, Function: call.Function, Params: call.Params, User: env.user(), RequestID: requestID,
 			}, i)
 			return nil
@@ -258,23 +262,25 @@ func (s *Server) batch(c echo.Context) error {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	out := append((*buf)[:0], `{"results":[`...)
-	for i, res := range results {
+	for i, answer := range answers {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = s.appendResult(c, out, res, i)
+		out = append(out, *answer...)
+		putBuffer(answer)
 	}
 	*buf = append(out, `]}`...)
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
 }
 
-// dispatch runs one call and writes its log line, and returns its result
-// and HTTP status: 200 for every call that was delivered, 404 for an app
-// or function the host does not serve, whatever the result's code says.
-// index is the call's place in a batch, or -1.
-func (s *Server) dispatch(c echo.Context, req dispatch.Request, index int) (runtime.Result, int) {
+// dispatch runs one call, appends its answer to dst and writes its log
+// line, and returns the answer and its HTTP status: 200 for every call
+// that was delivered, 404 for an app or function the host does not serve,
+// whatever the result's code says. index is the call's place in a batch,
+// or -1.
+func (s *Server) dispatch(c echo.Context, dst []byte, req dispatch.Request, index int) ([]byte, int) {
 	s.metrics.InFlight().Inc()
-	res, tr := s.d.Call(c.Request().Context(), req)
+	answer, _, tr := s.d.Call(c.Request().Context(), req, dst)
 	s.metrics.InFlight().Dec()
 
 	status := http.StatusOK
@@ -283,7 +289,7 @@ func (s *Server) dispatch(c echo.Context, req dispatch.Request, index int) (runt
 		status = http.StatusNotFound
 	}
 	s.logCall(tr, status, index)
-	return res, status
+	return answer, status
 }
 
 // rejectLookup answers a request for an app or function the host does not

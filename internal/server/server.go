@@ -193,25 +193,13 @@ func requestIDOf(c echo.Context) string {
 
 // ── answers ─────────────────────────────────────────────────────────────────
 
-// writeResult answers one ActionResult.
+// writeResult answers a result the server made itself (a rejection), whose
+// JSON always encodes.
 func (s *Server) writeResult(c echo.Context, status int, res runtime.Result) error {
 	buf := getBuffer()
 	defer putBuffer(buf)
-	*buf = s.appendResult(c, (*buf)[:0], res, -1)
+	*buf, _ = res.AppendJSON((*buf)[:0])
 	return c.Blob(status, echo.MIMEApplicationJSON, *buf)
-}
-
-// appendResult appends the JSON of res to dst, or of INTERNAL when res does
-// not encode (data a handler built badly). index is the call's place in a
-// batch, or -1.
-func (s *Server) appendResult(c echo.Context, dst []byte, res runtime.Result, index int) []byte {
-	out, err := res.AppendJSON(dst)
-	if err != nil {
-		s.log.Error("result does not encode; answering INTERNAL", zap.String("request_id", requestIDOf(c)),
-			zap.Int("call_index", index), zap.Error(err))
-		out, _ = internalError().AppendJSON(dst)
-	}
-	return out
 }
 
 // answerBuffers recycles the buffers answers are encoded into: an answer
