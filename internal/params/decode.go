@@ -44,7 +44,7 @@ func (s *Schema[P]) Decode(raw []byte) (P, []string, error) {
 		return s.defaults, d.unknown, d.errs
 	}
 	if s.constraints != nil {
-		if err := check(s.constraints, converted); err != nil {
+		if err := check(s.constraints, s.root, converted); err != nil {
 			return s.defaults, d.unknown, err
 		}
 	}
@@ -64,8 +64,8 @@ type decoder struct {
 // walk descends and spelled out ("inner.tags.1") only for a message.
 type loc struct {
 	parent *loc
-	key    []byte // a property name, as written (escapes and all)
-	index  int    // an array index, when key is nil
+	name   string // a declared property name, or "*" for a map's key
+	index  int    // an array index, when name is ""
 }
 
 func pathOf(l *loc) string {
@@ -74,8 +74,8 @@ func pathOf(l *loc) string {
 	}
 	var parts []string
 	for ; l != nil; l = l.parent {
-		if l.key != nil {
-			parts = append(parts, propertyName(l.key))
+		if l.name != "" {
+			parts = append(parts, l.name)
 		} else {
 			parts = append(parts, strconv.Itoa(l.index))
 		}
@@ -83,6 +83,9 @@ func pathOf(l *loc) string {
 	slices.Reverse(parts)
 	return strings.Join(parts, ".")
 }
+
+// anyKey stands for a key of a map in a path: the keys are the caller's.
+const anyKey = "*"
 
 // propertyName is a property name as a string, unescaped.
 func propertyName(key []byte) string {
@@ -98,27 +101,27 @@ func propertyName(key []byte) string {
 
 func (d *decoder) wrong(l *loc, reason string) { d.errs.add(pathOf(l), reason) }
 
+// slot is the last value a JSON object gave one field: as json.loads, a
+// key given twice keeps its last value.
+type slot struct {
+	typ jsonparser.ValueType
+	raw []byte
+	set bool
+}
+
 // object converts and binds the properties of a struct node from the JSON
 // object raw.
 func (d *decoder) object(n *node, raw []byte, dst reflect.Value, at *loc) any {
-	var converted map[string]any
-	if d.keep {
-		converted = make(map[string]any, len(n.fields))
+	var small [8]slot
+	slots := small[:]
+	if len(n.fields) > len(small) {
+		slots = make([]slot, len(n.fields))
 	}
-	var seen fieldSet
-	seen.init(len(n.fields))
 	err := jsonparser.ObjectEach(raw, func(key, value []byte, typ jsonparser.ValueType, _ int) error {
-		here := &loc{parent: at, key: key}
-		i := n.index(key)
-		if i < 0 {
-			d.unknown = append(d.unknown, pathOf(here))
-			return nil
-		}
-		f := n.fields[i]
-		seen.add(i)
-		v := d.value(f.node, typ, value, fieldOf(dst, f.index), here)
-		if converted != nil && v != nil {
-			converted[f.name] = v
+		if i := n.index(key); i >= 0 {
+			slots[i] = slot{typ: typ, raw: value, set: true}
+		} else {
+			d.unknown = append(d.unknown, pathOf(&loc{parent: at, name: propertyName(key)}))
 		}
 		return nil
 	})
@@ -126,42 +129,26 @@ func (d *decoder) object(n *node, raw []byte, dst reflect.Value, at *loc) any {
 		d.wrong(at, "not valid JSON")
 		return nil
 	}
+	var converted map[string]any
+	if d.keep {
+		converted = make(map[string]any, len(n.fields))
+	}
 	for i, f := range n.fields {
-		if f.required && !seen.has(i) {
-			d.errs.Missing = append(d.errs.Missing, pathOf(&loc{parent: at, key: []byte(f.name)}))
+		if !slots[i].set {
+			if f.required {
+				d.errs.Missing = append(d.errs.Missing, pathOf(&loc{parent: at, name: f.name}))
+			}
+			continue
+		}
+		v := d.value(f.node, slots[i].typ, slots[i].raw, fieldOf(dst, f.index), &loc{parent: at, name: f.name})
+		if converted != nil && v != nil {
+			converted[f.name] = v
 		}
 	}
 	if converted == nil {
 		return nil
 	}
 	return converted
-}
-
-// fieldSet is the set of a struct's fields a JSON object set.
-type fieldSet struct {
-	small uint64
-	large []bool
-}
-
-func (s *fieldSet) init(n int) {
-	if n > 64 {
-		s.large = make([]bool, n)
-	}
-}
-
-func (s *fieldSet) add(i int) {
-	if s.large != nil {
-		s.large[i] = true
-	} else {
-		s.small |= 1 << i
-	}
-}
-
-func (s *fieldSet) has(i int) bool {
-	if s.large != nil {
-		return s.large[i]
-	}
-	return s.small&(1<<i) != 0
 }
 
 // fieldOf is dst.FieldByIndex, allocating nothing: embedded structs are
@@ -321,7 +308,8 @@ func (d *decoder) mapping(n *node, raw []byte, dst reflect.Value, at *loc) any {
 	err := jsonparser.ObjectEach(raw, func(key, value []byte, typ jsonparser.ValueType, _ int) error {
 		elem.SetZero()
 		name := propertyName(key)
-		c := d.value(n.elem, typ, value, elem, &loc{parent: at, key: key})
+		// Messages name the map, never the caller's key: "labels.*".
+		c := d.value(n.elem, typ, value, elem, &loc{parent: at, name: anyKey})
 		out.SetMapIndex(reflect.ValueOf(name).Convert(n.typ.Key()), elem)
 		if converted != nil && c != nil {
 			converted[name] = c
@@ -613,7 +601,7 @@ func number(raw []byte) (float64, bool) {
 // check runs the schema's constraints on the converted parameters. The
 // plan has already enforced types, required and unknown properties, so
 // the validator's word counts only on the rest.
-func check(constraints *validator.Schema, converted any) (out *Error) {
+func check(constraints *validator.Schema, root *node, converted any) (out *Error) {
 	if converted == nil {
 		converted = map[string]any{}
 	}
@@ -632,7 +620,7 @@ func check(constraints *validator.Schema, converted any) (out *Error) {
 		case *vkind.Required, *vkind.Type, *vkind.AdditionalProperties, *vkind.Group, *vkind.Schema, *vkind.Reference:
 			return
 		}
-		out.add(pathOfLocation(e.InstanceLocation), constraintReason(e.ErrorKind))
+		out.add(root.pathOf(e.InstanceLocation), constraintReason(e.ErrorKind))
 	})
 	if out.empty() {
 		return nil
@@ -651,12 +639,37 @@ func walkLeaves(e *validator.ValidationError, visit func(*validator.ValidationEr
 	}
 }
 
-// pathOfLocation names a validator's instance location as the walk does.
-func pathOfLocation(location []string) string {
+// pathOf names a validator's instance location as the walk does: field
+// names and indexes, and "*" for the keys of a map, which are the caller's.
+func (n *node) pathOf(location []string) string {
 	if len(location) == 0 {
 		return "params"
 	}
-	return strings.Join(location, ".")
+	parts := make([]string, 0, len(location))
+	for _, seg := range location {
+		for n != nil && n.kind == kindPointer {
+			n = n.elem
+		}
+		switch {
+		case n == nil:
+			parts = append(parts, "*")
+		case n.kind == kindStruct:
+			f := n.field(seg)
+			if f == nil {
+				parts = append(parts, "*")
+				n = nil
+				continue
+			}
+			parts, n = append(parts, f.name), f.node
+		case n.kind == kindSlice:
+			parts, n = append(parts, seg), n.elem
+		case n.kind == kindMap:
+			parts, n = append(parts, "*"), n.elem
+		default:
+			parts, n = append(parts, "*"), nil
+		}
+	}
+	return strings.Join(parts, ".")
 }
 
 // constraintReason names the constraint a value broke, in terms of the
