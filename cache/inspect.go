@@ -21,7 +21,8 @@ type Stored struct {
 	// Envelope is the stored envelope; do not modify it.
 	Envelope []byte
 	// Value is the decoded value the backend hands out on hits, when it
-	// keeps one next to the envelope (the memory backend does); else nil.
+	// keeps one next to the envelope (the memory backend, and Redis's L1
+	// for the entries it holds); else nil.
 	Value any
 }
 

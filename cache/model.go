@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/imperalcloud/exthost/internal/jsonx"
 )
 
 var modelNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
@@ -60,6 +62,8 @@ func Register[T any](ms *Models, name string) *Model[T] {
 	}
 	if t := reflect.TypeFor[T](); t.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("cache: %s: cache model %q must be a struct type, not %s", ms.owner, name, t))
+	} else if err := jsonx.Encodable(t); err != nil {
+		panic(fmt.Sprintf("cache: %s: cache model %q: %v", ms.owner, name, err))
 	}
 	ms.names = append(ms.names, name)
 	return &Model[T]{name: name, set: ms}
@@ -103,7 +107,8 @@ func (m *Model[T]) Set(ctx context.Context, c *Client, key string, v T, ttl time
 // store's fetch timeout, and cancelled only when all waiting callers have
 // gone; a caller whose own context ends gets its context's error while the
 // others keep waiting. A fetch error is returned and nothing is cached; a
-// panicking fetch fails its callers with a *panics.Error. A failed write
+// panicking fetch fails its callers with an error (the host answers it
+// INTERNAL, the stack in the log). A failed write
 // (backend down, value over 64 KiB) is logged and the fresh value still
 // returned.
 func (m *Model[T]) GetOrFetch(ctx context.Context, c *Client, key string, ttl time.Duration, fetch func(context.Context) (T, error)) (T, error) {

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -282,7 +283,15 @@ func (r *Redis) Scan(ctx context.Context, prefix string) ([]Stored, error) {
 		if err != nil || ttls[i].Val() <= 0 { // gone since the scan
 			continue
 		}
-		found = append(found, Stored{StorageKey: strings.TrimPrefix(k, r.ns), TTL: ttls[i].Val(), Envelope: envelope})
+		st := Stored{StorageKey: strings.TrimPrefix(k, r.ns), TTL: ttls[i].Val(), Envelope: envelope}
+		if r.l1 != nil {
+			// The L1 hands its decoded value to every hit: show it, when it
+			// was decoded from this very envelope.
+			if e, ok := r.l1.entries.GetIfPresent(k); ok && bytes.Equal(e.envelope, envelope) {
+				st.Value = e.value
+			}
+		}
+		found = append(found, st)
 	}
 	return found, nil
 }

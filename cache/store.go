@@ -1,17 +1,13 @@
-// Package cache is the per-user, per-extension typed cache behind ctx.Cache:
-// the SDK's ctx.cache contract (I-CACHE-* invariants, the versioned
-// envelope, get_or_fetch) over a Redis or an in-memory backend, with
-// stampede protection and fail-open reads.
+// Package cache is the per-user, per-extension typed cache behind a call's
+// Cache(): the SDK's ctx.cache contract (I-CACHE-* invariants, the
+// versioned envelope, get_or_fetch) over a Redis or an in-memory backend,
+// with stampede protection and fail-open reads.
 //
-// An extension registers its models once, at start-up, and gets typed
-// handles:
-//
-//	var inboxPages = cache.Register[InboxPage](models, "inbox_page")
-//
-// A call then reads and writes through the handle in its Scope: its context
-// and its Client, bound to one app and one user (a handler's *ctx.Call):
-//
-//	page, err := inboxPages.GetOrFetch(c, "inbox:a1:INBOX:0", time.Minute, fetch)
+// Extensions reach it through runtime.CacheModel, whose typed handle reads
+// and writes in the caller's *ctx.Call, and through the call's Client
+// (Delete). The rest of this package is what the host builds that on: the
+// Store with its backends, the typed primitives (Register, Model) that
+// runtime.Model wraps, and inspection for harnesses.
 package cache
 
 import (

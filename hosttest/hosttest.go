@@ -112,6 +112,9 @@ type Host struct {
 
 	serveOnce sync.Once
 	server    *httptest.Server
+
+	reportedMu sync.Mutex
+	reported   map[string]bool // changed cache entries already reported
 }
 
 // New starts a host for t, stopped when t ends. It fails t when the options

@@ -16,6 +16,7 @@ import (
 	"github.com/imperalcloud/exthost/extensions/mailclient"
 	"github.com/imperalcloud/exthost/hosttest"
 	"github.com/imperalcloud/exthost/internal/mailservice"
+	"github.com/imperalcloud/exthost/internal/testredis"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -228,17 +229,23 @@ func TestChangingACachedValueFailsTheTest(t *testing.T) {
 	runtime.AddFunction(tool, runtime.Function[struct{}, tagList]{Name: "tags", Handler: read(false)})
 	runtime.AddFunction(tool, runtime.Function[struct{}, tagList]{Name: "shout_tags", Handler: read(true)})
 
-	tb := &errorCatcher{TB: t}
-	h := hosttest.New(tb, hosttest.Options{Extensions: []*runtime.Extension{ext}})
-	h.Call("tags", "tags", nil)
-	h.Call("tags", "tags", nil) // a hit that changes nothing
-	if errs := tb.errors(); len(errs) != 0 {
-		t.Fatalf("reads reported %q", errs)
-	}
-	h.Call("tags", "shout_tags", nil)
-	if errs := tb.errors(); len(errs) != 1 || !strings.Contains(errs[0], "changed the cached tag_list entry of test_user") ||
-		!strings.Contains(errs[0], "key tags") {
-		t.Fatalf("errors = %q", errs)
+	for _, redis := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory", true: "redis"}[redis], func(t *testing.T) {
+			tb := &errorCatcher{TB: t}
+			h := hosttest.New(tb, hosttest.Options{Extensions: []*runtime.Extension{ext}, Redis: redis})
+			user := hosttest.AsUser(testredis.UniqueID(t))
+			h.Call("tags", "tags", nil, user)
+			h.Call("tags", "tags", nil, user) // a hit that changes nothing
+			if errs := tb.errors(); len(errs) != 0 {
+				t.Fatalf("reads reported %q", errs)
+			}
+			h.Call("tags", "shout_tags", nil, user)
+			h.Call("tags", "tags", nil, user) // innocent: not blamed again
+			if errs := tb.errors(); len(errs) != 1 || !strings.Contains(errs[0], "changed the cached tag_list entry of") ||
+				!strings.Contains(errs[0], "key tags") {
+				t.Fatalf("errors = %q", errs)
+			}
+		})
 	}
 }
 

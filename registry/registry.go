@@ -25,7 +25,7 @@ type Registry struct {
 	exts map[string]*runtime.Extension
 }
 
-// New returns an empty registry, isolated from the global one.
+// New returns a registry of exts, isolated from the global one.
 func New(exts ...*runtime.Extension) *Registry {
 	r := &Registry{exts: make(map[string]*runtime.Extension)}
 	for _, ext := range exts {

@@ -81,6 +81,15 @@ func TestDeclarationsPanicAtStartUp(t *testing.T) {
 		{"non-scalar default", func() {
 			runtime.AddFunction(newTool(), runtime.Function[echoParams, runtime.NoData]{Name: "f", Defaults: echoParams{Tags: []string{"x"}}, Handler: okHandler[echoParams]})
 		}, "defaults may only set scalar fields"},
+		{"data with a field JSON cannot carry", func() {
+			runtime.AddFunction(newTool(), runtime.Function[none, struct{ Done chan bool }]{Name: "f", Handler: okHandler[none]})
+		}, "field Done is a chan bool"},
+		{"nil chat tool", func() {
+			runtime.AddFunction(nil, fn{Name: "f", Handler: okHandler[none]})
+		}, `function "f": declared on a nil chat tool`},
+		{"cache model JSON cannot carry", func() {
+			runtime.CacheModel[struct{ F func() }](runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"}), "funcs")
+		}, `cache model "funcs": field F is a func()`},
 		{"data type not an object", func() {
 			runtime.AddFunction(newTool(), runtime.Function[none, []string]{Name: "f", Handler: okHandler[none]})
 		}, "must be a JSON object"},

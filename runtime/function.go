@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/imperalcloud/exthost/internal/panics"
 	"github.com/imperalcloud/exthost/internal/params"
 )
@@ -150,6 +151,9 @@ func (f *Func) Bind(raw []byte) (run Bound, ignored []string, err error) { retur
 // effect or event, an id projection that is not a parameter, a missing
 // handler, a P that is not a struct or a D that is not an object.
 func AddFunction[P, D any](tool *ChatTool, fn Function[P, D]) *Func {
+	if tool == nil {
+		panic(fmt.Sprintf("runtime: function %q: declared on a nil chat tool", fn.Name))
+	}
 	ext := tool.ext
 	fail := func(format string, args ...any) {
 		panic(fmt.Sprintf("runtime: %s: function %q: %s", ext.info.AppID, fn.Name, fmt.Sprintf(format, args...)))
@@ -190,6 +194,9 @@ func AddFunction[P, D any](tool *ChatTool, fn Function[P, D]) *Func {
 	returns := json.RawMessage(`{}`)
 	dataType := reflect.TypeFor[D]()
 	if dataType != reflect.TypeFor[NoData]() {
+		if err := jsonx.Encodable(dataType); err != nil {
+			fail("result data: %v", err)
+		}
 		if returns, err = params.DataSchema(dataType); err != nil {
 			fail("%v", err)
 		}

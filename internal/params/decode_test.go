@@ -63,3 +63,31 @@ func TestDuplicateKeysKeepTheLast(t *testing.T) {
 		t.Fatal("a last value breaking minLength was accepted")
 	}
 }
+
+type optionalParams struct {
+	Limit *int `json:"limit" jsonschema:"minimum=1"`
+	Inner *struct {
+		Note *string `json:"note"`
+	} `json:"inner"`
+}
+
+// A pointer field takes null, as Pydantic's Optional does, and the
+// published schema says so, so that models see the shape the host takes.
+func TestPointerFieldsAreNullable(t *testing.T) {
+	s, err := params.New(optionalParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"limit":{"minimum":1,"type":["integer","null"]}`, `"note":{"type":["string","null"]}`, `"type":["object","null"]`} {
+		if !strings.Contains(string(s.JSON()), want) {
+			t.Errorf("schema %s lacks %s", s.JSON(), want)
+		}
+	}
+	p, _, err := s.Decode([]byte(`{"limit":null,"inner":{"note":null}}`))
+	if err != nil || p.Limit != nil || p.Inner == nil || p.Inner.Note != nil {
+		t.Fatalf("nulls: %+v, %v", p, err)
+	}
+	if p, _, err := s.Decode([]byte(`{"limit":"3"}`)); err != nil || *p.Limit != 3 {
+		t.Fatalf("limit 3: %+v, %v", p, err)
+	}
+}

@@ -73,6 +73,7 @@ func New[P any](defaults P) (*Schema[P], error) {
 	if err != nil {
 		return nil, err
 	}
+	markNullable(root, s)
 	published, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("parameter schema: %w", err)
@@ -199,4 +200,39 @@ func jsonName(f reflect.StructField) string {
 		return f.Name
 	}
 	return name
+}
+
+// markNullable publishes the pointer fields, which take null as Pydantic's
+// Optional fields do, as nullable: "type": [<type>, "null"].
+func markNullable(n *node, s *jsonschema.Schema) {
+	if s == nil {
+		return
+	}
+	for n.kind == kindPointer {
+		n = n.elem
+	}
+	switch n.kind {
+	case kindStruct:
+		for _, f := range n.fields {
+			if s.Properties == nil {
+				return
+			}
+			prop, ok := s.Properties.Get(f.name)
+			if !ok || prop == nil {
+				continue
+			}
+			if f.node.kind == kindPointer && prop.Type != "" {
+				if prop.Extras == nil {
+					prop.Extras = map[string]any{}
+				}
+				prop.Extras["type"] = []string{prop.Type, "null"}
+				prop.Type = ""
+			}
+			markNullable(f.node, prop)
+		}
+	case kindSlice:
+		markNullable(n.elem, s.Items)
+	case kindMap:
+		markNullable(n.elem, s.AdditionalProperties)
+	}
 }
