@@ -21,7 +21,7 @@
 //	                                                run one call in-process and print its ActionResult
 //	host manifest APP                               print an extension's imperal.json
 //	host tools [--format openai]                    print the tool catalog
-//	host version                                    print the version
+//	host version                                    print the versions: the binary's, the host module's, each extension's
 //
 // Without --config the embedded defaults apply: the dev server (memory
 // cache, dev auth, 127.0.0.1:8080, mail-service at 127.0.0.1:8081).
@@ -52,19 +52,48 @@ import (
 	"github.com/imperalcloud/exthost/registry"
 )
 
-// version is the host's version: set at build time with -ldflags
+// version is the binary's version: set at build time with -ldflags
 // "-X github.com/imperalcloud/exthost/hostcmd.version=...", else the main
 // module's version from the build information.
 var version = ""
 
+// modulePath is this module's path, to find its version in a binary built
+// by another module.
+const modulePath = "github.com/imperalcloud/exthost"
+
+// versions returns the binary's version and the host module's: the same
+// for this repository's binary, the team's and this module's for a team's.
+func versions() (binary, module string) {
+	binary, module = version, ""
+	info, ok := debug.ReadBuildInfo()
+	if ok {
+		if binary == "" {
+			binary = info.Main.Version
+		}
+		if info.Main.Path == modulePath {
+			module = binary
+		}
+		for _, dep := range info.Deps {
+			if dep.Path == modulePath {
+				module = dep.Version
+				if dep.Replace != nil { // a checkout, as go.mod's replace names it
+					module += " => " + dep.Replace.Path
+				}
+			}
+		}
+	}
+	if binary == "" || binary == "(devel)" {
+		binary = "dev"
+	}
+	if module == "" || module == "(devel)" {
+		module = binary
+	}
+	return binary, module
+}
+
 func hostVersion() string {
-	if version != "" {
-		return version
-	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
-	}
-	return "dev"
+	binary, _ := versions()
+	return binary
 }
 
 const usage = `usage:
@@ -144,8 +173,16 @@ func Run(ctx context.Context, args []string, out io.Writer, environ []string) er
 		}
 		return fmt.Errorf("unknown format %q", *format)
 	case "version":
-		_, err := fmt.Fprintf(out, "host %s (sdk contract %s)\n", hostVersion(), catalog.SDKContractVersion)
-		return err
+		binary, module := versions()
+		if _, err := fmt.Fprintf(out, "host %s (exthost %s, sdk contract %s)\n", binary, module, catalog.SDKContractVersion); err != nil {
+			return err
+		}
+		for _, ext := range registry.List() {
+			if _, err := fmt.Fprintf(out, "  %s %s\n", ext.AppID(), ext.Info().Version); err != nil {
+				return err
+			}
+		}
+		return nil
 	case "help", "-h", "--help":
 		_, err := fmt.Fprintln(out, usage)
 		return err

@@ -24,6 +24,7 @@ type Result struct {
 	Error         string          `json:"error"`
 	ErrorCode     string          `json:"error_code"`
 	Retryable     bool            `json:"retryable"`
+	UI            json.RawMessage `json:"ui"`
 	RefreshPanels []string        `json:"refresh_panels"`
 
 	// HTTPStatus is the answer's status; 0 for an in-process Call.
@@ -58,8 +59,16 @@ type callSettings struct {
 	token     *string
 }
 
-// As makes the call on behalf of user rather than the host's default user.
-func As(user ctx.User) CallOption { return func(s *callSettings) { s.user = user } }
+// As makes the call on behalf of user rather than the host's default user;
+// a user without a tenant is in "default", as the HTTP API makes it.
+func As(user ctx.User) CallOption {
+	return func(s *callSettings) {
+		if user.TenantID == "" {
+			user.TenantID = "default"
+		}
+		s.user = user
+	}
+}
 
 // AsUser makes the call on behalf of the default user with its id
 // replaced by userID.

@@ -44,7 +44,7 @@ type Event struct {
 	Timestamp string
 	// JSON is the envelope exactly as it goes to Redis: the bytes the SDK's
 	// fallback publisher writes, with the timestamp last.
-	JSON []byte
+	JSON json.RawMessage
 }
 
 func traceOf(tr dispatch.Trace) Trace {

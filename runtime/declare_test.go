@@ -48,6 +48,9 @@ func TestDeclarationsPanicAtStartUp(t *testing.T) {
 		{"reserved function name", func() {
 			runtime.AddFunction(newTool(), fn{Name: "__panel__x", Handler: okHandler[none]})
 		}, "reserved"},
+		{"function named like a chat tool", func() {
+			runtime.AddFunction(newTool(), fn{Name: "tool_mail_chat", Handler: okHandler[none]})
+		}, "orchestrator's chat tools"},
 		{"duplicate function", func() {
 			tool := newTool()
 			runtime.AddFunction(tool, fn{Name: "f", Handler: okHandler[none]})
@@ -90,6 +93,15 @@ func TestDeclarationsPanicAtStartUp(t *testing.T) {
 		{"cache model JSON cannot carry", func() {
 			runtime.CacheModel[struct{ F func() }](runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"}), "funcs")
 		}, `cache model "funcs": field F is a func()`},
+		{"default breaking its own constraint", func() {
+			runtime.AddFunction(newTool(), runtime.Function[struct {
+				Limit int `json:"limit" jsonschema:"minimum=5"`
+			}, runtime.NoData]{Name: "f", Defaults: struct {
+				Limit int `json:"limit" jsonschema:"minimum=5"`
+			}{Limit: 1}, Handler: okHandler[struct {
+				Limit int `json:"limit" jsonschema:"minimum=5"`
+			}]})
+		}, "defaults break the schema: limit (below the minimum 5)"},
 		{"data type not an object", func() {
 			runtime.AddFunction(newTool(), runtime.Function[none, []string]{Name: "f", Handler: okHandler[none]})
 		}, "must be a JSON object"},

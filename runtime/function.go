@@ -35,6 +35,9 @@ const MaxToolNameLen = 64
 
 var (
 	functionNamePattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	// orchestratorToolPattern names the chat tools themselves, which the
+	// SDK's manifest never lists as functions (V25).
+	orchestratorToolPattern = regexp.MustCompile(`^tool_.+_chat$`)
 	// Event names follow the SDK, which does not restrict them: bare
 	// ("archived", as the real mail client declares) and dotted
 	// ("email.archived") are both valid.
@@ -164,6 +167,8 @@ func AddFunction[P, D any](tool *ChatTool, fn Function[P, D]) *Func {
 		fail("name must match %s", functionNamePattern)
 	case strings.HasPrefix(fn.Name, "__"):
 		fail(`names starting with "__" are reserved for synthetic tools`)
+	case orchestratorToolPattern.MatchString(fn.Name):
+		fail("names like %s are the orchestrator's chat tools (the SDK's I-MANIFEST-NO-ORCHESTRATOR-TOOL)", orchestratorToolPattern)
 	case len(ext.info.AppID)+2+len(fn.Name) > MaxToolNameLen:
 		fail("tool name %s__%s is longer than %d characters", ext.info.AppID, fn.Name, MaxToolNameLen)
 	case ext.byName[fn.Name] != nil:

@@ -24,16 +24,21 @@ type Error struct {
 	Reasons []string
 }
 
-// Error implements error, in the SDK's words.
+// Error implements error, in the SDK's words: every missing field, then
+// every wrong one, as Pydantic reports them all.
 func (e *Error) Error() string {
+	var msgs []string
 	if len(e.Missing) > 0 {
-		return "A required field is missing: " + strings.Join(e.Missing, ", ")
+		msgs = append(msgs, "A required field is missing: "+strings.Join(e.Missing, ", "))
 	}
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f + " (" + e.Reasons[i] + ")"
+	if len(e.Fields) > 0 {
+		parts := make([]string, len(e.Fields))
+		for i, f := range e.Fields {
+			parts[i] = f + " (" + e.Reasons[i] + ")"
+		}
+		msgs = append(msgs, "Invalid value type for field: "+strings.Join(parts, ", "))
 	}
-	return "Invalid value type for field: " + strings.Join(parts, ", ")
+	return strings.Join(msgs, ". ")
 }
 
 // Code returns the error's ActionResult code: VALIDATION_MISSING_FIELD
@@ -45,12 +50,17 @@ func (e *Error) Code() string {
 	return CodeTypeError
 }
 
-// Data is the error result's data: the missing fields, or the wrong ones.
+// Data is the error result's data: the missing fields and the wrong ones,
+// each key present when it has any.
 func (e *Error) Data() map[string]any {
+	data := make(map[string]any, 2)
 	if len(e.Missing) > 0 {
-		return map[string]any{"missing_fields": e.Missing}
+		data["missing_fields"] = e.Missing
 	}
-	return map[string]any{"fields": e.Fields}
+	if len(e.Fields) > 0 {
+		data["fields"] = e.Fields
+	}
+	return data
 }
 
 func (e *Error) add(field, reason string) {

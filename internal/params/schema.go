@@ -83,6 +83,9 @@ func New[P any](defaults P) (*Schema[P], error) {
 		if out.constraints, err = compile(published); err != nil {
 			return nil, err
 		}
+		if err := check(out.constraints, root, defaultValues(reflect.ValueOf(defaults))); err != nil {
+			return nil, fmt.Errorf("defaults break the schema: %s", strings.TrimPrefix(err.Error(), "Invalid value type for field: "))
+		}
 	}
 	return out, nil
 }
@@ -235,4 +238,30 @@ func markNullable(n *node, s *jsonschema.Schema) {
 	case kindMap:
 		markNullable(n.elem, s.AdditionalProperties)
 	}
+}
+
+// defaultValues are the non-zero scalar defaults as the walk converts
+// values, keyed by property name, for the constraint check.
+func defaultValues(defaults reflect.Value) map[string]any {
+	out := map[string]any{}
+	t := defaults.Type()
+	for i := range t.NumField() {
+		field, value := t.Field(i), defaults.Field(i)
+		if !field.IsExported() || value.IsZero() {
+			continue
+		}
+		switch value.Kind() {
+		case reflect.String:
+			out[jsonName(field)] = value.String()
+		case reflect.Bool:
+			out[jsonName(field)] = value.Bool()
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			out[jsonName(field)] = value.Int()
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			out[jsonName(field)] = int64(value.Uint())
+		case reflect.Float32, reflect.Float64:
+			out[jsonName(field)] = value.Float()
+		}
+	}
+	return out
 }

@@ -29,6 +29,10 @@ var chat = ext.ChatTool("tool_notes_chat", "Notes — write and find short notes
 
 func init() { registry.Register(ext) }
 
+// Extension returns the notes extension, for tests that serve it in a host
+// of their own (hosttest).
+func Extension() *runtime.Extension { return ext }
+
 // Note is one note.
 type Note struct {
 	ID   string `json:"id"`
