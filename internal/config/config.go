@@ -120,6 +120,12 @@ type Limits struct {
 	// DrainTimeout bounds how long a shutdown waits for in-flight calls
 	// (an addition).
 	DrainTimeout time.Duration `yaml:"drain_timeout" env:"DRAIN_TIMEOUT"`
+	// OversizeDiscardBytes bounds how much of an oversized body is read
+	// and discarded after its 413, so that a client that sends the whole
+	// body before reading sees the answer instead of a reset.
+	OversizeDiscardBytes int64 `yaml:"oversize_discard_bytes" env:"OVERSIZE_DISCARD_BYTES"`
+	// OversizeDiscardTimeout bounds how long that discarding may take.
+	OversizeDiscardTimeout time.Duration `yaml:"oversize_discard_timeout" env:"OVERSIZE_DISCARD_TIMEOUT"`
 }
 
 // Log configures logging.
@@ -167,10 +173,12 @@ func Default() Config {
 		},
 		Services: map[string]string{"mail-service": "http://127.0.0.1:8081"},
 		Limits: Limits{
-			CallTimeout:        10 * time.Second,
-			MaxBodyBytes:       1 << 20,
-			MaxConcurrentCalls: 1024,
-			DrainTimeout:       15 * time.Second,
+			CallTimeout:            10 * time.Second,
+			MaxBodyBytes:           1 << 20,
+			MaxConcurrentCalls:     1024,
+			DrainTimeout:           15 * time.Second,
+			OversizeDiscardBytes:   16 << 20,
+			OversizeDiscardTimeout: 5 * time.Second,
 		},
 		Log: Log{Level: "info", Format: "json", SampleSuccess: Sampling{First: 100, Thereafter: 100}},
 	}
@@ -397,6 +405,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: limits.max_concurrent_calls: must be positive, got %d", c.Limits.MaxConcurrentCalls)
 	case c.Limits.DrainTimeout < 0:
 		return fmt.Errorf("config: limits.drain_timeout: must not be negative, got %s", c.Limits.DrainTimeout)
+	case c.Limits.OversizeDiscardBytes < 0:
+		return fmt.Errorf("config: limits.oversize_discard_bytes: must not be negative, got %d", c.Limits.OversizeDiscardBytes)
+	case c.Limits.OversizeDiscardTimeout < 0:
+		return fmt.Errorf("config: limits.oversize_discard_timeout: must not be negative, got %s", c.Limits.OversizeDiscardTimeout)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		return fmt.Errorf("config: log.level: %q is not debug, info, warn or error", c.Log.Level)

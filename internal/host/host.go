@@ -175,6 +175,7 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		Dispatcher: h.dispatcher, Tokens: tokens, Logger: h.log, Metrics: h.metrics,
 		SuccessSampling: server.Sampling(cfg.Log.SampleSuccess),
 		MaxBodyBytes:    cfg.Limits.MaxBodyBytes, MaxConcurrentCalls: cfg.Limits.MaxConcurrentCalls,
+		OversizeDiscardBytes: cfg.Limits.OversizeDiscardBytes, OversizeDiscardTimeout: cfg.Limits.OversizeDiscardTimeout,
 	})
 	ok = true
 	return h, nil

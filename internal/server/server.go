@@ -10,6 +10,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"regexp"
 	"sync"
@@ -62,6 +63,13 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// MaxBodyBytes caps a request body. Default 1 MiB.
 	MaxBodyBytes int64
+	// OversizeDiscardBytes bounds how much of an oversized body is read and
+	// discarded after the 413 is sent, so that clients which write the
+	// whole body before reading see the 413, not a reset. 0 discards
+	// nothing. The host sets DefaultOversizeDiscardBytes.
+	OversizeDiscardBytes int64
+	// OversizeDiscardTimeout bounds the discarding. Default 5s.
+	OversizeDiscardTimeout time.Duration
 	// MaxConcurrentCalls caps the calls running at once. Default 1024.
 	MaxConcurrentCalls int
 	// Harness, when set, serves the /v1/harness/ endpoints over it.
@@ -85,6 +93,8 @@ type Server struct {
 	okLog    *zap.Logger // the call lines of successful calls, sampled
 	metrics  *metrics.Metrics
 	maxBody  int64
+	discard  int64
+	discardT time.Duration
 	calls    *semaphore.Weighted
 	limit    int
 	draining atomic.Bool
@@ -99,6 +109,10 @@ func New(opts Options) *Server {
 		log:     opts.Logger,
 		metrics: opts.Metrics,
 		maxBody: opts.MaxBodyBytes,
+		discard: opts.OversizeDiscardBytes, discardT: opts.OversizeDiscardTimeout,
+	}
+	if s.discardT <= 0 {
+		s.discardT = 5 * time.Second
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()
@@ -224,7 +238,29 @@ func (s *Server) reject(c echo.Context, status int, code, message string) error 
 	s.metrics.Rejected(status, code)
 	s.log.Info("request rejected", zap.String("request_id", requestIDOf(c)), zap.String("path", c.Path()),
 		zap.Int("http_status", status), zap.String("error_code", code), zap.String("reason", message))
-	return s.writeResult(c, status, res)
+	if status != http.StatusRequestEntityTooLarge {
+		return s.writeResult(c, status, res)
+	}
+	c.Response().Header().Set(echo.HeaderConnection, "close")
+	err := s.writeResult(c, status, res)
+	s.discardOversized(c)
+	return err
+}
+
+// discardOversized reads and drops what is left of an oversized body,
+// after its 413 has been sent: most clients write the whole body before
+// they read the answer, and a connection closed with their bytes unread
+// resets under them, so they would see "connection reset" or "broken pipe"
+// instead of the 413. The discarding is bounded in bytes and time; past
+// either, the connection is closed all the same.
+func (s *Server) discardOversized(c echo.Context) {
+	if s.discard <= 0 {
+		return
+	}
+	rc := http.NewResponseController(c.Response())
+	_ = rc.Flush()
+	_ = rc.SetReadDeadline(time.Now().Add(s.discardT))
+	_, _ = io.CopyN(io.Discard, c.Request().Body, s.discard)
 }
 
 // refuse answers a rejection.

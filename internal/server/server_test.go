@@ -1,8 +1,12 @@
 package server_test
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -120,7 +124,7 @@ func newAPI(t *testing.T, o apiOptions) *api {
 	clock := fixedClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	opts := server.Options{
 		Dispatcher: d, Logger: zap.New(core, zap.WithClock(clock), zap.AddCaller()), SuccessSampling: o.sampling, Metrics: m,
-		MaxBodyBytes: o.maxBody, MaxConcurrentCalls: o.maxConcurrent,
+		MaxBodyBytes: o.maxBody, MaxConcurrentCalls: o.maxConcurrent, OversizeDiscardBytes: 16 << 20,
 	}
 	if o.tokens {
 		v, err := calltoken.NewVerifier(calltoken.Options{Secrets: []string{secret}})
@@ -582,4 +586,50 @@ func TestUnencodableResultIsInternal(t *testing.T) {
 	if last := lines[len(lines)-1].ContextMap(); last["status"] != "error" || last["error_code"] != runtime.CodeInternal {
 		t.Fatalf("call line = %v", last)
 	}
+}
+
+// A client that writes its whole body before it reads the answer, as
+// Python's urllib and most libraries do, sees the 413: the host reads and
+// discards the rest of an oversized body after answering. 50 tries, with a
+// declared length and chunked in turns.
+func TestOversizedBodyIs413ForClientsThatWriteItAll(t *testing.T) {
+	a := newAPI(t, apiOptions{})
+	// Twelve times the default limit, and more than loopback's socket
+	// buffers hold: the client's write completes only if the host reads it.
+	body := bytes.Repeat([]byte("x"), 12<<20)
+	for try := range 50 {
+		chunked := try%2 == 1
+		var req bytes.Buffer
+		req.WriteString("POST /v1/extensions/test-app/call HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n")
+		if chunked {
+			req.WriteString("Transfer-Encoding: chunked\r\n\r\n")
+			fmt.Fprintf(&req, "%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+		} else {
+			fmt.Fprintf(&req, "Content-Length: %d\r\n\r\n%s", len(body), body)
+		}
+		status, answer, err := writeAllThenRead(a.URL, req.Bytes())
+		if err != nil || status != http.StatusRequestEntityTooLarge || !strings.Contains(answer, runtime.CodePayloadTooLarge) {
+			t.Fatalf("try %d (chunked %v): %d %s %v", try, chunked, status, answer, err)
+		}
+	}
+}
+
+// writeAllThenRead sends request whole, then reads the answer.
+func writeAllThenRead(url string, request []byte) (int, string, error) {
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		return 0, "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write(request); err != nil {
+		return 0, "", fmt.Errorf("writing the body: %w", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, "", fmt.Errorf("reading the answer: %w", err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(answer), err
 }
