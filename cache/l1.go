@@ -1,10 +1,6 @@
 package cache
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,22 +11,20 @@ import (
 )
 
 // l1 is the Redis backend's in-process layer of decoded values. It is only
-// used while its subscription to InvalidationChannel is live: entries are
-// dropped when another replica announces a change, all of them when the
-// subscription is lost or restored (announcements may have been missed),
-// and an entry read before an announcement is never kept after it.
+// used while Redis's client tracking of the cache's keys is live on every
+// master (see tracking): an entry is dropped when Redis says it changed,
+// all of them when tracking is lost or restored (invalidations may have
+// been missed), and an entry read before an invalidation is never kept
+// after it.
 type l1 struct {
 	entries  *otter.Cache[string, l1Entry]
-	id       string
 	log      *zap.Logger
 	observer L1Observer
+	tracking *tracking
 
 	mu      sync.Mutex    // orders fills after the drops they must not undo
 	gen     atomic.Uint64 // counts drops: a fill started before one is stale
-	healthy atomic.Bool   // subscribed: announcements reach us
-	ps      *redis.PubSub
-	stop    context.CancelFunc
-	done    chan struct{}
+	healthy atomic.Bool   // tracked: every change of a key reaches us
 }
 
 type l1Entry struct {
@@ -39,13 +33,8 @@ type l1Entry struct {
 	ttl      time.Duration
 }
 
-func newReplicaID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func newL1(rdb redis.UniversalClient, id string, opts RedisOptions) *l1 {
+// newL1 returns an L1 for the keys under prefix, tracked on rdb.
+func newL1(rdb redis.UniversalClient, prefix string, opts RedisOptions) *l1 {
 	entries, err := otter.New(&otter.Options[string, l1Entry]{
 		MaximumSize: opts.L1Entries,
 		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[string, l1Entry]) time.Duration {
@@ -55,18 +44,14 @@ func newL1(rdb redis.UniversalClient, id string, opts RedisOptions) *l1 {
 	if err != nil {
 		panic("cache: l1: " + err.Error()) // options are built here: an error is a bug
 	}
-	l := &l1{entries: entries, id: id, log: opts.Logger, observer: opts.Observer,
-		done: make(chan struct{})}
+	l := &l1{entries: entries, log: opts.Logger, observer: opts.Observer}
 	if l.log == nil {
 		l.log = zap.NewNop()
 	}
 	if l.observer == nil {
 		l.observer = NopObserver{}
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	l.stop = stop
-	l.ps = rdb.Subscribe(ctx, opts.Namespace+InvalidationChannel)
-	go l.subscribe(ctx)
+	l.tracking = newTracking(rdb, l, prefix, l.log)
 	return l
 }
 
@@ -127,51 +112,10 @@ func (l *l1) reset(healthy bool) {
 	l.entries.InvalidateAll()
 }
 
-// subscribe follows InvalidationChannel until ctx ends. go-redis resubscribes
-// after a lost connection; each (re)subscription starts from an empty L1.
-func (l *l1) subscribe(ctx context.Context) {
-	defer close(l.done)
-	backoff := 50 * time.Millisecond
-	for {
-		msg, err := l.ps.Receive(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if l.healthy.Load() {
-				l.log.Warn("cache L1 lost its invalidation subscription; reads go to Redis until it is back", zap.Error(err))
-			}
-			l.reset(false)
-			select { // Redis is down: do not spin on reconnects
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, time.Second)
-			continue
-		}
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				l.reset(true)
-				backoff = 50 * time.Millisecond
-			}
-		case *redis.Message:
-			sender, keys, _ := strings.Cut(m.Payload, "\n")
-			if sender != l.id {
-				l.drop(strings.Split(keys, "\n"))
-				l.observer.L1Invalidation()
-			}
-		}
-	}
-}
-
 func (l *l1) close() {
 	if l == nil {
 		return
 	}
-	l.stop()
-	_ = l.ps.Close() // a blocked Receive does not watch its context
-	<-l.done
+	l.tracking.close()
 	l.entries.StopAllGoroutines()
 }

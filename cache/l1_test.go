@@ -1,10 +1,15 @@
 package cache_test
 
 import (
+	"bytes"
 	"context"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/internal/testkit"
@@ -18,9 +23,9 @@ type l1Replica struct {
 	invalidations chan struct{}
 }
 
-func newL1Replica(t *testing.T, addr string) *l1Replica {
+func newL1Replica(t *testing.T, addrs ...string) *l1Replica {
 	t.Helper()
-	rdb, err := cache.NewRedisClient(cache.RedisConfig{Addrs: []string{addr}, Timeout: time.Second})
+	rdb, err := cache.NewRedisClient(cache.RedisConfig{Addrs: addrs, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +46,8 @@ func (r *l1Replica) L1Invalidation() {
 	}
 }
 
-// serving waits until the replica's L1 answers reads of key (its
-// subscription is live and key is kept there).
+// serving waits until the replica's L1 answers reads of key (tracking is
+// live and key is kept there).
 func (r *l1Replica) serving(t *testing.T, key string) {
 	t.Helper()
 	ctx := context.Background()
@@ -129,4 +134,139 @@ func TestL1IsNotUsedWithoutItsSubscription(t *testing.T) {
 		return r.backend.SetValue(ctx, key, []byte(`{}`), "again", time.Minute) == nil
 	})
 	r.serving(t, key) // subscribed again, and the L1 answers once more
+}
+
+// writers are the ways anything but this host changes an entry: each must
+// be visible on the next read through the host's L1, on a single node and
+// on a cluster. Redis tells the L1 (client tracking); the test waits for
+// the outcome, bounded, never for a duration.
+var writers = []struct {
+	name string
+	// change changes key through plain, a client of no host, and returns
+	// the envelope key then holds (nil: none).
+	change func(t *testing.T, ctx context.Context, plain redis.UniversalClient, key string) []byte
+}{
+	{"DEL", func(t *testing.T, ctx context.Context, plain redis.UniversalClient, key string) []byte {
+		must(t, plain.Del(ctx, key).Err())
+		return nil
+	}},
+	{"SET by another program", func(t *testing.T, ctx context.Context, plain redis.UniversalClient, key string) []byte {
+		v := []byte(`{"model":"m","version":1,"data":{"by":"another program"}}`)
+		must(t, plain.Set(ctx, key, v, time.Minute).Err())
+		return v
+	}},
+	{"EXPIRE 1", func(t *testing.T, ctx context.Context, plain redis.UniversalClient, key string) []byte {
+		must(t, plain.Expire(ctx, key, time.Second).Err())
+		return nil // gone a second later, and the next read says so
+	}},
+	{"maxmemory eviction", func(t *testing.T, ctx context.Context, plain redis.UniversalClient, key string) []byte {
+		forEachNode(t, ctx, plain, func(node *redis.Client) {
+			used, err := node.Info(ctx, "memory").Result()
+			must(t, err)
+			limit := usedMemory(t, used) + 2<<20
+			must(t, node.ConfigSet(ctx, "maxmemory-policy", "volatile-ttl").Err())
+			must(t, node.ConfigSet(ctx, "maxmemory", strconv.FormatInt(limit, 10)).Err())
+			t.Cleanup(func() { _ = node.ConfigSet(context.Background(), "maxmemory", "0").Err() })
+		})
+		// Keys without a TTL, in the entry's hash tag (so on its node): the
+		// entry, the only key with a TTL, is the one evicted.
+		tag := key[strings.Index(key, "{") : strings.Index(key, "}")+1]
+		filler := bytes.Repeat([]byte("x"), 256<<10)
+		for i := 0; plain.Exists(ctx, key).Val() == 1; i++ {
+			if i == 200 {
+				t.Fatal("the entry was never evicted")
+			}
+			_ = plain.Set(ctx, "filler:"+tag+":"+strconv.Itoa(i), filler, 0).Err() // OOM errors once full are fine
+		}
+		return nil
+	}},
+	{"CLIENT KILL of the tracking connection", func(t *testing.T, ctx context.Context, plain redis.UniversalClient, key string) []byte {
+		forEachNode(t, ctx, plain, func(node *redis.Client) {
+			must(t, node.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err())
+		})
+		// Changed while tracking is down: the L1 must not have kept it.
+		v := []byte(`{"model":"m","version":1,"data":{"while":"tracking was down"}}`)
+		must(t, plain.Set(ctx, key, v, time.Minute).Err())
+		return v
+	}},
+	{"FLUSHALL", func(t *testing.T, ctx context.Context, plain redis.UniversalClient, key string) []byte {
+		forEachNode(t, ctx, plain, func(node *redis.Client) { must(t, node.FlushAll(ctx).Err()) })
+		return nil
+	}},
+}
+
+func TestL1FollowsEveryWriter(t *testing.T) {
+	topologies := map[string]func(t *testing.T) []string{
+		"single": func(t *testing.T) []string { return []string{testredis.Start(t).Addr} },
+		"cluster": func(t *testing.T) []string {
+			if testing.Short() {
+				t.Skip("skipping the cluster in -short mode")
+			}
+			return testredis.StartCluster(t).Addrs
+		},
+	}
+	for _, name := range []string{"single", "cluster"} {
+		t.Run(name, func(t *testing.T) {
+			addrs := topologies[name](t)
+			host := newL1Replica(t, addrs...)
+			plain, err := cache.NewRedisClient(cache.RedisConfig{Addrs: addrs, Timeout: time.Second})
+			must(t, err)
+			t.Cleanup(func() { _ = plain.Close() })
+			ctx := context.Background()
+			for i, w := range writers {
+				t.Run(w.name, func(t *testing.T) {
+					// A user of its own per writer: on a cluster, the entries
+					// spread over the masters.
+					key := "extcache:{app:u" + strconv.Itoa(i) + "}:m:000000000000000" + strconv.Itoa(i)
+					must(t, host.backend.SetValue(ctx, key, []byte(`{"model":"m","version":1,"data":{}}`), "decoded", time.Minute))
+					host.serving(t, key)
+					want := w.change(t, ctx, plain, key)
+					testkit.WaitFor(t, 10*time.Second, "the next read to see the change", func() bool {
+						e, ok, err := host.backend.GetValue(ctx, key)
+						if err != nil {
+							return false
+						}
+						if want == nil {
+							return !ok
+						}
+						return ok && e.Value == nil && bytes.Equal(e.Envelope, want)
+					})
+					// Tracking is live again, and the L1 answers.
+					must(t, host.backend.SetValue(ctx, key+"x", []byte(`{}`), "after", time.Minute))
+					host.serving(t, key+"x")
+				})
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// forEachNode runs f on the node, or on each master of a cluster.
+func forEachNode(t *testing.T, ctx context.Context, rdb redis.UniversalClient, f func(*redis.Client)) {
+	t.Helper()
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		must(t, c.ForEachMaster(ctx, func(_ context.Context, node *redis.Client) error { f(node); return nil }))
+	case *redis.Client:
+		f(c)
+	}
+}
+
+func usedMemory(t *testing.T, info string) int64 {
+	t.Helper()
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			must(t, err)
+			return n
+		}
+	}
+	t.Fatal("no used_memory in INFO")
+	return 0
 }

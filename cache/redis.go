@@ -77,26 +77,23 @@ func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 	return redis.NewUniversalClient(opts), nil
 }
 
-// InvalidationChannel is the Pub/Sub channel on which replicas announce the
-// entries they wrote or deleted.
-const InvalidationChannel = "exthost:cache:invalidate"
-
 // RedisOptions configures a Redis backend.
 type RedisOptions struct {
 	// Timeout bounds each command. Default DefaultRedisTimeout.
 	Timeout time.Duration
 	// L1Entries bounds the in-process layer of decoded values in front of
-	// Redis (L1), so that a hit crosses no network; 0 means no L1. Every
-	// write and delete is announced on InvalidationChannel, and each
-	// replica drops what the others announce: replicas serve what another
-	// deleted only until its announcement arrives (about a millisecond).
-	// Writes made to the keyspace by other programs are not announced.
+	// Redis (L1), so that a hit crosses no network; 0 means no L1. The L1
+	// is coherent with Redis itself through client tracking (BCAST on the
+	// cache's prefix, one tracking connection per master): any change of
+	// an entry by any client, an expiry, an eviction or a flush drops it
+	// as soon as Redis says so, and while tracking is not live the L1 is
+	// bypassed and emptied.
 	L1Entries int
-	// Logger receives the L1's subscription losses and recoveries.
+	// Logger receives the L1's tracking losses and recoveries.
 	Logger *zap.Logger
 	// Observer counts the L1's hits and applied invalidations. Default: none.
 	Observer L1Observer
-	// Namespace prefixes every key and the invalidation channel, so that
+	// Namespace prefixes every key (and so the tracked prefix), so that
 	// tests sharing one Redis never see each other's entries. Production
 	// leaves it empty: the keyspace is then exactly DESIGN's. It must hold
 	// no glob character and no brace.
@@ -108,10 +105,8 @@ type RedisOptions struct {
 type Redis struct {
 	rdb     redis.UniversalClient
 	timeout time.Duration
-	id      string // this replica, in its announcements
 	l1      *l1    // nil without an L1
 	ns      string // Namespace
-	channel string // the invalidation channel, in the namespace
 }
 
 // NewRedis returns a backend over rdb, which it owns: Close closes it.
@@ -119,10 +114,9 @@ func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultRedisTimeout
 	}
-	r := &Redis{rdb: rdb, timeout: opts.Timeout, id: newReplicaID(), ns: opts.Namespace,
-		channel: opts.Namespace + InvalidationChannel}
+	r := &Redis{rdb: rdb, timeout: opts.Timeout, ns: opts.Namespace}
 	if opts.L1Entries > 0 {
-		r.l1 = newL1(rdb, r.id, opts)
+		r.l1 = newL1(rdb, opts.Namespace+"extcache:", opts)
 	}
 	return r
 }
@@ -185,24 +179,20 @@ func (r *Redis) GetValue(ctx context.Context, key string) (Entry, bool, error) {
 	return Entry{Envelope: raw, Keep: func(v any) { r.l1.fill(key, raw, v, left, gen) }}, true, nil
 }
 
-// Set implements Backend, and announces the write.
+// Set implements Backend.
 func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	return r.SetValue(ctx, key, value, nil, ttl)
 }
 
-// SetValue implements ValueBackend: the write is announced to the other
-// replicas in the same round trip, and the value kept in this one's L1.
+// SetValue implements ValueBackend, keeping the value in the L1. Redis's
+// tracking tells every replica's L1 of the write, this one's too (which
+// drops its copy: the next read refills it).
 func (r *Redis) SetValue(ctx context.Context, key string, envelope []byte, value any, ttl time.Duration) error {
 	key = r.ns + key
 	gen := r.l1.generation()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, key, envelope, ttl)
-		p.Publish(ctx, r.channel, r.announce([]string{key}))
-		return nil
-	})
-	if err != nil {
+	if err := r.rdb.Set(ctx, key, envelope, ttl).Err(); err != nil {
 		r.l1.drop([]string{key})
 		return err
 	}
@@ -214,8 +204,8 @@ func (r *Redis) SetValue(ctx context.Context, key string, envelope []byte, value
 	return nil
 }
 
-// Delete implements Backend, and announces the deletion. The keys of one
-// call share a hash tag, so one DEL removes them even on a cluster.
+// Delete implements Backend. The keys of one call share a hash tag, so one
+// DEL removes them even on a cluster.
 func (r *Redis) Delete(ctx context.Context, keys []string) error {
 	if r.ns != "" {
 		namespaced := make([]string, len(keys))
@@ -227,20 +217,9 @@ func (r *Redis) Delete(ctx context.Context, keys []string) error {
 	r.l1.drop(keys) // before the round trip: no read of ours may keep the old entry
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, keys...)
-		p.Publish(ctx, r.channel, r.announce(keys))
-		return nil
-	})
+	err := r.rdb.Del(ctx, keys...).Err()
 	r.l1.drop(keys) // and after: a read that started before the DEL ended
 	return err
-}
-
-// announce is the message telling the other replicas that keys changed:
-// this replica's id, then the keys, one per line. Storage keys hold no
-// newline: user ids are escaped.
-func (r *Redis) announce(keys []string) string {
-	return r.id + "\n" + strings.Join(keys, "\n")
 }
 
 // Scan implements Scanner. On a cluster it scans every master.
