@@ -57,6 +57,46 @@ end
 `, users)+reportLua), 0o600)
 }
 
+// rotatingUsers is how many users the second workload rotates through.
+const rotatingUsers = 10_000
+
+// rotatingBodies are the spellings of one user's list_inbox call the
+// second workload takes in turns: keys in other orders, white space, the
+// folder given or left to its default. %d is the user.
+var rotatingBodies = []string{
+	`{"user_id":"rot-%d","function":"list_inbox","params":{"account_id":"work"}}`,
+	`{"function":"list_inbox","user_id":"rot-%d","params":{"folder":"INBOX","account_id":"work"}}`,
+	`{ "user_id" : "rot-%d" , "params" : { "account_id" : "work" , "folder" : "INBOX" } , "function" : "list_inbox" }`,
+	`{"params":{"account_id":"work"},"tenant_id":"default","user_id":"rot-%d","function":"list_inbox"}`,
+}
+
+// writeRotatingScript writes a wrk script that calls list_inbox for
+// rotatingUsers users in turn, each call spelled as the next of
+// rotatingBodies, every thread from its own offset.
+func writeRotatingScript(path string) error {
+	var bodies strings.Builder
+	for _, b := range rotatingBodies {
+		bodies.WriteString("\t[==[" + b + "]==],\n")
+	}
+	lua := strings.NewReplacer("BODIES", bodies.String(), "USERS", strconv.Itoa(rotatingUsers)).Replace(`wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies = {
+BODIES}
+local threads = 0
+setup = function(thread)
+	thread:set("offset", threads * 5003)
+	threads = threads + 1
+end
+local n = 0
+request = function()
+	n = n + 1
+	local user = (n + (offset or 0)) % USERS
+	return wrk.format(nil, nil, nil, string.format(bodies[n % #bodies + 1], user))
+end
+`)
+	return os.WriteFile(path, []byte(lua+reportLua), 0o600)
+}
+
 // run drives url for d with script and returns its result.
 func (w wrk) run(url, script string, d time.Duration) (wrkResult, error) {
 	cmd := exec.Command("wrk", "-t"+strconv.Itoa(w.threads), "-c"+strconv.Itoa(w.connections),
@@ -96,8 +136,9 @@ func parseResult(out []byte) (wrkResult, error) {
 type rounds map[string][]wrkResult
 
 // measureRounds runs wrk at the baseline, then at each host, o.rounds
-// times, printing each result as it comes.
-func measureRounds(w wrk, s *stage, script string, o options) (rounds, error) {
+// times, printing each result as it comes. prepare, when set, runs before
+// each host's run (to warm its entries).
+func measureRounds(w wrk, s *stage, script string, o options, prepare func(url string) error) (rounds, error) {
 	type target struct{ name, url string }
 	baseline := target{"baseline", s.baselineURL}
 	hosts := []target{{"redis", s.redis.url}, {"memory", s.memory.url}}
@@ -110,6 +151,11 @@ func measureRounds(w wrk, s *stage, script string, o options) (rounds, error) {
 			slices.Reverse(hosts)
 		}
 		for _, t := range append([]target{baseline}, hosts...) {
+			if prepare != nil && t.name != "baseline" {
+				if err := prepare(t.url); err != nil {
+					return nil, fmt.Errorf("warming the %s host: %w", t.name, err)
+				}
+			}
 			r, err := w.run(t.url, script, o.duration)
 			if err != nil {
 				return nil, err
@@ -132,6 +178,21 @@ func (rs rounds) medianRatio(target string) float64 {
 	var ratios []float64
 	for i, r := range rs[target] {
 		ratios = append(ratios, r.rate/rs["baseline"][i].rate)
+	}
+	slices.Sort(ratios)
+	n := len(ratios)
+	if n%2 == 1 {
+		return ratios[n/2]
+	}
+	return (ratios[n/2-1] + ratios[n/2]) / 2
+}
+
+// medianP99Ratio is the median over the rounds of target's p99 over the
+// baseline's in the same round.
+func (rs rounds) medianP99Ratio(target string) float64 {
+	var ratios []float64
+	for i, r := range rs[target] {
+		ratios = append(ratios, float64(r.p99)/float64(rs["baseline"][i].p99))
 	}
 	slices.Sort(ratios)
 	n := len(ratios)
