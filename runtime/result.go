@@ -94,7 +94,9 @@ func (r Result) AppendJSON(dst []byte) ([]byte, error) {
 	buf.WriteString(`,"data":`)
 	start := buf.Len()
 	if !isNull(r.Data) {
-		if err := field("", r.Data); err != nil {
+		// Raw values in the data are written unchecked (see AppendData):
+		// they came from a decoded upstream answer or the cache.
+		if err := enc.AppendData(r.Data); err != nil {
 			return nil, err
 		}
 	}
