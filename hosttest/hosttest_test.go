@@ -239,7 +239,13 @@ func TestChangingACachedValueFailsTheTest(t *testing.T) {
 			if errs := tb.errors(); len(errs) != 0 {
 				t.Fatalf("reads reported %q", errs)
 			}
-			h.Call("tags", "shout_tags", nil, user)
+			// With Redis, Redis's invalidation of the host's own write may
+			// take the entry out of the L1 before a read: the value is then
+			// the reader's own, and changing it harms nobody. Call until a
+			// call gets the shared one (the L1 keeps it once refilled).
+			for i := 0; i < 50 && len(tb.errors()) == 0; i++ {
+				h.Call("tags", "shout_tags", nil, user)
+			}
 			h.Call("tags", "tags", nil, user) // innocent: not blamed again
 			if errs := tb.errors(); len(errs) != 1 || !strings.Contains(errs[0], "changed the cached tag_list entry of") ||
 				!strings.Contains(errs[0], "key tags") {

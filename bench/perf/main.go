@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -108,14 +109,16 @@ func run(o options) error {
 	if err := writeScript(script, s.body); err != nil {
 		return err
 	}
-	rotating := filepath.Join(dir, "rotating.lua")
-	if err := writeRotatingScript(rotating); err != nil {
-		return err
+	rotating := func(round int) string { return filepath.Join(dir, "rotating-"+strconv.Itoa(round)+".lua") }
+	for round := 1; round <= o.rounds; round++ {
+		if err := writeRotatingScript(rotating(round), round); err != nil {
+			return err
+		}
 	}
 	w := wrk{connections: o.connections, threads: o.threads}
 	missed := false
 	fmt.Println("workload: the hot entry")
-	hot, err := measureRounds(w, s, script, o, nil)
+	hot, err := measureRounds(w, s, func(int) string { return script }, o, nil)
 	if err != nil {
 		return err
 	}

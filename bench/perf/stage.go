@@ -131,7 +131,7 @@ func startHost(bin, dir, backend, addr, debugAddr, redisAddr, mailAddr string) (
 	config := filepath.Join(dir, "host-"+backend+".yaml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(
 		// The L1 holds every user of the rotating workload.
-		"listen: %s\nauth: {mode: dev}\ncache: {backend: %s, redis: {url: redis://%s/0, l1_max_entries: 20000}}\nservices: {mail-service: http://%s}\ndebug: {listen: %s}\n",
+		"listen: %s\nauth: {mode: dev}\ncache: {backend: %s, redis: {url: redis://%s/0, l1_max_entries: 40000}}\nservices: {mail-service: http://%s}\ndebug: {listen: %s}\n",
 		addr, backend, redisAddr, mailAddr, debugAddr)), 0o600); err != nil {
 		return nil, err
 	}
@@ -173,16 +173,17 @@ func hostOf(h *hostProc) *rig.Proc {
 	return h.proc
 }
 
-// warm makes every entry of the rotating workload warm in the host at url:
-// one call per user, 64 at a time (the mail-service takes 20 ms a request).
-func (s *stage) warm(url string) error {
+// warm makes every entry of the rotating workload's round warm in the host
+// at url: one call per user, 64 at a time (the mail-service takes 20 ms a
+// request).
+func (s *stage) warm(url string, round int) error {
 	users := make(chan int)
 	errs := make(chan error, 64)
 	for range 64 {
 		go func() {
 			var first error
 			for u := range users {
-				if _, err := s.call(url, fmt.Sprintf(rotatingBodies[0], u)); err != nil && first == nil {
+				if _, err := s.call(url, fmt.Sprintf(rotatingBodies[0], rotatingUser(round, u))); err != nil && first == nil {
 					first = err
 				}
 			}

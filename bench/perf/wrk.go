@@ -64,19 +64,24 @@ const rotatingUsers = 10_000
 // second workload takes in turns: keys in other orders, white space, the
 // folder given or left to its default. %d is the user.
 var rotatingBodies = []string{
-	`{"user_id":"rot-%d","function":"list_inbox","params":{"account_id":"work"}}`,
-	`{"function":"list_inbox","user_id":"rot-%d","params":{"folder":"INBOX","account_id":"work"}}`,
-	`{ "user_id" : "rot-%d" , "params" : { "account_id" : "work" , "folder" : "INBOX" } , "function" : "list_inbox" }`,
-	`{"params":{"account_id":"work"},"tenant_id":"default","user_id":"rot-%d","function":"list_inbox"}`,
+	`{"user_id":"rot-%s","function":"list_inbox","params":{"account_id":"work"}}`,
+	`{"function":"list_inbox","user_id":"rot-%s","params":{"folder":"INBOX","account_id":"work"}}`,
+	`{ "user_id" : "rot-%s" , "params" : { "account_id" : "work" , "folder" : "INBOX" } , "function" : "list_inbox" }`,
+	`{"params":{"account_id":"work"},"tenant_id":"default","user_id":"rot-%s","function":"list_inbox"}`,
 }
 
-// writeRotatingScript writes a wrk script that calls list_inbox for
-// rotatingUsers users in turn, each call spelled as the next of
+// rotatingUser is the user id of user u of round r: each round has users
+// of its own, so that its warm-up fetches every entry afresh and none
+// expires during its runs (the TTL is 60 s).
+func rotatingUser(r, u int) string { return strconv.Itoa(r) + "-" + strconv.Itoa(u) }
+
+// writeRotatingScript writes a wrk script that calls list_inbox for the
+// rotatingUsers users of round in turn, each call spelled as the next of
 // rotatingBodies, every thread from its own offset.
-func writeRotatingScript(path string) error {
+func writeRotatingScript(path string, round int) error {
 	var bodies strings.Builder
 	for _, b := range rotatingBodies {
-		bodies.WriteString("\t[==[" + b + "]==],\n")
+		bodies.WriteString("\t[==[" + strings.ReplaceAll(b, "%s", strconv.Itoa(round)+"-%d") + "]==],\n")
 	}
 	lua := strings.NewReplacer("BODIES", bodies.String(), "USERS", strconv.Itoa(rotatingUsers)).Replace(`wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -136,9 +141,10 @@ func parseResult(out []byte) (wrkResult, error) {
 type rounds map[string][]wrkResult
 
 // measureRounds runs wrk at the baseline, then at each host, o.rounds
-// times, printing each result as it comes. prepare, when set, runs before
-// each host's run (to warm its entries).
-func measureRounds(w wrk, s *stage, script string, o options, prepare func(url string) error) (rounds, error) {
+// times, printing each result as it comes. script names the wrk script of
+// each round; prepare, when set, runs before each host's run (to warm its
+// entries of the round).
+func measureRounds(w wrk, s *stage, script func(round int) string, o options, prepare func(url string, round int) error) (rounds, error) {
 	type target struct{ name, url string }
 	baseline := target{"baseline", s.baselineURL}
 	hosts := []target{{"redis", s.redis.url}, {"memory", s.memory.url}}
@@ -152,11 +158,11 @@ func measureRounds(w wrk, s *stage, script string, o options, prepare func(url s
 		}
 		for _, t := range append([]target{baseline}, hosts...) {
 			if prepare != nil && t.name != "baseline" {
-				if err := prepare(t.url); err != nil {
+				if err := prepare(t.url, round); err != nil {
 					return nil, fmt.Errorf("warming the %s host: %w", t.name, err)
 				}
 			}
-			r, err := w.run(t.url, script, o.duration)
+			r, err := w.run(t.url, script(round), o.duration)
 			if err != nil {
 				return nil, err
 			}
