@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"bytes"
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +53,7 @@ func newL1(rdb redis.UniversalClient, prefix string, opts RedisOptions) *l1 {
 	if l.observer == nil {
 		l.observer = NopObserver{}
 	}
-	l.tracking = newTracking(rdb, l, prefix, l.log)
+	l.tracking = newTracking(rdb, l, prefix, opts.Timeout, l.log)
 	return l
 }
 
@@ -90,6 +92,20 @@ func (l *l1) fill(key string, envelope []byte, value any, ttl time.Duration, gen
 	}
 }
 
+// put keeps the value this replica is writing, while tracking is live; a
+// read's fill started before it is stale.
+func (l *l1) put(key string, envelope []byte, value any, ttl time.Duration) {
+	if l == nil || ttl <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gen.Add(1)
+	if l.healthy.Load() {
+		l.entries.Set(key, l1Entry{value: value, envelope: envelope, ttl: ttl})
+	}
+}
+
 // drop removes keys, and makes every fill started before it stale.
 func (l *l1) drop(keys []string) {
 	if l == nil {
@@ -100,6 +116,51 @@ func (l *l1) drop(keys []string) {
 	l.gen.Add(1)
 	for _, k := range keys {
 		l.entries.Invalidate(k)
+	}
+}
+
+// invalidate applies Redis's word that keys changed. Fills started before
+// it are stale, as after a drop. An entry the L1 holds is kept only when
+// Redis holds the very envelope it was made from: the change was this
+// replica's own write of it (Redis tells every tracker of every write,
+// its writer's too), and dropping it would send the next read to Redis for
+// nothing. Anything else, or a failed check, drops it.
+func (l *l1) invalidate(ctx context.Context, rdb redis.UniversalClient, timeout time.Duration, keys []string) {
+	l.mu.Lock()
+	l.gen.Add(1)
+	var held []string
+	for _, k := range keys {
+		if _, ok := l.entries.GetEntryQuietly(k); ok {
+			held = append(held, k)
+		}
+	}
+	l.mu.Unlock()
+	if len(held) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	gets := make([]*redis.StringCmd, len(held))
+	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range held {
+			gets[i] = p.Get(ctx, k)
+		}
+		return nil
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, k := range held {
+		e, ok := l.entries.GetEntryQuietly(k)
+		if !ok {
+			continue
+		}
+		current, getErr := gets[i].Bytes()
+		if err != nil && getErr == nil {
+			getErr = err
+		}
+		if getErr != nil || !bytes.Equal(current, e.Value.envelope) {
+			l.entries.Invalidate(k)
+		}
 	}
 }
 

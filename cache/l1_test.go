@@ -270,3 +270,21 @@ func usedMemory(t *testing.T, info string) int64 {
 	t.Fatal("no used_memory in INFO")
 	return 0
 }
+
+// Redis tells every tracker of every write, its writer's too: the writer
+// keeps the entry it wrote, since Redis holds that very envelope.
+func TestL1KeepsItsOwnWrite(t *testing.T) {
+	server := testredis.Start(t)
+	r := newL1Replica(t, server.Addr)
+	ctx := context.Background()
+	const key = "extcache:{app:u}:m:0000000000000009"
+	must(t, r.backend.SetValue(ctx, key, []byte(`{}`), "warm", time.Minute))
+	r.serving(t, key) // tracking is live
+	drain(r.invalidations)
+	must(t, r.backend.SetValue(ctx, key, []byte(`{"v":2}`), "second", time.Minute))
+	<-r.invalidations // Redis's word of this very write has been applied
+	before := r.hits.Load()
+	if e, ok, err := r.backend.GetValue(ctx, key); err != nil || !ok || e.Value != "second" || r.hits.Load() != before+1 {
+		t.Fatalf("after its own write the L1 answers %+v %v %v (hits %d → %d)", e, ok, err, before, r.hits.Load())
+	}
+}

@@ -189,17 +189,19 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 // drops its copy: the next read refills it).
 func (r *Redis) SetValue(ctx context.Context, key string, envelope []byte, value any, ttl time.Duration) error {
 	key = r.ns + key
-	gen := r.l1.generation()
+	// Kept before the write, so that Redis's word of it, which may come
+	// before the write's own reply, finds the entry and keeps it (Redis
+	// holds its envelope); a write that fails drops it again.
+	if value != nil {
+		r.l1.put(key, envelope, value, ttl)
+	} else {
+		r.l1.drop([]string{key})
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	if err := r.rdb.Set(ctx, key, envelope, ttl).Err(); err != nil {
 		r.l1.drop([]string{key})
 		return err
-	}
-	if value != nil {
-		r.l1.fill(key, envelope, value, ttl, gen)
-	} else {
-		r.l1.drop([]string{key})
 	}
 	return nil
 }

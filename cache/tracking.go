@@ -42,6 +42,8 @@ const topologyEvery = time.Second
 // copies as soon as Redis sends the message.
 type tracking struct {
 	l1      *l1
+	rdb     redis.UniversalClient // checks what the invalidated entries hold
+	timeout time.Duration
 	prefix  string
 	log     *zap.Logger
 	node    func(addr string) *redis.Options // a tracker's client options
@@ -88,8 +90,8 @@ func (tr *tracker) resubscribe(ctx context.Context) {
 }
 
 // newTracking starts tracking for l1 over rdb.
-func newTracking(rdb redis.UniversalClient, l *l1, prefix string, logger *zap.Logger) *tracking {
-	t := &tracking{l1: l, prefix: prefix, log: logger, trackers: make(map[string]*tracker), done: make(chan struct{})}
+func newTracking(rdb redis.UniversalClient, l *l1, prefix string, timeout time.Duration, logger *zap.Logger) *tracking {
+	t := &tracking{l1: l, rdb: rdb, timeout: timeout, prefix: prefix, log: logger, trackers: make(map[string]*tracker), done: make(chan struct{})}
 	ctx, stop := context.WithCancel(context.Background())
 	t.stop = stop
 	switch c := rdb.(type) {
@@ -187,7 +189,7 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 			if len(keys) == 0 {
 				keys = []string{m.Payload}
 			}
-			t.l1.drop(keys)
+			t.l1.invalidate(ctx, t.rdb, t.timeout, keys)
 			t.l1.observer.L1Invalidation()
 		}
 	}

@@ -148,11 +148,22 @@ func run(o options) error {
 
 	if o.profileDir != "" {
 		for _, h := range []*hostProc{s.redis, s.memory} {
-			if err := profile(w, h, script, o.duration, o.profileDir); err != nil {
+			if err := profile(w, h, script, o.duration, filepath.Join(o.profileDir, "hot")); err != nil {
+				return err
+			}
+			// The rotating workload's users of a round past the measured ones.
+			if err := s.warm(h.url, o.rounds+1); err != nil {
+				return err
+			}
+			if err := writeRotatingScript(rotating(o.rounds+1), o.rounds+1); err != nil {
+				return err
+			}
+			if err := profile(wrk{connections: o.connections, threads: 2}, h, rotating(o.rounds+1), o.duration,
+				filepath.Join(o.profileDir, "rotating")); err != nil {
 				return err
 			}
 		}
-		fmt.Printf("profiles of both hosts under load in %s\n", o.profileDir)
+		fmt.Printf("profiles of both hosts under both workloads in %s/hot and %s/rotating\n", o.profileDir, o.profileDir)
 	}
 
 	for _, h := range []*hostProc{s.redis, s.memory} {
