@@ -164,12 +164,14 @@ func (l *l1) invalidate(ctx context.Context, rdb redis.UniversalClient, timeout 
 	}
 }
 
-// reset empties the L1 and sets whether it may be used.
-func (l *l1) reset(healthy bool) {
+// reset empties the L1 and sets whether it may be used, as healthy says
+// under the L1's lock: two trackers changing state at once must not leave
+// the L1 healthy on the word of one that looked before the other fell.
+func (l *l1) reset(healthy func() bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.gen.Add(1)
-	l.healthy.Store(healthy)
+	l.healthy.Store(healthy())
 	l.entries.InvalidateAll()
 }
 

@@ -154,7 +154,7 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 			return
 		}
 		if isFlushAll(err) {
-			t.l1.reset(t.healthy()) // FLUSHALL or FLUSHDB: every key
+			t.l1.reset(t.healthy) // FLUSHALL or FLUSHDB: every key
 			t.l1.observer.L1Invalidation()
 			continue
 		}
@@ -168,7 +168,7 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 				t.log.Warn("cache L1 lost Redis client tracking; reads go to Redis until it is back",
 					zap.String("node", tr.addr), zap.Error(err))
 			}
-			t.l1.reset(false)
+			t.l1.reset(never)
 			select { // Redis is down: do not spin on reconnects
 			case <-ctx.Done():
 				return
@@ -182,7 +182,7 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 			if m.Kind == "subscribe" {
 				tr.live.Store(true)
 				backoff = 50 * time.Millisecond
-				t.l1.reset(t.healthy()) // whatever happened before is unknown: start empty
+				t.l1.reset(t.healthy) // whatever happened before is unknown: start empty
 			}
 		case *redis.Message:
 			keys := m.PayloadSlice
@@ -194,6 +194,9 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 		}
 	}
 }
+
+// never is the health of an L1 whose tracking was just lost.
+func never() bool { return false }
 
 // healthy reports whether every master is tracked.
 func (t *tracking) healthy() bool {
@@ -285,7 +288,7 @@ func (t *tracking) apply(ctx context.Context, masters []string) {
 	}
 	if changed {
 		t.log.Info("cache L1 follows the cluster's masters", zap.Strings("masters", masters))
-		t.l1.reset(t.healthy())
+		t.l1.reset(t.healthy)
 	}
 }
 
