@@ -39,7 +39,7 @@ type l1Entry struct {
 func newL1(rdb redis.UniversalClient, prefix string, opts RedisOptions) *l1 {
 	entries, err := otter.New(&otter.Options[string, l1Entry]{
 		MaximumSize: opts.L1Entries,
-		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[string, l1Entry]) time.Duration {
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, l1Entry]) time.Duration {
 			return e.Value.ttl
 		}),
 	})

@@ -221,12 +221,12 @@ func (t *tracking) followMasters(ctx context.Context) {
 	tick := time.NewTicker(topologyEvery)
 	defer tick.Stop()
 	for {
-		masters, err := t.masters(ctx)
+		masters, complete, err := t.masters(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
-			t.apply(ctx, masters)
+			t.apply(ctx, masters, complete)
 		}
 		select {
 		case <-ctx.Done():
@@ -236,20 +236,23 @@ func (t *tracking) followMasters(ctx context.Context) {
 	}
 }
 
-// masters lists the cluster's masters, from CLUSTER SHARDS.
-func (t *tracking) masters(ctx context.Context) ([]string, error) {
+// masters lists the cluster's masters, from CLUSTER SHARDS: all of them,
+// with slots or not (a master that is being given slots holds keys before
+// it owns them). complete is false when a master that owns slots is not
+// online, and so cannot be tracked.
+func (t *tracking) masters(ctx context.Context) (masters []string, complete bool, _ error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	shards, err := t.cluster.ClusterShards(ctx).Result()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var masters []string
+	complete = true
 	for _, shard := range shards {
-		if len(shard.Slots) == 0 {
-			continue
-		}
 		for _, n := range shard.Nodes {
+			if n.Role == "master" && n.Health != "online" && len(shard.Slots) > 0 {
+				complete = false
+			}
 			if n.Role == "master" && n.Health == "online" {
 				host := n.IP
 				if host == "" {
@@ -260,13 +263,14 @@ func (t *tracking) masters(ctx context.Context) ([]string, error) {
 		}
 	}
 	slices.Sort(masters)
-	return masters, nil
+	return masters, complete, nil
 }
 
-// apply starts the trackers of new masters and stops those of former ones.
-func (t *tracking) apply(ctx context.Context, masters []string) {
+// apply starts the trackers of new masters and stops those of former ones;
+// while the list is incomplete the L1 is not used.
+func (t *tracking) apply(ctx context.Context, masters []string, complete bool) {
 	t.mu.Lock()
-	changed := !t.settled
+	changed := t.settled != (complete && len(masters) > 0)
 	for _, addr := range masters {
 		if _, ok := t.trackers[addr]; !ok {
 			t.start(ctx, addr)
@@ -281,7 +285,7 @@ func (t *tracking) apply(ctx context.Context, masters []string) {
 			changed = true
 		}
 	}
-	t.settled = len(masters) > 0
+	t.settled = complete && len(masters) > 0
 	t.mu.Unlock()
 	for _, tr := range gone {
 		tr.close()

@@ -13,6 +13,8 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -213,6 +215,9 @@ func (s *Server) writeResult(c echo.Context, status int, res runtime.Result) err
 	buf := getBuffer()
 	defer putBuffer(buf)
 	*buf, _ = res.AppendJSON((*buf)[:0])
+	// Said up front, so that the answer is complete when flushed (a 413 is
+	// flushed before the rest of its body is discarded), never chunked.
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(*buf)))
 	return c.Blob(status, echo.MIMEApplicationJSON, *buf)
 }
 
@@ -243,7 +248,11 @@ func (s *Server) reject(c echo.Context, status int, code, message string) error 
 	}
 	c.Response().Header().Set(echo.HeaderConnection, "close")
 	err := s.writeResult(c, status, res)
-	s.discardOversized(c)
+	// A client that asked to be told before sending (Expect: 100-continue)
+	// sends nothing more: there is nothing to discard.
+	if !strings.EqualFold(c.Request().Header.Get("Expect"), "100-continue") {
+		s.discardOversized(c)
+	}
 	return err
 }
 
