@@ -240,7 +240,7 @@ func (d *Dispatcher) Call(parent context.Context, req Request, dst []byte) ([]by
 	if err != nil {
 		d.log.Error("result does not encode; answering INTERNAL", zap.String("request_id", req.RequestID),
 			zap.String("app", req.AppID), zap.String("function", req.Function), zap.Error(err))
-		res = internalError()
+		res = InternalError()
 		answer, _ = res.AppendJSON(dst)
 	}
 	tr.Status, tr.ErrorCode, tr.RefreshPanels = res.Status, res.ErrorCode, res.RefreshPanels
@@ -302,7 +302,7 @@ func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) runtim
 		if err != nil {
 			d.log.Error("handler result data does not encode", zap.String("request_id", req.RequestID),
 				zap.String("app", req.AppID), zap.String("function", req.Function), zap.Error(err))
-			return internalError()
+			return InternalError()
 		}
 		res.Data = data
 		ev := events.Event{
@@ -378,12 +378,12 @@ func (d *Dispatcher) finish(t *Target, req Request, res runtime.Result) runtime.
 	default:
 		d.log.Error("handler returned a result without a status", zap.String("request_id", req.RequestID),
 			zap.String("app", req.AppID), zap.String("function", req.Function))
-		return internalError()
+		return InternalError()
 	}
 	if !objectLike(res.Data) {
 		d.log.Error("handler result data is not a JSON object", zap.String("request_id", req.RequestID),
 			zap.String("app", req.AppID), zap.String("function", req.Function), zap.String("type", fmt.Sprintf("%T", res.Data)))
-		return internalError()
+		return InternalError()
 	}
 	return res
 }

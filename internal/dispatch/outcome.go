@@ -65,7 +65,7 @@ func ErrorResult(err error) runtime.Result {
 	)
 	switch {
 	case errors.As(err, &panicErr) || errors.Is(err, panics.ErrBug):
-		return internalError()
+		return InternalError()
 	case errors.As(err, &lookupErr):
 		return lookupErr.Result()
 	case errors.As(err, &contractErr):
@@ -117,8 +117,9 @@ func unstructuredError() runtime.Result {
 	return runtime.Fail("The function failed.").WithCode(runtime.CodeUnstructured)
 }
 
-// internalError is the result of a call that failed inside the host or the
-// handler's code: nothing of the failure is shown, the log has it.
-func internalError() runtime.Result {
+// InternalError is the result of a call, or a request, that failed inside
+// the host or the handler's code: nothing of the failure is shown, the log
+// has it.
+func InternalError() runtime.Result {
 	return runtime.Result{Status: runtime.StatusError, Error: "An internal error occurred.", ErrorCode: runtime.CodeInternal}
 }

@@ -441,7 +441,7 @@ func toInt(typ jsonparser.ValueType, raw []byte) (int64, string) {
 		if len(raw) > maxNumberLen {
 			return 0, "number out of range"
 		}
-		if bytes.IndexAny(raw, ".eE") < 0 {
+		if !bytes.ContainsAny(raw, ".eE") {
 			i, err := strconv.ParseInt(string(raw), 10, 64)
 			if err != nil {
 				return 0, "number out of range"

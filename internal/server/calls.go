@@ -297,7 +297,7 @@ func (s *Server) dispatch(c echo.Context, dst []byte, req dispatch.Request, inde
 func (s *Server) rejectLookup(c echo.Context, err error) error {
 	var unknown *dispatch.LookupError
 	if !errors.As(err, &unknown) {
-		return s.writeResult(c, http.StatusInternalServerError, internalError())
+		return s.writeResult(c, http.StatusInternalServerError, dispatch.InternalError())
 	}
 	res := unknown.Result()
 	return s.reject(c, http.StatusNotFound, res.ErrorCode, res.Error)

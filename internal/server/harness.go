@@ -110,7 +110,7 @@ func (s *Server) answerClock(c echo.Context, now time.Time) error {
 func (s *Server) answerJSON(c echo.Context, v any) error {
 	out, err := jsonx.Marshal(v)
 	if err != nil {
-		return s.writeResult(c, http.StatusInternalServerError, internalError())
+		return s.writeResult(c, http.StatusInternalServerError, dispatch.InternalError())
 	}
 	return c.JSONBlob(http.StatusOK, out)
 }

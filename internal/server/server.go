@@ -277,10 +277,6 @@ func (s *Server) refuse(c echo.Context, r *rejection) error {
 	return s.reject(c, r.status, r.code, r.message)
 }
 
-func internalError() runtime.Result {
-	return runtime.Fail("An internal error occurred.").WithCode(runtime.CodeInternal)
-}
-
 // handleError answers errors that reach echo itself (unknown routes, wrong
 // methods, recovered panics) in the ActionResult shape.
 func (s *Server) handleError(err error, c echo.Context) {
@@ -294,7 +290,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
 		_ = s.reject(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "This method is not allowed here.")
 	default:
-		_ = s.writeResult(c, http.StatusInternalServerError, internalError())
+		_ = s.writeResult(c, http.StatusInternalServerError, dispatch.InternalError())
 	}
 }
 
