@@ -228,9 +228,8 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 	}
 	storageKeys := make([]string, 0, len(keys)*len(c.models.names))
 	for _, key := range keys {
-		hash := c.hash(key)
 		for _, model := range c.models.names {
-			storageKeys = append(storageKeys, c.prefix+model+":"+hash)
+			storageKeys = append(storageKeys, c.storageKey(model, key))
 		}
 	}
 	if err := c.store.guarded(ctx, "delete", func() error { return c.store.backend.Delete(ctx, storageKeys) }); err != nil {
@@ -239,16 +238,14 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 	return nil
 }
 
+// storageKey is the backend key of key under model, its name remembered
+// where the harness lists keys.
 func (c *Client) storageKey(model, key string) string {
-	return c.prefix + model + ":" + c.hash(key)
-}
-
-func (c *Client) hash(key string) string {
-	h := keyHash(key)
+	full := storageKey(c.prefix, model, key)
 	if c.store.keyNames != nil {
-		c.store.keyNames.Set(h, key)
+		c.store.keyNames.Set(full[len(full)-2*keyHashBytes:], key)
 	}
-	return h
+	return full
 }
 
 func (c *Client) lookup(model string, hit bool) {

@@ -8,15 +8,17 @@ package dispatch
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -33,8 +35,8 @@ import (
 // DefaultCallTimeout bounds a call when Options leaves CallTimeout unset.
 const DefaultCallTimeout = 10 * time.Second
 
-// Observer is told of every call, after the call, on the call's goroutine:
-// it must not block.
+// Observer is told of every call, after the call, on the goroutine that
+// answers it: it must not block.
 type Observer interface {
 	Call(Trace)
 }
@@ -71,7 +73,9 @@ type Dispatcher struct {
 	callTimeout time.Duration
 	now         func() time.Time
 	ownsStore   bool
+	realClock   bool // now is time.Now
 	workers     *workers
+	watchdogs   sync.Pool
 	observers   []Observer
 }
 
@@ -113,8 +117,9 @@ func New(opts Options) (*Dispatcher, error) {
 		d.callTimeout = DefaultCallTimeout
 	}
 	if d.now == nil {
-		d.now = time.Now
+		d.now, d.realClock = time.Now, true
 	}
+	d.watchdogs.New = newWatchdog
 	if d.log == nil {
 		d.log = zap.NewNop()
 	}
@@ -220,48 +225,101 @@ type Trace struct {
 	RefreshPanels []string
 	// Event is the published event, if any.
 	Event *events.Event
+	// Overran says the handler was still running when the call was
+	// answered at its deadline.
+	Overran bool
 }
 
-// Call runs req and returns its answer (the ActionResult's JSON, appended
-// to dst), the result and the trace. Every outcome is a Result: an unknown
-// app or function (see Trace.Err for its type), bad parameters, a panic, a
-// timeout and an upstream failure all come back as error results with
-// their codes. The answer is encoded here, once, so that a result that
-// cannot be encoded (a NaN in its data, say) is answered, traced and
-// counted alike, as INTERNAL.
+// Responder receives the answer of a call: the ActionResult's JSON
+// (appended to the dst given to Serve), the result and the trace. It is
+// called once per call.
+type Responder func(answer []byte, res runtime.Result, tr Trace)
+
+// Serve runs req on the calling goroutine and hands its answer to
+// respond. Every outcome is a Result: an unknown app or function (see
+// Trace.Err for its type), bad parameters, a panic, a timeout and an
+// upstream failure all come back as error results with their codes. The
+// answer is encoded once, so that a result that cannot be encoded (a NaN
+// in its data, say) is answered, traced and counted alike, as INTERNAL.
+//
+// A handler that returns within the call's deadline is answered on the
+// calling goroutine, after it. When the deadline passes first, respond
+// runs at the deadline, on another goroutine, with the BACKEND_TIMEOUT
+// answer and Trace.Overran set; what the handler returns later is
+// dropped. Either way Serve returns once the handler and respond have
+// both returned, so a transport may write its answer from respond and
+// use dst again when Serve returns.
+func (d *Dispatcher) Serve(parent context.Context, req Request, dst []byte, respond Responder) {
+	cl := &call{d: d, req: req, dst: dst, respond: respond, start: time.Now()}
+	if cl.req.RequestID == "" {
+		cl.req.RequestID = NewRequestID()
+	}
+	started := cl.start
+	if !d.realClock {
+		started = d.now()
+	}
+	cl.tr = Trace{Start: started, RequestID: cl.req.RequestID, AppID: req.AppID, Function: req.Function, UserID: req.User.ImperalID}
+	if res, inTime := cl.run(parent); inTime {
+		cl.answer(res)
+	}
+}
+
+// Call runs req as Serve does and returns its answer, result and trace.
+// It returns at the call's deadline even when the handler ignores it: the
+// handler runs on a worker goroutine, which finishes on its own.
 func (d *Dispatcher) Call(parent context.Context, req Request, dst []byte) ([]byte, runtime.Result, Trace) {
-	start := time.Now()
-	if req.RequestID == "" {
-		req.RequestID = NewRequestID()
+	type answered struct {
+		answer []byte
+		res    runtime.Result
+		tr     Trace
 	}
-	tr := Trace{Start: d.now(), RequestID: req.RequestID, AppID: req.AppID, Function: req.Function, UserID: req.User.ImperalID}
-	res := d.call(parent, req, &tr)
-	answer, err := res.AppendJSON(dst)
-	if err != nil {
-		d.log.Error("result does not encode; answering INTERNAL", zap.String("request_id", req.RequestID),
-			zap.String("app", req.AppID), zap.String("function", req.Function), zap.Error(err))
-		res = InternalError()
-		answer, _ = res.AppendJSON(dst)
-	}
-	tr.Status, tr.ErrorCode, tr.RefreshPanels = res.Status, res.ErrorCode, res.RefreshPanels
-	tr.Duration = time.Since(start)
-	for _, o := range d.observers {
-		o.Call(tr)
-	}
-	return answer, res, tr
+	done := make(chan answered, 1)
+	d.workers.run(func() {
+		d.Serve(parent, req, dst, func(answer []byte, res runtime.Result, tr Trace) { done <- answered{answer, res, tr} })
+	})
+	a := <-done
+	return a.answer, a.res, a.tr
 }
 
-func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) runtime.Result {
+// call is one call in flight: what Serve was given, and what the call's
+// watchdog needs to answer it at its deadline.
+type call struct {
+	d        *Dispatcher
+	req      Request
+	start    time.Time
+	tr       Trace
+	dst      []byte
+	respond  Responder
+	ctx      callContext
+	client   *cache.Client
+	upstream upstreamLog
+	// state says who answers: the handler's goroutine, which wins by
+	// returning first, or the watchdog, which wins at the deadline.
+	state    atomic.Uint32
+	rescuing sync.WaitGroup // the watchdog's answer, while it is written
+}
+
+// The states of a call.
+const (
+	callRunning uint32 = iota
+	callAnswered
+	callRescued
+)
+
+// run runs the call up to its result. inTime is false when the watchdog
+// answered it instead.
+func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
+	d, req, tr := cl.d, cl.req, &cl.tr
 	target, err := d.Lookup(req.AppID, req.Function)
 	if err == nil && target == nil {
 		err = &LookupError{AppID: req.AppID}
 	}
 	if err != nil {
 		tr.Err = err
-		return ErrorResult(err)
+		return ErrorResult(err), true
 	}
 	if req.User.ImperalID == "" {
-		return runtime.Fail("A user id is required.").WithCode(runtime.CodeBadRequest)
+		return runtime.Fail("A user id is required.").WithCode(runtime.CodeBadRequest), true
 	}
 	run, ignored, err := target.fn.Bind(req.Params)
 	if len(ignored) > 0 {
@@ -270,24 +328,25 @@ func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) runtim
 	}
 	if err != nil {
 		tr.Err = err
-		return ErrorResult(err)
+		return ErrorResult(err), true
 	}
 
-	callCtx, cancel := context.WithTimeout(parent, d.callTimeout)
-	defer cancel()
-	client, err := d.store.Client(req.AppID, req.User.ImperalID, target.ext.CacheModels())
-	if err != nil {
-		return runtime.Fail("The caller cannot have a cache.").WithCode(runtime.CodeBadRequest)
+	cl.ctx.init(parent, cl.start.Add(d.callTimeout))
+	defer cl.ctx.end()
+	if cl.client, err = d.store.Client(req.AppID, req.User.ImperalID, target.ext.CacheModels()); err != nil {
+		return runtime.Fail("The caller cannot have a cache.").WithCode(runtime.CodeBadRequest), true
 	}
-	var upstream upstreamLog
-	c := ctx.NewCall(callCtx, ctx.Setup{
+	c := ctx.NewCall(&cl.ctx, ctx.Setup{
 		AppID: req.AppID, Function: req.Function, RequestID: req.RequestID, User: req.User,
-		HTTP: d.http.ForCall(req.RequestID, upstream.add), Cache: client, Clock: d.now, Logger: d.log,
+		HTTP: d.http.ForCall(req.RequestID, cl.upstream.add), Cache: cl.client, Clock: d.now, Logger: d.log,
 	})
 
-	res, err := d.run(callCtx, c, run)
-	tr.CacheHits, tr.CacheMisses = client.Counts()
-	tr.Upstream = upstream.close()
+	res, inTime, err = cl.handle(c, run)
+	if !inTime {
+		return runtime.Result{}, false
+	}
+	tr.CacheHits, tr.CacheMisses = cl.client.Counts()
+	tr.Upstream = cl.upstream.close()
 	if err != nil {
 		tr.Err = err
 		res = ErrorResult(err)
@@ -302,7 +361,7 @@ func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) runtim
 		if err != nil {
 			d.log.Error("handler result data does not encode", zap.String("request_id", req.RequestID),
 				zap.String("app", req.AppID), zap.String("function", req.Function), zap.Error(err))
-			return InternalError()
+			return InternalError(), true
 		}
 		res.Data = data
 		ev := events.Event{
@@ -313,45 +372,92 @@ func (d *Dispatcher) call(parent context.Context, req Request, tr *Trace) runtim
 			TenantID:  req.User.TenantID,
 			Timestamp: d.now().UTC().Format(time.RFC3339Nano),
 		}
-		d.events.Publish(context.WithoutCancel(callCtx), ev)
+		d.events.Publish(context.WithoutCancel(&cl.ctx), ev)
 		tr.Event = &ev
 	}
-	return res
+	return res, true
 }
 
-type outcome struct {
-	res runtime.Result
-	err error
+// handle runs the handler here, on the caller's goroutine (a hop to
+// another goroutine cost a cache hit more than anything it does), with a
+// watchdog that answers the call at its deadline if the handler has not
+// returned by then. inTime is false when the watchdog answered.
+func (cl *call) handle(c *ctx.Call, run runtime.Bound) (res runtime.Result, inTime bool, err error) {
+	w := cl.d.watchdogs.Get().(*watchdog)
+	w.call.Store(cl)
+	w.timer.Reset(cl.ctx.deadline.Sub(cl.start))
+	func() {
+		defer panics.Recover(&err)
+		res, err = run(c)
+	}()
+	if w.timer.Stop() {
+		// The watchdog never ran: it can watch another call.
+		w.call.Store(nil)
+		cl.d.watchdogs.Put(w)
+	}
+	if cl.state.CompareAndSwap(callRunning, callAnswered) {
+		return res, true, err
+	}
+	cl.rescuing.Wait()
+	cl.d.log.Info("handler returned after its call was answered at the deadline",
+		zap.String("request_id", cl.req.RequestID), zap.String("app", cl.req.AppID), zap.String("function", cl.req.Function))
+	return runtime.Result{}, false, nil
 }
 
-// run calls the handler on its own goroutine so that the call ends at its
-// deadline even when the handler ignores its context; the handler's
-// goroutine then finishes on its own, with its context cancelled.
-// callCtx is the dispatcher's own context of the call, which the handler
-// cannot replace.
-func (d *Dispatcher) run(callCtx context.Context, c *ctx.Call, call runtime.Bound) (runtime.Result, error) {
-	done := make(chan outcome, 1)
-	d.workers.run(func() {
-		var o outcome
-		defer func() { done <- o }()
-		defer panics.Recover(&o.err)
-		o.res, o.err = call(c)
-	})
-	select {
-	case o := <-done:
-		return o.res, o.err
-	case <-callCtx.Done():
-		select {
-		case o := <-done: // finished as the deadline fell: the work is done, report it
-			return o.res, o.err
-		default:
-		}
-		if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
-			d.log.Warn("handler still running past the call deadline",
-				zap.String("request_id", c.RequestID()), zap.String("app", c.AppID()), zap.String("function", c.Function()),
-				zap.Duration("timeout", d.callTimeout))
-		}
-		return runtime.Result{}, callCtx.Err()
+// rescue answers the call at its deadline, unless the handler returned
+// first.
+func (cl *call) rescue() {
+	cl.rescuing.Add(1)
+	defer cl.rescuing.Done()
+	cl.ctx.expire()
+	if !cl.state.CompareAndSwap(callRunning, callRescued) {
+		return
+	}
+	cl.d.log.Warn("handler still running past the call deadline",
+		zap.String("request_id", cl.req.RequestID), zap.String("app", cl.req.AppID), zap.String("function", cl.req.Function),
+		zap.Duration("timeout", cl.d.callTimeout))
+	cl.tr.CacheHits, cl.tr.CacheMisses = cl.client.Counts()
+	cl.tr.Upstream = cl.upstream.close()
+	cl.tr.Err, cl.tr.Overran = context.DeadlineExceeded, true
+	cl.answer(ErrorResult(context.DeadlineExceeded))
+}
+
+// answer encodes res, completes the trace, tells the observers and
+// responds.
+func (cl *call) answer(res runtime.Result) {
+	d, tr := cl.d, &cl.tr
+	answer, err := res.AppendJSON(cl.dst)
+	if err != nil {
+		d.log.Error("result does not encode; answering INTERNAL", zap.String("request_id", cl.req.RequestID),
+			zap.String("app", cl.req.AppID), zap.String("function", cl.req.Function), zap.Error(err))
+		res = InternalError()
+		answer, _ = res.AppendJSON(cl.dst)
+	}
+	tr.Status, tr.ErrorCode, tr.RefreshPanels = res.Status, res.ErrorCode, res.RefreshPanels
+	tr.Duration = time.Since(cl.start)
+	for _, o := range d.observers {
+		o.Call(*tr)
+	}
+	cl.respond(answer, res, *tr)
+}
+
+// watchdog answers a call that overruns its deadline. Watchdogs are kept
+// for the next call: each holds a timer made once, armed per call.
+type watchdog struct {
+	timer *time.Timer
+	call  atomic.Pointer[call]
+}
+
+func newWatchdog() any {
+	w := &watchdog{}
+	w.timer = time.AfterFunc(time.Hour, w.fire)
+	w.timer.Stop()
+	return w
+}
+
+func (w *watchdog) fire() {
+	if cl := w.call.Load(); cl != nil {
+		cl.rescue()
 	}
 }
 
@@ -462,9 +568,13 @@ func (l *upstreamLog) close() []httpclient.Exchange {
 	return l.list
 }
 
-// NewRequestID returns a new random request id, 16 hex digits.
+// NewRequestID returns a new random request id, 16 hex digits. An id
+// names a call in logs; it guards nothing, so it comes from the runtime's
+// fast generator, not the system's.
 func NewRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var raw [8]byte
+	var id [16]byte
+	binary.BigEndian.PutUint64(raw[:], rand.Uint64())
+	hex.Encode(id[:], raw[:])
+	return string(id[:])
 }

@@ -98,6 +98,10 @@ func newHarness(t *testing.T, callTimeout time.Duration) *harness {
 		<-h.release
 		return runtime.Success(nil, "too late"), nil
 	})
+	add("waits_for_deadline", func(c *ctx.Call, _ testkit.None) (runtime.Result, error) {
+		<-c.Done()
+		return runtime.Result{}, c.Err()
+	})
 	add("fail_plain", func(*ctx.Call, testkit.None) (runtime.Result, error) {
 		return runtime.Fail("No account specified."), nil
 	})

@@ -110,8 +110,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 // cannot grow the label set.
 func (m *Metrics) Call(tr dispatch.Trace) {
 	app, function := tr.AppID, tr.Function
-	var unknown *dispatch.LookupError
-	if errors.As(tr.Err, &unknown) {
+	if tr.Err != nil && errors.As(tr.Err, new(*dispatch.LookupError)) {
 		app, function = "unknown", "unknown"
 	}
 	m.calls.WithLabelValues(app, function, string(tr.Status), tr.ErrorCode).Inc()

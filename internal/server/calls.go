@@ -202,11 +202,21 @@ func (s *Server) call(c echo.Context) error {
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	answer, status := s.dispatch(c, (*buf)[:0], dispatch.Request{
+	var werr error
+	s.metrics.InFlight().Inc()
+	s.d.Serve(c.Request().Context(), dispatch.Request{
 		AppID: app, Function: env.Function, Params: env.Params, User: env.user(), RequestID: requestIDOf(c),
-	}, -1)
-	*buf = answer
-	return c.Blob(status, echo.MIMEApplicationJSON, answer)
+	}, (*buf)[:0], func(answer []byte, _ runtime.Result, tr dispatch.Trace) {
+		*buf = answer
+		status := statusOf(tr)
+		s.logCall(tr, status, -1)
+		// A call answered at its deadline is answered from the watchdog's
+		// goroutine while its handler runs on: the answer goes out now, and
+		// the connection closes when the handler returns.
+		werr = writeAnswer(c, status, answer, tr.Overran)
+	})
+	s.metrics.InFlight().Dec()
+	return werr
 }
 
 // batch serves POST /v1/extensions/{app}/batch: up to MaxBatchCalls calls
@@ -251,7 +261,7 @@ func (s *Server) batch(c echo.Context) error {
 	for i, call := range env.Calls {
 		g.Go(func() error {
 			answers[i] = getBuffer()
-			*answers[i], _ = s.dispatch(c, (*answers[i])[:0], dispatch.Request{
+			*answers[i] = s.dispatch(c, (*answers[i])[:0], dispatch.Request{
 				AppID: app, Function: call.Function, Params: call.Params, User: env.user(), RequestID: requestID,
 			}, i)
 			return nil
@@ -273,23 +283,25 @@ func (s *Server) batch(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
 }
 
-// dispatch runs one call, appends its answer to dst and writes its log
-// line, and returns the answer and its HTTP status: 200 for every call
-// that was delivered, 404 for an app or function the host does not serve,
-// whatever the result's code says. index is the call's place in a batch,
-// or -1.
-func (s *Server) dispatch(c echo.Context, dst []byte, req dispatch.Request, index int) ([]byte, int) {
+// dispatch runs one call of a batch, appends its answer to dst and writes
+// its log line, and returns the answer. index is the call's place in the
+// batch.
+func (s *Server) dispatch(c echo.Context, dst []byte, req dispatch.Request, index int) []byte {
 	s.metrics.InFlight().Inc()
 	answer, _, tr := s.d.Call(c.Request().Context(), req, dst)
 	s.metrics.InFlight().Dec()
+	s.logCall(tr, statusOf(tr), index)
+	return answer
+}
 
-	status := http.StatusOK
-	var unknown *dispatch.LookupError
-	if errors.As(tr.Err, &unknown) {
-		status = http.StatusNotFound
+// statusOf is the HTTP status of a call's answer: 200 for every call that
+// was delivered, 404 for an app or function the host does not serve,
+// whatever the result's code says.
+func statusOf(tr dispatch.Trace) int {
+	if tr.Err != nil && errors.As(tr.Err, new(*dispatch.LookupError)) {
+		return http.StatusNotFound
 	}
-	s.logCall(tr, status, index)
-	return answer, status
+	return http.StatusOK
 }
 
 // rejectLookup answers a request for an app or function the host does not

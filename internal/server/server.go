@@ -215,10 +215,27 @@ func (s *Server) writeResult(c echo.Context, status int, res runtime.Result) err
 	buf := getBuffer()
 	defer putBuffer(buf)
 	*buf, _ = res.AppendJSON((*buf)[:0])
-	// Said up front, so that the answer is complete when flushed (a 413 is
-	// flushed before the rest of its body is discarded), never chunked.
-	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(*buf)))
-	return c.Blob(status, echo.MIMEApplicationJSON, *buf)
+	return writeAnswer(c, status, *buf, false)
+}
+
+// writeAnswer writes an ActionResult's JSON with its length said up front,
+// so that the answer is complete when flushed (a 413 is flushed before the
+// rest of its body is discarded), never chunked. flush sends it at once
+// and closes the connection after it.
+func writeAnswer(c echo.Context, status int, answer []byte, flush bool) error {
+	w := c.Response()
+	h := w.Header()
+	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	h.Set(echo.HeaderContentLength, strconv.Itoa(len(answer)))
+	if flush {
+		h.Set(echo.HeaderConnection, "close")
+	}
+	w.WriteHeader(status)
+	_, err := w.Write(answer)
+	if flush {
+		w.Flush()
+	}
+	return err
 }
 
 // answerBuffers recycles the buffers answers are encoded into: an answer

@@ -55,7 +55,6 @@ type apiOptions struct {
 func newAPI(t *testing.T, o apiOptions) *api {
 	t.Helper()
 	a := &api{started: make(chan struct{}, 16), release: make(chan struct{})}
-	t.Cleanup(func() { close(a.release) })
 	ext, tool := testkit.NewApp("test-app", "An extension for the HTTP API tests.")
 	runtime.AddFunction(tool, runtime.Function[greetParams, map[string]string]{
 		Name: "greet", Description: "Greets by name.",
@@ -137,6 +136,9 @@ func newAPI(t *testing.T, o apiOptions) *api {
 	a.srv = server.New(opts)
 	a.Server = httptest.NewServer(a.srv.Handler())
 	t.Cleanup(a.Close)
+	// Before the server closes, which waits for its handlers: a call
+	// answered at its deadline still runs its handler.
+	t.Cleanup(func() { close(a.release) })
 	return a
 }
 
@@ -150,6 +152,7 @@ func (c fixedClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTic
 type answer struct {
 	status int
 	header http.Header
+	closed bool // the server closes the connection after the answer
 	body   string
 	result hosttest.Result
 }
@@ -170,7 +173,7 @@ func (a *api) do(t *testing.T, method, path, body string, header map[string]stri
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	ans := answer{status: resp.StatusCode, header: resp.Header, body: string(raw)}
+	ans := answer{status: resp.StatusCode, header: resp.Header, closed: resp.Close, body: string(raw)}
 	_ = json.Unmarshal(raw, &ans.result)
 	return ans
 }
@@ -284,6 +287,14 @@ func TestDeadlineIsBackendTimeout(t *testing.T) {
 	ans := a.call(t, `{"user_id":"u-1","function":"blocks"}`, nil)
 	if ans.status != 200 || ans.result.ErrorCode != runtime.CodeBackendTimeout || !ans.result.Retryable {
 		t.Fatalf("slow call = %d %s", ans.status, ans.body)
+	}
+	// The answer came while the handler still runs (it runs until the test
+	// ends): its connection is not for another request.
+	if !ans.closed {
+		t.Error("the answer does not close its connection")
+	}
+	if ans := a.call(t, `{"user_id":"u-1","function":"greet","params":{"name":"Ann"}}`, nil); ans.status != 200 {
+		t.Fatalf("the next call = %d %s", ans.status, ans.body)
 	}
 }
 
