@@ -24,6 +24,10 @@ type Backend interface {
 // backend, no round trip. Such values are shared by every reader: see Model.
 type ValueBackend interface {
 	Backend
+	// Resident returns the decoded value this process holds under key, if
+	// any, asking nothing remote: a hit on it needs neither the circuit
+	// breaker nor a deadline.
+	Resident(key string) (value any, ok bool)
 	// GetValue returns the entry under key and whether there was one.
 	GetValue(ctx context.Context, key string) (Entry, bool, error)
 	// SetValue stores value, with its envelope, under key for ttl.

@@ -91,6 +91,18 @@ func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Durat
 	return nil
 }
 
+// Resident implements ValueBackend.
+func (m *Memory) Resident(key string) (any, bool) {
+	e, ok := m.entries.GetIfPresent(key)
+	if !ok {
+		return nil, false
+	}
+	if v := e.decoded.value.Load(); v != nil {
+		return *v, true
+	}
+	return nil, false
+}
+
 // GetValue implements ValueBackend. An entry stored as bytes only is
 // decoded once: Keep attaches the decoded value to it.
 func (m *Memory) GetValue(_ context.Context, key string) (Entry, bool, error) {

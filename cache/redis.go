@@ -147,6 +147,15 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return v, true, nil
 }
 
+// Resident implements ValueBackend: the L1's entry.
+func (r *Redis) Resident(key string) (any, bool) {
+	if r.l1 == nil {
+		return nil, false
+	}
+	e, ok := r.l1.get(r.ns + key)
+	return e.Value, ok && e.Value != nil
+}
+
 // GetValue implements ValueBackend: from the L1 when it holds the entry,
 // else from Redis, with Keep adding the decoded value to the L1 for the
 // entry's remaining TTL.

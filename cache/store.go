@@ -265,6 +265,11 @@ func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, an
 	var keep func(any)
 	var found bool
 	if vb, isValueBackend := c.store.backend.(ValueBackend); isValueBackend {
+		if value, held := vb.Resident(skey); held {
+			if typed, isT := value.(T); isT {
+				return typed, true, true
+			}
+		}
 		var e Entry
 		if err := c.store.guarded(ctx, "get", func() (err error) {
 			e, found, err = vb.GetValue(ctx, skey)

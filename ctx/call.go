@@ -94,7 +94,14 @@ type callLog struct {
 // NewCall returns the call s describes, on parent.
 func NewCall(parent context.Context, s Setup) *Call {
 	s.User.Scopes = slices.Clip(s.User.Scopes)
-	return &Call{ctx: parent, setup: &s, log: &callLog{}}
+	// One allocation for the call and its parts: a cache hit makes little else.
+	parts := &struct {
+		call  Call
+		setup Setup
+		log   callLog
+	}{setup: s}
+	parts.call = Call{ctx: parent, setup: &parts.setup, log: &parts.log}
+	return &parts.call
 }
 
 // WithContext returns a copy of the call on another context: the same

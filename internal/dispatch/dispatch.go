@@ -323,8 +323,7 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 	}
 	run, ignored, err := target.fn.Bind(req.Params)
 	if len(ignored) > 0 {
-		d.log.Debug("ignoring unknown parameters", zap.String("request_id", req.RequestID),
-			zap.String("app", req.AppID), zap.String("function", req.Function), zap.Strings("unknown", ignored))
+		cl.logIgnored(ignored)
 	}
 	if err != nil {
 		tr.Err = err
@@ -354,28 +353,39 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 	}
 	res = d.finish(target, req, res)
 	if res.OK() && target.event != "" {
-		// The event carries the data: encode it now, once, for the event and
-		// the answer, so that data that cannot be encoded fails the call
-		// before anything is published.
-		data, err := encodeData(res.Data)
-		if err != nil {
-			d.log.Error("handler result data does not encode", zap.String("request_id", req.RequestID),
-				zap.String("app", req.AppID), zap.String("function", req.Function), zap.Error(err))
-			return InternalError(), true
-		}
-		res.Data = data
-		ev := events.Event{
-			EventType: target.event,
-			Data:      data,
-			SourceApp: req.AppID,
-			UserID:    req.User.ImperalID,
-			TenantID:  req.User.TenantID,
-			Timestamp: d.now().UTC().Format(time.RFC3339Nano),
-		}
-		d.events.Publish(context.WithoutCancel(&cl.ctx), ev)
-		tr.Event = &ev
+		res = cl.publish(target.event, res)
 	}
 	return res, true
+}
+
+// publish publishes the event of a successful call. The event carries the
+// data: it is encoded now, once, for the event and the answer, so that
+// data that cannot be encoded fails the call before anything is published.
+func (cl *call) publish(eventType string, res runtime.Result) runtime.Result {
+	d, req := cl.d, cl.req
+	data, err := encodeData(res.Data)
+	if err != nil {
+		d.log.Error("handler result data does not encode", zap.String("request_id", req.RequestID),
+			zap.String("app", req.AppID), zap.String("function", req.Function), zap.Error(err))
+		return InternalError()
+	}
+	res.Data = data
+	ev := events.Event{
+		EventType: eventType,
+		Data:      data,
+		SourceApp: req.AppID,
+		UserID:    req.User.ImperalID,
+		TenantID:  req.User.TenantID,
+		Timestamp: d.now().UTC().Format(time.RFC3339Nano),
+	}
+	d.events.Publish(context.WithoutCancel(&cl.ctx), ev)
+	cl.tr.Event = &ev
+	return res
+}
+
+func (cl *call) logIgnored(names []string) {
+	cl.d.log.Debug("ignoring unknown parameters", zap.String("request_id", cl.req.RequestID),
+		zap.String("app", cl.req.AppID), zap.String("function", cl.req.Function), zap.Strings("unknown", names))
 }
 
 // handle runs the handler here, on the caller's goroutine (a hop to
@@ -428,10 +438,7 @@ func (cl *call) answer(res runtime.Result) {
 	d, tr := cl.d, &cl.tr
 	answer, err := res.AppendJSON(cl.dst)
 	if err != nil {
-		d.log.Error("result does not encode; answering INTERNAL", zap.String("request_id", cl.req.RequestID),
-			zap.String("app", cl.req.AppID), zap.String("function", cl.req.Function), zap.Error(err))
-		res = InternalError()
-		answer, _ = res.AppendJSON(cl.dst)
+		res, answer = cl.unencodable(err)
 	}
 	tr.Status, tr.ErrorCode, tr.RefreshPanels = res.Status, res.ErrorCode, res.RefreshPanels
 	tr.Duration = time.Since(cl.start)
@@ -439,6 +446,15 @@ func (cl *call) answer(res runtime.Result) {
 		o.Call(*tr)
 	}
 	cl.respond(answer, res, *tr)
+}
+
+// unencodable answers INTERNAL for a result that does not encode.
+func (cl *call) unencodable(err error) (runtime.Result, []byte) {
+	cl.d.log.Error("result does not encode; answering INTERNAL", zap.String("request_id", cl.req.RequestID),
+		zap.String("app", cl.req.AppID), zap.String("function", cl.req.Function), zap.Error(err))
+	res := InternalError()
+	answer, _ := res.AppendJSON(cl.dst)
+	return res, answer
 }
 
 // watchdog answers a call that overruns its deadline. Watchdogs are kept

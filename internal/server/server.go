@@ -180,6 +180,10 @@ func (s *Server) Drain() { s.draining.Store(true) }
 
 // ── request ids ─────────────────────────────────────────────────────────────
 
+// headerRequestID is X-Request-ID as net/http keys it: the headers are
+// read and set by key, saving the canonicalisation of every Get and Set.
+const headerRequestID = "X-Request-Id"
+
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // requestID takes X-Request-ID from the request when it is a sane id, makes
@@ -187,11 +191,13 @@ var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 // asks the client to close the connection.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
-		if !requestIDPattern.MatchString(id) {
+		var id string
+		if given := c.Request().Header[headerRequestID]; len(given) > 0 && requestIDPattern.MatchString(given[0]) {
+			id = given[0]
+		} else {
 			id = dispatch.NewRequestID()
 		}
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.Response().Header()[headerRequestID] = []string{id}
 		if s.draining.Load() {
 			// Clients should not send another request on this connection.
 			c.Response().Header().Set(echo.HeaderConnection, "close")
@@ -204,7 +210,10 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 // read back from the answer's header rather than kept in the echo context,
 // whose store is a map made for each request.
 func requestIDOf(c echo.Context) string {
-	return c.Response().Header().Get(echo.HeaderXRequestID)
+	if id := c.Response().Header()[headerRequestID]; len(id) > 0 {
+		return id[0]
+	}
+	return ""
 }
 
 // ── answers ─────────────────────────────────────────────────────────────────

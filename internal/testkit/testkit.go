@@ -119,6 +119,16 @@ type recordingValues struct {
 	values cache.ValueBackend
 }
 
+// Resident records a read it answers; one it does not goes on to GetValue,
+// which records it.
+func (b *recordingValues) Resident(key string) (any, bool) {
+	v, ok := b.values.Resident(key)
+	if ok {
+		b.r.add("GET " + key)
+	}
+	return v, ok
+}
+
 func (b *recordingValues) GetValue(ctx context.Context, key string) (cache.Entry, bool, error) {
 	b.r.add("GET " + key)
 	return b.values.GetValue(ctx, key)
