@@ -24,6 +24,7 @@ import (
 
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/store"
 )
 
 // User is the verified identity of the caller, as the SDK's UserContext.
@@ -66,6 +67,8 @@ type Setup struct {
 	HTTP *httpclient.Client
 	// Cache is the caller's cache for this extension.
 	Cache *cache.Client
+	// Store is the caller's document store for this extension.
+	Store *store.Client
 	// Clock is the host's time source; nil means time.Now.
 	Clock func() time.Time
 	// Logger is the host's logger; the call's own, with the call's
@@ -148,6 +151,9 @@ func (c *Call) HTTP() *httpclient.Client { return c.setup.HTTP }
 
 // Cache returns the caller's cache client for this extension.
 func (c *Call) Cache() *cache.Client { return c.setup.Cache }
+
+// Store returns the caller's document store client for this extension.
+func (c *Call) Store() *store.Client { return c.setup.Store }
 
 // Now returns the current time on the host's clock.
 func (c *Call) Now() time.Time {

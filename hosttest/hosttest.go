@@ -40,6 +40,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/clock"
 	"github.com/imperalcloud/exthost/internal/config"
 	"github.com/imperalcloud/exthost/internal/host"
+	"github.com/imperalcloud/exthost/internal/testpg"
 	"github.com/imperalcloud/exthost/internal/testredis"
 	"github.com/imperalcloud/exthost/runtime"
 )
@@ -86,6 +87,11 @@ type Options struct {
 	// under CI=true and is skipped elsewhere. Redis expires entries on its
 	// own clock: Advance does not reach them.
 	Redis bool
+	// Postgres puts the document store in a schema of its own in the
+	// PostgreSQL at POSTGRES_URL, dropped when the test ends, instead of in
+	// memory. Without PostgreSQL the test fails under CI=true and is
+	// skipped elsewhere.
+	Postgres bool
 	// CallTokens turns on call_token authentication: CallHTTP mints a
 	// token for each call, and Token mints them for other clients.
 	// Without it the host trusts the identity in the request (dev mode).
@@ -145,6 +151,9 @@ func New(t TB, opts Options) *Host {
 		cfg.Services[name] = "http://" + name
 	}
 	var namespace string
+	if opts.Postgres {
+		cfg.Store.Backend, cfg.Store.Postgres.URL = config.StorePostgres, testpg.Schema(t)
+	}
 	if opts.Redis {
 		testredis.Client(t) // fails or skips the test when there is no Redis
 		cfg.Cache.Backend, cfg.Cache.Redis.URL = config.BackendRedis, testredis.URL()

@@ -9,6 +9,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/runtime"
+	"github.com/imperalcloud/exthost/store"
 )
 
 // Trace is what the host did during one call.
@@ -26,6 +27,9 @@ type Trace struct {
 	CacheMisses int
 	// Upstream lists the call's upstream requests in the order they ended.
 	Upstream []httpclient.Exchange
+	// Store lists the call's document store operations in the order they
+	// ended.
+	Store []store.Op
 	// RefreshPanels are the panels the result asks to refresh (nil: all).
 	RefreshPanels []string
 	// Event is the event the call published, if any.
@@ -51,7 +55,7 @@ func traceOf(tr dispatch.Trace) Trace {
 	out := Trace{
 		RequestID: tr.RequestID, AppID: tr.AppID, Function: tr.Function, UserID: tr.UserID,
 		Status: tr.Status, ErrorCode: tr.ErrorCode, Start: tr.Start, Duration: tr.Duration,
-		CacheHits: tr.CacheHits, CacheMisses: tr.CacheMisses, Upstream: tr.Upstream, RefreshPanels: tr.RefreshPanels,
+		CacheHits: tr.CacheHits, CacheMisses: tr.CacheMisses, Upstream: tr.Upstream, Store: tr.Store, RefreshPanels: tr.RefreshPanels,
 	}
 	if tr.Event != nil {
 		ev := eventOf(*tr.Event)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/imperalcloud/exthost/cache"
+	"github.com/imperalcloud/exthost/store"
 )
 
 var (
@@ -41,6 +42,7 @@ type Extension struct {
 	funcs  []*Func
 	byName map[string]*Func
 	models *cache.Models
+	docs   *store.Collections
 	sealed atomic.Bool
 }
 
@@ -51,7 +53,7 @@ func NewExtension(info ExtensionInfo) *Extension {
 	if !appIDPattern.MatchString(info.AppID) {
 		panic(fmt.Sprintf("runtime: extension app id %q must match %s", info.AppID, appIDPattern))
 	}
-	return &Extension{info: info, byName: make(map[string]*Func), models: cache.NewModels(info.AppID)}
+	return &Extension{info: info, byName: make(map[string]*Func), models: cache.NewModels(info.AppID), docs: store.NewCollections(info.AppID)}
 }
 
 // Info returns the extension's metadata.
@@ -73,11 +75,16 @@ func (e *Extension) Function(name string) (*Func, bool) {
 // host binds each call's cache client to.
 func (e *Extension) CacheModels() *cache.Models { return e.models }
 
+// Collections returns the extension's declared store collections, which a
+// host binds each call's store client to.
+func (e *Extension) Collections() *store.Collections { return e.docs }
+
 // Seal freezes the declarations. A host seals an extension when it starts
 // serving it: from then on, adding a function, tool or model panics.
 func (e *Extension) Seal() {
 	e.sealed.Store(true)
 	e.models.Seal()
+	e.docs.Seal()
 }
 
 // ChatTool declares a chat tool of the extension, the SDK's ChatExtension:

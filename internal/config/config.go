@@ -42,6 +42,8 @@ type Config struct {
 	Auth Auth `yaml:"auth" envPrefix:"AUTH_"`
 	// Cache selects and configures the cache backend.
 	Cache Cache `yaml:"cache" envPrefix:"CACHE_"`
+	// Store selects and configures the document store (DESIGN §11).
+	Store Store `yaml:"store" envPrefix:"STORE_"`
 	// Services maps the logical service names extensions use to base URLs.
 	// It is also the egress allow-list: no other host can be reached.
 	Services map[string]string `yaml:"services" env:"SERVICES" envKeyValSeparator:"="`
@@ -100,6 +102,34 @@ type Redis struct {
 	// of Redis, kept coherent by invalidation announcements; 0 turns it off
 	// (an addition).
 	L1MaxEntries int `yaml:"l1_max_entries" env:"L1_MAX_ENTRIES"`
+}
+
+// Store configures the document store.
+type Store struct {
+	// Backend is "memory" (per process, gone at exit) or "postgres".
+	Backend  string   `yaml:"backend" env:"BACKEND"`
+	Postgres Postgres `yaml:"postgres" envPrefix:"POSTGRES_"`
+	// MaxDocumentBytes caps a document (an addition; default 256 KiB).
+	MaxDocumentBytes int `yaml:"max_document_bytes" env:"MAX_DOCUMENT_BYTES"`
+	// MaxDocuments caps the documents of one collection and user (an
+	// addition; default 10 000).
+	MaxDocuments int `yaml:"max_documents" env:"MAX_DOCUMENTS"`
+	// Timeout bounds each store operation (an addition; default 5 s).
+	Timeout time.Duration `yaml:"timeout" env:"TIMEOUT"`
+}
+
+// The store backends.
+const (
+	StoreMemory   = "memory"
+	StorePostgres = "postgres"
+)
+
+// Postgres says where PostgreSQL is.
+type Postgres struct {
+	// URL is a postgres:// URL.
+	URL string `yaml:"url" env:"URL"`
+	// MaxConns caps the connection pool (an addition; default 10).
+	MaxConns int `yaml:"max_conns" env:"MAX_CONNS"`
 }
 
 // Memory configures the in-process cache.
@@ -170,6 +200,13 @@ func Default() Config {
 			Backend: BackendMemory,
 			Redis:   Redis{URL: "redis://127.0.0.1:6379/0", Timeout: 250 * time.Millisecond, L1MaxEntries: 10_000},
 			Memory:  Memory{MaxEntries: 100_000},
+		},
+		Store: Store{
+			Backend:          StoreMemory,
+			Postgres:         Postgres{URL: "postgres://127.0.0.1:5432/exthost", MaxConns: 10},
+			MaxDocumentBytes: 256 << 10,
+			MaxDocuments:     10_000,
+			Timeout:          5 * time.Second,
 		},
 		Services: map[string]string{"mail-service": "http://127.0.0.1:8081"},
 		Limits: Limits{
@@ -363,6 +400,26 @@ func (c Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("config: auth.mode: %q is not dev or call_token", c.Auth.Mode)
+	}
+	switch c.Store.Backend {
+	case StoreMemory:
+	case StorePostgres:
+		if u, err := url.Parse(c.Store.Postgres.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return fmt.Errorf("config: store.postgres.url: must be a postgres:// URL")
+		}
+		if c.Store.Postgres.MaxConns <= 0 {
+			return fmt.Errorf("config: store.postgres.max_conns: must be positive, got %d", c.Store.Postgres.MaxConns)
+		}
+	default:
+		return fmt.Errorf("config: store.backend: %q is not memory or postgres", c.Store.Backend)
+	}
+	switch {
+	case c.Store.MaxDocumentBytes <= 0:
+		return fmt.Errorf("config: store.max_document_bytes: must be positive, got %d", c.Store.MaxDocumentBytes)
+	case c.Store.MaxDocuments <= 0:
+		return fmt.Errorf("config: store.max_documents: must be positive, got %d", c.Store.MaxDocuments)
+	case c.Store.Timeout <= 0:
+		return fmt.Errorf("config: store.timeout: must be positive, got %s", c.Store.Timeout)
 	}
 	switch c.Cache.Backend {
 	case BackendMemory:

@@ -30,6 +30,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/imperalcloud/exthost/internal/panics"
 	"github.com/imperalcloud/exthost/runtime"
+	"github.com/imperalcloud/exthost/store"
 )
 
 // DefaultCallTimeout bounds a call when Options leaves CallTimeout unset.
@@ -47,6 +48,8 @@ type Options struct {
 	Extensions []*runtime.Extension
 	// Cache is the cache store. Default: a memory store.
 	Cache *cache.Store
+	// Store is the document store. Default: a memory store.
+	Store *store.Store
 	// HTTP is the shared upstream client. Default: one with no services, so
 	// every upstream is refused.
 	HTTP *httpclient.Client
@@ -67,6 +70,7 @@ type Dispatcher struct {
 	exts        map[string]*served
 	sorted      []*runtime.Extension
 	store       *cache.Store
+	docs        *store.Store
 	http        *httpclient.Client
 	log         *zap.Logger
 	events      events.Publisher
@@ -105,6 +109,7 @@ func New(opts Options) (*Dispatcher, error) {
 	d := &Dispatcher{
 		exts:        make(map[string]*served, len(opts.Extensions)),
 		store:       opts.Cache,
+		docs:        opts.Store,
 		http:        opts.HTTP,
 		log:         opts.Logger,
 		events:      opts.Events,
@@ -145,6 +150,9 @@ func New(opts Options) (*Dispatcher, error) {
 			return nil, fmt.Errorf("dispatch: %w", err)
 		}
 	}
+	if d.docs == nil {
+		d.docs = store.New(store.Options{Now: opts.Now})
+	}
 	if d.store == nil {
 		mem, err := cache.NewMemory(cache.MemoryOptions{Now: opts.Now})
 		if err != nil {
@@ -172,6 +180,9 @@ func (d *Dispatcher) Extensions() []*runtime.Extension { return slices.Clone(d.s
 
 // Cache returns the dispatcher's cache store.
 func (d *Dispatcher) Cache() *cache.Store { return d.store }
+
+// Store returns the dispatcher's document store.
+func (d *Dispatcher) Store() *store.Store { return d.docs }
 
 // Lookup finds function of the app appID. An app or function the
 // dispatcher does not serve is a *LookupError. Lookup with an empty
@@ -221,6 +232,8 @@ type Trace struct {
 	Err error
 	// Upstream lists the call's upstream requests in the order they ended.
 	Upstream []httpclient.Exchange
+	// Store lists the call's store operations in the order they ended.
+	Store []store.Op
 	// RefreshPanels are the panels the result asks to refresh (nil: all).
 	RefreshPanels []string
 	// Event is the published event, if any.
@@ -292,6 +305,7 @@ type call struct {
 	respond  Responder
 	ctx      callContext
 	client   *cache.Client
+	docs     store.Client
 	upstream upstreamLog
 	// state says who answers: the handler's goroutine, which wins by
 	// returning first, or the watchdog, which wins at the deadline.
@@ -335,9 +349,10 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 	if cl.client, err = d.store.Client(req.AppID, req.User.ImperalID, target.ext.CacheModels()); err != nil {
 		return runtime.Fail("The caller cannot have a cache.").WithCode(runtime.CodeBadRequest), true
 	}
+	cl.docs.Bind(d.docs, req.AppID, req.User.ImperalID, target.ext.Collections())
 	c := ctx.NewCall(&cl.ctx, ctx.Setup{
 		AppID: req.AppID, Function: req.Function, RequestID: req.RequestID, User: req.User,
-		HTTP: d.http.ForCall(req.RequestID, cl.upstream.add), Cache: cl.client, Clock: d.now, Logger: d.log,
+		HTTP: d.http.ForCall(req.RequestID, cl.upstream.add), Cache: cl.client, Store: &cl.docs, Clock: d.now, Logger: d.log,
 	})
 
 	res, inTime, err = cl.handle(c, run)
@@ -346,6 +361,7 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 	}
 	tr.CacheHits, tr.CacheMisses = cl.client.Counts()
 	tr.Upstream = cl.upstream.close()
+	tr.Store = cl.docs.Ops()
 	if err != nil {
 		tr.Err = err
 		res = ErrorResult(err)
@@ -428,6 +444,7 @@ func (cl *call) rescue() {
 		zap.Duration("timeout", cl.d.callTimeout))
 	cl.tr.CacheHits, cl.tr.CacheMisses = cl.client.Counts()
 	cl.tr.Upstream = cl.upstream.close()
+	cl.tr.Store = cl.docs.Ops()
 	cl.tr.Err, cl.tr.Overran = context.DeadlineExceeded, true
 	cl.answer(ErrorResult(context.DeadlineExceeded))
 }
@@ -519,7 +536,7 @@ func (d *Dispatcher) logFailure(req Request, err error, res runtime.Result) {
 		d.log.Error("handler panicked", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
 			zap.String("function", req.Function), zap.String("panic", fmt.Sprint(p.Value)),
 			zap.ByteString("stack", p.Stack))
-	case errors.Is(err, panics.ErrBug):
+	case errors.Is(err, panics.ErrBug), errors.Is(err, store.ErrInvalid):
 		d.log.Error("handler broke its declaration", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
 			zap.String("function", req.Function), zap.Error(err))
 	case res.ErrorCode == runtime.CodeUnstructured:

@@ -10,6 +10,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/panics"
 	"github.com/imperalcloud/exthost/internal/params"
 	"github.com/imperalcloud/exthost/runtime"
+	"github.com/imperalcloud/exthost/store"
 )
 
 // LookupError is a call of an app or a function the dispatcher does not
@@ -62,9 +63,11 @@ func ErrorResult(err error) runtime.Result {
 		upstreamErr *httpclient.Error
 		codedErr    *runtime.CodedError
 		lookupErr   *LookupError
+		conflictErr *store.ConflictError
+		limitErr    *store.LimitError
 	)
 	switch {
-	case errors.As(err, &panicErr) || errors.Is(err, panics.ErrBug):
+	case errors.As(err, &panicErr) || errors.Is(err, panics.ErrBug) || errors.Is(err, store.ErrInvalid):
 		return InternalError()
 	case errors.As(err, &lookupErr):
 		return lookupErr.Result()
@@ -85,6 +88,15 @@ func ErrorResult(err error) runtime.Result {
 			WithCode(runtime.CodeBackendBadResponse)
 	case errors.As(err, &upstreamErr):
 		return upstreamResult(upstreamErr)
+	case errors.As(err, &conflictErr):
+		if conflictErr.Exists {
+			return runtime.Fail("A document with that id already exists.").WithCode(runtime.CodeStoreConflict)
+		}
+		return runtime.Fail("The document has changed since it was read.").WithCode(runtime.CodeStoreConflict)
+	case errors.As(err, &limitErr):
+		return runtime.Fail("The write is over a store limit; nothing was written.").WithCode(runtime.CodeStoreLimit)
+	case errors.Is(err, store.ErrUnavailable):
+		return runtime.Fail("The store is unavailable; retry shortly.").WithCode(runtime.CodeStoreUnavailable).WithRetry()
 	case errors.As(err, &codedErr):
 		r := runtime.Fail(codedErr.Message).WithCode(codedErr.Code)
 		r.Retryable = codedErr.Retryable

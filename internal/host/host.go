@@ -30,6 +30,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/internal/server"
 	"github.com/imperalcloud/exthost/runtime"
+	"github.com/imperalcloud/exthost/store"
 )
 
 // Options are what a host takes besides its configuration.
@@ -60,6 +61,7 @@ type Host struct {
 	metrics    *metrics.Metrics
 	rdb        redis.UniversalClient
 	store      *cache.Store
+	pg         *store.Postgres // nil unless store.backend is postgres
 	dispatcher *dispatch.Dispatcher
 	events     *events.Log
 	published  *events.RedisPublisher
@@ -127,6 +129,11 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	}
 	h.store = cache.NewStore(backend, storeOpts)
 
+	docs, err := h.openStore(cfg.Store, now)
+	if err != nil {
+		return nil, err
+	}
+
 	upstreams, err := httpclient.New(httpclient.Config{
 		Services: cfg.Services, Observer: h.metrics, UserAgent: "exthost/" + opts.Version, Transport: opts.Transport,
 	})
@@ -142,7 +149,7 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		publishers = append(publishers, h.published)
 	}
 	dispatchOpts := dispatch.Options{
-		Extensions: opts.Extensions, Cache: h.store, HTTP: upstreams, Logger: h.log,
+		Extensions: opts.Extensions, Cache: h.store, Store: docs, HTTP: upstreams, Logger: h.log,
 		Events: publishers, CallTimeout: cfg.Limits.CallTimeout, Now: now,
 		Observers: []dispatch.Observer{h.metrics},
 	}
@@ -179,6 +186,23 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	})
 	ok = true
 	return h, nil
+}
+
+// openStore opens the document store cfg describes; a Postgres one is
+// reached and its schema brought up to date now, so that a host that
+// cannot keep documents does not start.
+func (h *Host) openStore(cfg config.Store, now func() time.Time) (*store.Store, error) {
+	opts := store.Options{MaxDocumentBytes: cfg.MaxDocumentBytes, MaxDocuments: cfg.MaxDocuments, Timeout: cfg.Timeout, Now: now}
+	if cfg.Backend == config.StorePostgres {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		pg, err := store.OpenPostgres(ctx, store.PostgresOptions{URL: cfg.Postgres.URL, MaxConns: int32(cfg.Postgres.MaxConns)})
+		if err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		h.pg, opts.Backend = pg, pg
+	}
+	return store.New(opts), nil
 }
 
 // Harness returns the harness of a host with the harness mode on, else nil.
@@ -298,6 +322,9 @@ func (h *Host) release(ctx context.Context) {
 	}
 	if h.tokens != nil {
 		h.tokens.Close()
+	}
+	if h.pg != nil {
+		h.pg.Close()
 	}
 	if h.store != nil {
 		_ = h.store.Close() // closes Redis too: the store owns the backend

@@ -10,10 +10,11 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/imperalcloud/exthost/internal/testkit"
 )
 
 // DefaultURL is the database tests use when POSTGRES_URL is unset.
@@ -29,7 +30,7 @@ func URL() string {
 
 // Unavailable skips the test (or fails it under CI=true) for lack of a
 // database.
-func Unavailable(t testing.TB, format string, args ...any) {
+func Unavailable(t testkit.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("PostgreSQL is required under CI=true: "+format, args...)
@@ -40,7 +41,7 @@ func Unavailable(t testing.TB, format string, args ...any) {
 // Schema creates a schema of its own in the test database and returns a
 // URL whose connections use it (search_path), so that the tables a test
 // creates are its alone. The schema is dropped when the test ends.
-func Schema(t testing.TB) string {
+func Schema(t testkit.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -60,12 +61,12 @@ func Schema(t testing.TB) string {
 		defer cancel()
 		conn, err := pgx.Connect(ctx, URL())
 		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
+			t.Fatalf("drop schema %s: %v", name, err)
 			return
 		}
 		defer conn.Close(ctx)
 		if _, err := conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
+			t.Fatalf("drop schema %s: %v", name, err)
 		}
 	})
 	u, err := url.Parse(URL())
