@@ -69,6 +69,10 @@ type Setup struct {
 	Cache *cache.Client
 	// Store is the caller's document store for this extension.
 	Store *store.Client
+	// Config is the extension's config, decoded at start-up.
+	Config any
+	// Secrets are the extension's declared secrets that are set.
+	Secrets map[string]string
 	// Clock is the host's time source; nil means time.Now.
 	Clock func() time.Time
 	// Logger is the host's logger; the call's own, with the call's
@@ -151,6 +155,16 @@ func (c *Call) HTTP() *httpclient.Client { return c.setup.HTTP }
 
 // Cache returns the caller's cache client for this extension.
 func (c *Call) Cache() *cache.Client { return c.setup.Cache }
+
+// Config returns the extension's config (see runtime.ExtensionConfig).
+func (c *Call) Config() any { return c.setup.Config }
+
+// Secret returns the value of the extension's declared secret name, and
+// whether it is set (see runtime.DeclareSecret).
+func (c *Call) Secret(name string) (string, bool) {
+	v, ok := c.setup.Secrets[name]
+	return v, ok
+}
 
 // Store returns the caller's document store client for this extension.
 func (c *Call) Store() *store.Client { return c.setup.Store }

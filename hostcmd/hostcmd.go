@@ -257,7 +257,7 @@ func newHost(configPath string, environ []string) (*host.Host, config.Config, er
 		return nil, cfg, err
 	}
 	redis.SetLogger(redisLogger{log.Named("redis")})
-	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: log, Version: hostVersion()})
+	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: log, Version: hostVersion(), Environ: environ})
 	return h, cfg, err
 }
 

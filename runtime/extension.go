@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -37,13 +38,15 @@ type ExtensionInfo struct {
 // add its parts from the same package, and register it with the registry
 // from init(). Once a host serves it, it is sealed: adding to it panics.
 type Extension struct {
-	info   ExtensionInfo
-	tools  []*ChatTool
-	funcs  []*Func
-	byName map[string]*Func
-	models *cache.Models
-	docs   *store.Collections
-	sealed atomic.Bool
+	info    ExtensionInfo
+	tools   []*ChatTool
+	funcs   []*Func
+	byName  map[string]*Func
+	models  *cache.Models
+	docs    *store.Collections
+	config  func(json.RawMessage) (any, error) // nil: no config declared
+	secrets []SecretDecl
+	sealed  atomic.Bool
 }
 
 // NewExtension returns an extension described by info. It panics when the

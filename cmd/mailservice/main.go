@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Float64Var(&opts.FailRate, "fail-rate", 0, "probability, 0 to 1, that a request fails with -fail-status")
 	fs.IntVar(&opts.FailStatus, "fail-status", http.StatusServiceUnavailable, "HTTP status of injected failures, 400 to 599")
 	fs.IntVar(&opts.PageSize, "page-size", 25, "messages per inbox page when the request gives no limit")
+	// The token comes from the environment, never a flag: flags show in ps.
+	opts.Token = os.Getenv("MAILSERVICE_TOKEN")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

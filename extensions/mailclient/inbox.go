@@ -50,9 +50,9 @@ func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
 	// failed fetch is an error (Decode refuses a non-2xx answer), so an
 	// outage is reported, retryable, instead of cached as an empty page.
 	fetchInbox := func(f *ctx.Call) (InboxPage, error) {
-		resp, err := f.HTTP().Get(f, "http://mail-service/v1/inbox", httpclient.Params{
+		resp, err := f.HTTP().Get(f, "http://mail-service/v1/inbox", authorized(f, httpclient.Params{
 			"user_id": uid, "account_id": p.AccountID, "folder": p.Folder, "page": 0,
-		})
+		})...)
 		if err != nil {
 			return InboxPage{}, err
 		}
@@ -76,7 +76,7 @@ func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
 
 	// GetOrFetch returns the cached page on a hit; on a miss it calls
 	// fetchInbox, stores the page for 60 s and returns it.
-	page, err := inboxPages.GetOrFetch(c, cacheKey, cacheTTL*time.Second, fetchInbox)
+	page, err := inboxPages.GetOrFetch(c, cacheKey, cacheTTL(c), fetchInbox)
 	if err != nil {
 		return runtime.Result{}, err
 	}
@@ -118,7 +118,7 @@ func getUnreadSummary(c *ctx.Call, _ UnreadParams) (runtime.Result, error) {
 	cacheKey := unreadKey(uid)
 
 	fetchUnread := func(f *ctx.Call) (UnreadSummary, error) {
-		resp, err := f.HTTP().Get(f, "http://mail-service/v1/unread", httpclient.Params{"user_id": uid})
+		resp, err := f.HTTP().Get(f, "http://mail-service/v1/unread", authorized(f, httpclient.Params{"user_id": uid})...)
 		if err != nil {
 			return UnreadSummary{}, err
 		}
@@ -136,7 +136,7 @@ func getUnreadSummary(c *ctx.Call, _ UnreadParams) (runtime.Result, error) {
 		}, nil
 	}
 
-	summary, err := unreadSummaries.GetOrFetch(c, cacheKey, cacheTTL*time.Second, fetchUnread)
+	summary, err := unreadSummaries.GetOrFetch(c, cacheKey, cacheTTL(c), fetchUnread)
 	if err != nil {
 		return runtime.Result{}, err
 	}

@@ -15,7 +15,10 @@ package mailclient
 
 import (
 	"encoding/json"
+	"time"
 
+	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/httpclient"
 	"github.com/imperalcloud/exthost/registry"
 	"github.com/imperalcloud/exthost/runtime"
 )
@@ -38,6 +41,36 @@ func init() { registry.Register(ext) }
 // Extension returns the mail-client extension, for tests that serve it in
 // a host of their own (hosttest).
 func Extension() *runtime.Extension { return ext }
+
+// ── Config and secrets ──────────────────────────────────────────────────────
+
+// Settings is the extension's config (extensions.mail-client.config).
+type Settings struct {
+	// InboxTTLSeconds is how long an inbox page or an unread count stays
+	// cached, within [5, 300].
+	InboxTTLSeconds int `json:"inbox_ttl_seconds"`
+}
+
+var settings = runtime.ExtensionConfig(ext, Settings{InboxTTLSeconds: 60})
+
+// mailServiceToken, when set, is sent to the mail-service as
+// Authorization: Bearer (EXTHOST_SECRET_MAIL_CLIENT_MAIL_SERVICE_TOKEN).
+var mailServiceToken = runtime.DeclareSecret(ext, "mail_service_token", false)
+
+// authorized adds the mail-service's authorization to opts, when its token
+// is set.
+func authorized(c *ctx.Call, opts ...httpclient.Option) []httpclient.Option {
+	if token, ok := mailServiceToken.Value(c); ok {
+		return append(opts, httpclient.Header("Authorization", "Bearer "+token))
+	}
+	return opts
+}
+
+// cacheTTL is how long a page or a count stays valid: data that changes on
+// user action but is read far more often.
+func cacheTTL(c *ctx.Call) time.Duration {
+	return time.Duration(settings.Get(c).InboxTTLSeconds) * time.Second
+}
 
 // ── Cache model registration ────────────────────────────────────────────────
 //
@@ -68,7 +101,3 @@ var (
 	inboxPages      = runtime.CacheModel[InboxPage](ext, "inbox_page")
 	unreadSummaries = runtime.CacheModel[UnreadSummary](ext, "unread_summary")
 )
-
-// cacheTTL is how long a page or a count stays valid: data that changes on
-// user action but is read far more often.
-const cacheTTL = 60 // seconds

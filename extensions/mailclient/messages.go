@@ -133,7 +133,7 @@ func writeMessages(c *ctx.Call, url, folder string, req messagesRequest, out any
 	if key := unreadKey(req.UserID); cache.ValidateKey(key) == nil {
 		stale = append(stale, key)
 	}
-	resp, err := c.HTTP().Post(c, url, httpclient.JSON(req))
+	resp, err := c.HTTP().Post(c, url, authorized(c, httpclient.JSON(req))...)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,11 @@ type Config struct {
 	Cache Cache `yaml:"cache" envPrefix:"CACHE_"`
 	// Store selects and configures the document store (DESIGN §11).
 	Store Store `yaml:"store" envPrefix:"STORE_"`
+	// Extensions configures the served extensions, by app id (DESIGN §12).
+	Extensions map[string]Extension `yaml:"extensions"`
+	// Secrets says where extension secrets come from besides the
+	// environment (DESIGN §12).
+	Secrets Secrets `yaml:"secrets" envPrefix:"SECRETS_"`
 	// Services maps the logical service names extensions use to base URLs.
 	// It is also the egress allow-list: no other host can be reached.
 	Services map[string]string `yaml:"services" env:"SERVICES" envKeyValSeparator:"="`
@@ -102,6 +107,21 @@ type Redis struct {
 	// of Redis, kept coherent by invalidation announcements; 0 turns it off
 	// (an addition).
 	L1MaxEntries int `yaml:"l1_max_entries" env:"L1_MAX_ENTRIES"`
+}
+
+// Extension configures one extension.
+type Extension struct {
+	// Config overlays the extension's config defaults; it is decoded
+	// strictly into the extension's config type at start-up.
+	Config map[string]any `yaml:"config"`
+}
+
+// Secrets configures where secrets are read.
+type Secrets struct {
+	// Dir holds a file <dir>/<app_id>/<name> per secret (a Kubernetes
+	// secret mount); "" reads only the environment,
+	// EXTHOST_SECRET_<APP>_<NAME>.
+	Dir string `yaml:"dir" env:"DIR"`
 }
 
 // Store configures the document store.

@@ -63,6 +63,17 @@ type Options struct {
 	Now func() time.Time
 	// Observers are told of every call. Default: none.
 	Observers []Observer
+	// Env holds what the host resolved for each extension at start-up, by
+	// app id: its config and secrets. Default: none.
+	Env map[string]Env
+}
+
+// Env is what an extension's calls see of the host's configuration.
+type Env struct {
+	// Config is the extension's decoded config (runtime.ExtensionConfig).
+	Config any
+	// Secrets are the values of its declared secrets that are set.
+	Secrets map[string]string
 }
 
 // Dispatcher runs calls of the extensions it serves.
@@ -92,6 +103,7 @@ type served struct {
 // Target is a function the dispatcher serves, as Lookup finds it.
 type Target struct {
 	ext    *runtime.Extension
+	env    Env
 	fn     *runtime.Func
 	panels []string
 	event  string
@@ -137,8 +149,13 @@ func New(opts Options) (*Dispatcher, error) {
 		}
 		ext.Seal()
 		s := &served{ext: ext, funcs: make(map[string]*Target)}
+		env := opts.Env[ext.AppID()]
+		if env.Config == nil {
+			// No config given: the extension's defaults.
+			env.Config, _ = ext.DecodeConfig(nil)
+		}
 		for _, fn := range ext.Functions() {
-			s.funcs[fn.Name()] = &Target{ext: ext, fn: fn, panels: fn.Panels(), event: fn.Info().Event}
+			s.funcs[fn.Name()] = &Target{ext: ext, env: env, fn: fn, panels: fn.Panels(), event: fn.Info().Event}
 		}
 		d.exts[ext.AppID()] = s
 		d.sorted = append(d.sorted, ext)
@@ -353,6 +370,7 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 	c := ctx.NewCall(&cl.ctx, ctx.Setup{
 		AppID: req.AppID, Function: req.Function, RequestID: req.RequestID, User: req.User,
 		HTTP: d.http.ForCall(req.RequestID, cl.upstream.add), Cache: cl.client, Store: &cl.docs, Clock: d.now, Logger: d.log,
+		Config: target.env.Config, Secrets: target.env.Secrets,
 	})
 
 	res, inTime, err = cl.handle(c, run)

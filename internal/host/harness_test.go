@@ -112,7 +112,7 @@ func TestHarnessCallsAndEvents(t *testing.T) {
 			}
 		}
 	})
-	want := []string{"app_id", "cache", "duration_ms", "error_code", "function", "request_id", "started_at", "status", "upstream", "user_id"}
+	want := []string{"app_id", "cache", "duration_ms", "error_code", "function", "request_id", "started_at", "status", "store", "upstream", "user_id"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("trace keys = %v, want %v", keys, want)
 	}

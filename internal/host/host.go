@@ -52,6 +52,9 @@ type Options struct {
 	Namespace string
 	// Version is reported in logs and as the upstream User-Agent.
 	Version string
+	// Environ is where secrets are read, as os.Environ returns it
+	// (EXTHOST_SECRET_<APP>_<NAME>). Default: none.
+	Environ []string
 }
 
 // Host is an assembled host.
@@ -129,6 +132,10 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	}
 	h.store = cache.NewStore(backend, storeOpts)
 
+	envs, err := resolveEnv(opts.Extensions, cfg.Extensions, cfg.Secrets.Dir, opts.Environ)
+	if err != nil {
+		return nil, err
+	}
 	docs, err := h.openStore(cfg.Store, now)
 	if err != nil {
 		return nil, err
@@ -151,7 +158,7 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	dispatchOpts := dispatch.Options{
 		Extensions: opts.Extensions, Cache: h.store, Store: docs, HTTP: upstreams, Logger: h.log,
 		Events: publishers, CallTimeout: cfg.Limits.CallTimeout, Now: now,
-		Observers: []dispatch.Observer{h.metrics},
+		Observers: []dispatch.Observer{h.metrics}, Env: envs,
 	}
 	if cfg.Harness.Enabled {
 		h.harness = newHarness(opts.Clock, h.store, h.events, opts.Extensions)

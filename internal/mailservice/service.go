@@ -14,6 +14,7 @@
 package mailservice
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +44,9 @@ type Options struct {
 	// PageSize is the number of messages per inbox page when the request
 	// gives no limit; zero or negative means 25.
 	PageSize int
+	// Token, when set, is the bearer token every request must carry
+	// (Authorization: Bearer <token>); others answer 401 UNAUTHORIZED.
+	Token string
 }
 
 // Error codes of the answers' {"error": {"code"}}.
@@ -52,6 +56,7 @@ const (
 	codeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 	codeInjected         = "INJECTED"
 	codeCancelled        = "CANCELLED"
+	codeUnauthorized     = "UNAUTHORIZED"
 )
 
 const (
@@ -111,6 +116,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests[r.URL.Path]++
 	s.mu.Unlock()
 
+	if s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+s.opts.Token)) != 1 {
+		writeError(w, http.StatusUnauthorized, codeUnauthorized, "a valid bearer token is required")
+		return
+	}
 	if s.opts.Latency > 0 {
 		timer := time.NewTimer(s.opts.Latency)
 		select {

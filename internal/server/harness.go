@@ -143,6 +143,14 @@ type traceJSON struct {
 		Misses int `json:"misses"`
 	} `json:"cache"`
 	Upstream []upstreamJSON `json:"upstream"`
+	Store    []storeOpJSON  `json:"store"`
+}
+
+type storeOpJSON struct {
+	Op         string  `json:"op"`
+	Collection string  `json:"collection"`
+	Outcome    string  `json:"outcome"`
+	DurationMS float64 `json:"duration_ms"`
 }
 
 type upstreamJSON struct {
@@ -159,6 +167,10 @@ func newTraceJSON(tr dispatch.Trace) traceJSON {
 		DurationMS: float64(tr.Duration.Microseconds()) / 1000, Upstream: make([]upstreamJSON, len(tr.Upstream)),
 	}
 	t.Cache.Hits, t.Cache.Misses = tr.CacheHits, tr.CacheMisses
+	t.Store = make([]storeOpJSON, len(tr.Store))
+	for i, op := range tr.Store {
+		t.Store[i] = storeOpJSON{Op: op.Op, Collection: op.Collection, Outcome: op.Outcome, DurationMS: float64(op.Duration.Microseconds()) / 1000}
+	}
 	for i, ex := range tr.Upstream {
 		t.Upstream[i] = upstreamJSON{Service: ex.Service, Method: ex.Method, Path: ex.Path, Status: ex.Status}
 	}
