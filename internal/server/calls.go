@@ -341,6 +341,7 @@ func (s *Server) logCall(tr dispatch.Trace, status, index int) {
 		zap.Int("cache_hits", tr.CacheHits),
 		zap.Int("cache_misses", tr.CacheMisses),
 		zap.Int("upstream_calls", len(tr.Upstream)),
+		zap.Int("store_ops", len(tr.Store)),
 	}
 	if index >= 0 {
 		fields = append(fields, zap.Int("call_index", index))
