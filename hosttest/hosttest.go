@@ -43,6 +43,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/testpg"
 	"github.com/imperalcloud/exthost/internal/testredis"
 	"github.com/imperalcloud/exthost/runtime"
+	"github.com/imperalcloud/exthost/store"
 )
 
 // TB is what a host needs of its test. *testing.T, *testing.B and
@@ -301,6 +302,43 @@ func entryOf(info cache.EntryInfo) Entry {
 func (h *Host) PurgeCache(userID string) int {
 	h.t.Helper()
 	n, err := h.harness.PurgeCache(context.Background(), userID)
+	if err != nil {
+		h.t.Fatalf("hosttest: %v", err)
+	}
+	return n
+}
+
+// Documents returns userID's store documents in every served extension,
+// by collection and id.
+func (h *Host) Documents(userID string) []store.Stored {
+	h.t.Helper()
+	docs, err := h.harness.Documents(context.Background(), userID)
+	if err != nil {
+		h.t.Fatalf("hosttest: %v", err)
+	}
+	return docs
+}
+
+// SeedDocument writes a store document of app's userID before a call
+// reads it; data is encoded as JSON and must encode as an object.
+func (h *Host) SeedDocument(app, userID, collection, id string, data any) store.Stored {
+	h.t.Helper()
+	raw, err := json.Marshal(data)
+	if err != nil {
+		h.t.Fatalf("hosttest: seed %s/%s: %v", collection, id, err)
+	}
+	doc, err := h.harness.SeedDocument(context.Background(), app, userID, collection, id, raw)
+	if err != nil {
+		h.t.Fatalf("hosttest: seed %s/%s: %v", collection, id, err)
+	}
+	return doc
+}
+
+// ClearStore removes userID's store documents and returns how many it
+// removed.
+func (h *Host) ClearStore(userID string) int {
+	h.t.Helper()
+	n, err := h.harness.ClearStore(context.Background(), userID)
 	if err != nil {
 		h.t.Fatalf("hosttest: %v", err)
 	}

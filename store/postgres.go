@@ -37,7 +37,7 @@ var migrations = []string{
 		app        text        NOT NULL,
 		user_id    text        NOT NULL,
 		collection text        NOT NULL,
-		id         text        NOT NULL,
+		id         text        COLLATE "C" NOT NULL, -- byte order, as Memory sorts, so the key serves ORDER BY id
 		data       jsonb       NOT NULL,
 		etag       text        NOT NULL,
 		created_at timestamptz NOT NULL,

@@ -45,6 +45,13 @@ func TestAccountsLiveInTheStore(t *testing.T) {
 			if err := json.Unmarshal(gmail.Data, &data); err != nil || len(data.Accounts) != 1 || data.Accounts[0].AccountID != "home" {
 				t.Fatalf("list_accounts gmail = %s", gmail.JSON)
 			}
+			if docs := h.Documents("ann"); len(docs) != 2 || docs[0].Collection != "mail_accounts" || docs[0].ID != "home" {
+				t.Fatalf("the store holds %+v", docs)
+			}
+			h.SeedDocument("mail-client", "bob", "mail_accounts", "old", mailclient.Account{Email: "bob@x.io", Provider: "imap"})
+			if n := h.ClearStore("bob"); n != 1 {
+				t.Fatalf("ClearStore = %d, want the seeded one", n)
+			}
 			other := h.Call("mail-client", "list_accounts", json.RawMessage(`{}`), hosttest.AsUser("bob"))
 			if err := json.Unmarshal(other.Data, &data); err != nil || len(data.Accounts) != 0 {
 				t.Fatalf("another user sees %s", other.JSON)

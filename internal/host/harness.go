@@ -2,7 +2,9 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/imperalcloud/exthost/cache"
@@ -11,6 +13,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/recent"
 	"github.com/imperalcloud/exthost/runtime"
+	"github.com/imperalcloud/exthost/store"
 )
 
 // harnessCalls is how many call traces the harness keeps.
@@ -28,6 +31,8 @@ type Harness struct {
 	calls  traceRing
 	events *events.Log
 	store  *cache.Store
+	docs   *store.Store
+	exts   []*runtime.Extension
 	apps   []string
 }
 
@@ -37,8 +42,8 @@ type traceRing struct{ *recent.Ring[dispatch.Trace] }
 // Call implements dispatch.Observer.
 func (r traceRing) Call(tr dispatch.Trace) { r.Add(tr) }
 
-func newHarness(c *clock.Clock, store *cache.Store, log *events.Log, exts []*runtime.Extension) *Harness {
-	h := &Harness{clock: c, calls: traceRing{recent.New[dispatch.Trace](harnessCalls)}, events: log, store: store}
+func newHarness(c *clock.Clock, entries *cache.Store, docs *store.Store, log *events.Log, exts []*runtime.Extension) *Harness {
+	h := &Harness{clock: c, calls: traceRing{recent.New[dispatch.Trace](harnessCalls)}, events: log, store: entries, docs: docs, exts: exts}
 	for _, ext := range exts {
 		h.apps = append(h.apps, ext.AppID())
 	}
@@ -80,6 +85,45 @@ func (h *Harness) PurgeCache(ctx context.Context, userID string) (int, error) {
 	removed := 0
 	for _, app := range h.apps {
 		n, err := h.store.Purge(ctx, app, userID)
+		removed += n
+		if err != nil {
+			return removed, fmt.Errorf("host: %w", err)
+		}
+	}
+	return removed, nil
+}
+
+// Documents lists the store documents of userID in every served
+// extension's collections.
+func (h *Harness) Documents(ctx context.Context, userID string) ([]store.Stored, error) {
+	var all []store.Stored
+	for _, ext := range h.exts {
+		docs, err := h.docs.List(ctx, ext.AppID(), userID, ext.Collections().Names())
+		if err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		all = append(all, docs...)
+	}
+	return all, nil
+}
+
+// SeedDocument writes a store document of app's userID, as a test
+// prepares it; the collection must be one app declares.
+func (h *Harness) SeedDocument(ctx context.Context, app, userID, collection, id string, data json.RawMessage) (store.Stored, error) {
+	for _, ext := range h.exts {
+		if ext.AppID() == app && slices.Contains(ext.Collections().Names(), collection) {
+			return h.docs.Seed(ctx, app, userID, collection, id, data)
+		}
+	}
+	return store.Stored{}, fmt.Errorf("host: %w: %s declares no collection %q", store.ErrInvalid, app, collection)
+}
+
+// ClearStore removes the store documents of userID in every served
+// extension and returns how many it removed.
+func (h *Harness) ClearStore(ctx context.Context, userID string) (int, error) {
+	removed := 0
+	for _, app := range h.apps {
+		n, err := h.docs.Clear(ctx, app, userID)
 		removed += n
 		if err != nil {
 			return removed, fmt.Errorf("host: %w", err)

@@ -198,3 +198,48 @@ func TestHarnessListensOnlyOnLoopback(t *testing.T) {
 		t.Fatalf("Run on %s with the harness on = %v, want a refusal", l.Addr(), err)
 	}
 }
+
+// The harness seeds, lists and clears a user's store documents, which the
+// extension's calls then see.
+func TestHarnessStore(t *testing.T) {
+	for _, backend := range []string{"memory", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			h := hosttest.New(t, hosttest.Options{
+				Extensions: []*runtime.Extension{mailclient.Extension()},
+				Upstreams:  map[string]http.Handler{"mail-service": hosttest.JSON(nil)},
+				Postgres:   backend == "postgres",
+			})
+			storeURL := h.URL() + "/v1/harness/store"
+			status, doc := send(t, http.MethodPost, storeURL,
+				`{"app":"mail-client","user_id":"ann","collection":"mail_accounts","id":"work","data":{"email":"ann@x.io","provider":"imap","primary":true}}`)
+			if status != 200 || doc["id"] != "work" || len(doc["etag"].(string)) != 64 {
+				t.Fatalf("seed = %d %v", status, doc)
+			}
+			res := h.Call("mail-client", "list_accounts", map[string]any{}, hosttest.AsUser("ann"))
+			if !res.OK() || !strings.Contains(string(res.Data), `"account_id":"work"`) {
+				t.Fatalf("list_accounts after the seed = %s", res.JSON)
+			}
+			if status, got := send(t, http.MethodGet, storeURL+"?user_id=ann", ""); status != 200 || len(got["documents"].([]any)) != 1 {
+				t.Fatalf("list = %d %v", status, got)
+			}
+			for name, body := range map[string]string{
+				"undeclared collection": `{"app":"mail-client","user_id":"ann","collection":"nope","id":"x","data":{}}`,
+				"data not an object":    `{"app":"mail-client","user_id":"ann","collection":"mail_accounts","id":"x","data":[1]}`,
+				"missing id":            `{"app":"mail-client","user_id":"ann","collection":"mail_accounts","data":{}}`,
+			} {
+				if status, got := send(t, http.MethodPost, storeURL, body); status != 400 || got["error_code"] != "BAD_REQUEST" {
+					t.Errorf("%s: %d %v", name, status, got)
+				}
+			}
+			if status, got := send(t, http.MethodDelete, storeURL+"?user_id=ann", ""); status != 200 || got["removed"] != 1.0 {
+				t.Fatalf("clear = %d %v", status, got)
+			}
+			if status, got := send(t, http.MethodGet, storeURL+"?user_id=ann", ""); status != 200 || len(got["documents"].([]any)) != 0 {
+				t.Fatalf("list after clear = %d %v", status, got)
+			}
+			if status, _ := send(t, http.MethodGet, storeURL, ""); status != 400 {
+				t.Fatalf("list without user_id = %d", status)
+			}
+		})
+	}
+}

@@ -161,7 +161,7 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		Observers: []dispatch.Observer{h.metrics}, Env: envs,
 	}
 	if cfg.Harness.Enabled {
-		h.harness = newHarness(opts.Clock, h.store, h.events, opts.Extensions)
+		h.harness = newHarness(opts.Clock, h.store, docs, h.events, opts.Extensions)
 		dispatchOpts.Observers = append(dispatchOpts.Observers, h.harness.calls)
 	}
 	if h.dispatcher, err = dispatch.New(dispatchOpts); err != nil {

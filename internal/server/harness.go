@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/imperalcloud/exthost/runtime"
+	"github.com/imperalcloud/exthost/store"
 )
 
 // Harness is what the harness endpoints drive, for tests written in any
@@ -33,6 +35,12 @@ type Harness interface {
 	// PurgeCache drops the cache entries of userID, or of every user when
 	// it is empty, and returns how many it dropped.
 	PurgeCache(ctx context.Context, userID string) (int, error)
+	// Documents lists userID's store documents in every served extension.
+	Documents(ctx context.Context, userID string) ([]store.Stored, error)
+	// SeedDocument writes one store document of app's userID.
+	SeedDocument(ctx context.Context, app, userID, collection, id string, data json.RawMessage) (store.Stored, error)
+	// ClearStore removes userID's store documents and returns how many.
+	ClearStore(ctx context.Context, userID string) (int, error)
 }
 
 func (s *Server) routeHarness(e *echo.Echo, h Harness) {
@@ -84,6 +92,59 @@ func (s *Server) routeHarness(e *echo.Echo, h Harness) {
 			Events []events.Event `json:"events"`
 		}{h.Events(limit)})
 	})
+	g.GET("/store", func(c echo.Context) error {
+		user, rej := storeUser(c)
+		if rej != nil {
+			return s.refuse(c, rej)
+		}
+		docs, err := h.Documents(c.Request().Context(), user)
+		if err != nil {
+			return s.storeFailed(c, err)
+		}
+		if docs == nil {
+			docs = []store.Stored{}
+		}
+		return s.answerJSON(c, struct {
+			Documents []store.Stored `json:"documents"`
+		}{docs})
+	})
+	g.POST("/store", func(c echo.Context) error {
+		body, rej := s.readBody(c)
+		if rej != nil {
+			return s.refuse(c, rej)
+		}
+		var req struct {
+			App        string          `json:"app"`
+			UserID     string          `json:"user_id"`
+			Collection string          `json:"collection"`
+			ID         string          `json:"id"`
+			Data       json.RawMessage `json:"data"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil || req.App == "" || req.UserID == "" || req.Collection == "" || req.ID == "" {
+			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest,
+				"The body must be {\"app\", \"user_id\", \"collection\", \"id\", \"data\": {…}}.")
+		}
+		doc, err := h.SeedDocument(c.Request().Context(), req.App, req.UserID, req.Collection, req.ID, req.Data)
+		if err != nil {
+			return s.storeFailed(c, err)
+		}
+		return s.answerJSON(c, doc)
+	})
+	g.DELETE("/store", func(c echo.Context) error {
+		user, rej := storeUser(c)
+		if rej != nil {
+			return s.refuse(c, rej)
+		}
+		removed, err := h.ClearStore(c.Request().Context(), user)
+		if err != nil {
+			return s.storeFailed(c, err)
+		}
+		return s.answerJSON(c, struct {
+			Removed int `json:"removed"`
+		}{removed})
+	})
 	g.DELETE("/cache", func(c echo.Context) error {
 		user := c.QueryParam("user_id")
 		if user == "" && c.QueryParams().Has("user_id") {
@@ -129,6 +190,28 @@ func limitParam(c echo.Context) (int, *rejection) {
 }
 
 // traceJSON is a call trace as the harness answers it.
+// storeUser is the user_id the store endpoints require.
+func storeUser(c echo.Context) (string, *rejection) {
+	if user := c.QueryParam("user_id"); user != "" {
+		return user, nil
+	}
+	return "", badRequest("user_id is required.")
+}
+
+// storeFailed answers a harness store operation that failed: the test's
+// mistake (400) or the store's outage (503).
+func (s *Server) storeFailed(c echo.Context, err error) error {
+	var limit *store.LimitError
+	switch {
+	case errors.Is(err, store.ErrInvalid):
+		return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "Not a document of a declared collection: check app, collection, id and that data is an object.")
+	case errors.As(err, &limit):
+		return s.reject(c, http.StatusBadRequest, runtime.CodeStoreLimit, "The document is over a store limit.")
+	}
+	s.log.Warn("harness store operation failed", zap.Error(err))
+	return s.reject(c, http.StatusServiceUnavailable, runtime.CodeStoreUnavailable, "The store did not answer; retry.")
+}
+
 type traceJSON struct {
 	RequestID  string         `json:"request_id"`
 	AppID      string         `json:"app_id"`
