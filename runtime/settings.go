@@ -19,7 +19,9 @@ import (
 type Config[T any] struct{}
 
 // ExtensionConfig declares ext's config type and defaults and returns its
-// handle. It panics when ext has one already or T is not a struct.
+// handle. When T has a method Validate() error, the decoded config must
+// pass it (return a *ConfigError to name the key at fault). It panics when
+// ext has one already or T is not a struct.
 func ExtensionConfig[T any](ext *Extension, defaults T) *Config[T] {
 	ext.mustBeOpen("config")
 	switch {
@@ -30,13 +32,21 @@ func ExtensionConfig[T any](ext *Extension, defaults T) *Config[T] {
 	}
 	ext.config = func(raw json.RawMessage) (any, error) {
 		v := defaults
-		if len(raw) == 0 {
-			return v, nil
+		if len(raw) > 0 {
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&v); err != nil {
+				return nil, configError(err)
+			}
 		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&v); err != nil {
-			return nil, configError(err)
+		if validator, ok := any(&v).(interface{ Validate() error }); ok {
+			if err := validator.Validate(); err != nil {
+				var ce *ConfigError
+				if errors.As(err, &ce) {
+					return nil, ce
+				}
+				return nil, &ConfigError{Problem: err.Error()}
+			}
 		}
 		return v, nil
 	}

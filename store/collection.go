@@ -109,7 +109,10 @@ func (c *Collection[T]) CreateWithID(ctx context.Context, cl *Client, id string,
 		return Document[T]{}, err
 	}
 	r, err := cl.create(ctx, c.name, id, v)
-	return document(r, v), err
+	if err != nil {
+		return Document[T]{}, err
+	}
+	return document(r, v), nil
 }
 
 // Get returns the document id, and whether there is one.
@@ -133,7 +136,10 @@ func (c *Collection[T]) Update(ctx context.Context, cl *Client, id string, v T, 
 		return Document[T]{}, err
 	}
 	r, err := cl.update(ctx, c.name, id, v, ifMatch)
-	return document(r, v), err
+	if err != nil {
+		return Document[T]{}, err
+	}
+	return document(r, v), nil
 }
 
 // Delete removes the document id and reports whether it existed.

@@ -15,6 +15,11 @@ var ErrUnavailable = errors.New("store: unavailable")
 // id, filter, order or cursor), refused before any I/O.
 var ErrInvalid = errors.New("store: invalid operation")
 
+// ErrUnstorable is a value no backend can keep: a string holding U+0000
+// (PostgreSQL's jsonb refuses it). It is the caller's data, not the
+// extension's mistake: the call fails BAD_REQUEST.
+var ErrUnstorable = errors.New("store: the value holds U+0000, which the store cannot keep")
+
 // ConflictError is a write that found the document other than expected:
 // a create of an id that exists, or an update whose if_match etag is not
 // the stored one. Nothing was written.

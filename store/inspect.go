@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -47,7 +49,7 @@ func (s *Store) Seed(ctx context.Context, app, user, collection, id string, data
 		return Stored{}, invalid("collection name must match %s", collectionNamePattern)
 	case !idPattern.MatchString(id):
 		return Stored{}, invalid("document id must match %s", idPattern)
-	case len(data) == 0 || !json.Valid(data) || data[0] != '{':
+	case len(data) == 0 || !json.Valid(data) || data[0] != '{' || bytes.Contains(data, []byte(`\u0000`)):
 		return Stored{}, invalid("data must be a JSON object")
 	case len(data) > s.maxBytes:
 		return Stored{}, &LimitError{Collection: collection, Bytes: len(data), Limit: s.maxBytes}
@@ -59,7 +61,7 @@ func (s *Store) Seed(ctx context.Context, app, user, collection, id string, data
 	now := s.now().UTC().Truncate(time.Microsecond)
 	r, err := s.backend.Put(ctx, Scope{App: app, User: user, Collection: collection}, Record{ID: id, Data: data, Etag: etag, CreatedAt: now, UpdatedAt: now}, "", s.maxDocs)
 	switch {
-	case err == errFull:
+	case errors.Is(err, errFull):
 		return Stored{}, &LimitError{Collection: collection, Limit: s.maxDocs}
 	case err != nil:
 		return Stored{}, fmt.Errorf("%w: seed: %w", ErrUnavailable, err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -83,7 +84,8 @@ type Op struct {
 	Collection string
 	Duration   time.Duration
 	// Outcome is ok, missing (get or delete of no document), conflict,
-	// limit, invalid or unavailable.
+	// limit, invalid or unavailable. A write refused for its size before
+	// it reached the backend is recorded as op "write".
 	Outcome string
 }
 
@@ -139,7 +141,7 @@ func (c *Client) run(ctx context.Context, op, collection, id string, f func(ctx 
 		outcome, err = "limit", &LimitError{Collection: collection, Limit: c.store.maxDocs}
 	case errors.As(err, &limit):
 		outcome = "limit"
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, ErrInvalid), errors.Is(err, ErrUnstorable):
 		outcome = "invalid"
 	default:
 		outcome, err = "unavailable", fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
@@ -156,9 +158,12 @@ func (c *Client) create(ctx context.Context, collection, id string, v any) (Reco
 	if err != nil {
 		return Record{}, err
 	}
-	return r, c.run(ctx, "create", collection, id, func(ctx context.Context, s Scope) error {
+	if err := c.run(ctx, "create", collection, id, func(ctx context.Context, s Scope) error {
 		return c.store.backend.Create(ctx, s, r, c.store.maxDocs)
-	})
+	}); err != nil {
+		return Record{}, err
+	}
+	return r, nil
 }
 
 func (c *Client) update(ctx context.Context, collection, id string, v any, ifMatch string) (Record, error) {
@@ -182,6 +187,9 @@ func (c *Client) encodeRecord(collection, id string, v any) (Record, error) {
 	data, err := jsonx.Marshal(v)
 	if err != nil {
 		return Record{}, invalid("document does not encode: %v", err)
+	}
+	if bytes.Contains(data, []byte(`\u0000`)) {
+		return Record{}, ErrUnstorable
 	}
 	if len(data) > c.store.maxBytes {
 		c.record("write", collection, time.Now(), "limit")
@@ -283,8 +291,11 @@ func filters(where map[string]any) ([]Filter, error) {
 			return nil, invalid("a filter must name a top-level field")
 		}
 		raw, err := jsonx.Marshal(v)
-		if err != nil || (len(raw) > 0 && (raw[0] == '{' || raw[0] == '[')) {
+		switch {
+		case err != nil || (len(raw) > 0 && (raw[0] == '{' || raw[0] == '[')):
 			return nil, invalid("filter %s: the value must be a string, number, boolean or null", field)
+		case bytes.Contains(raw, []byte(`\u0000`)):
+			return nil, ErrUnstorable
 		}
 		fs = append(fs, Filter{Field: field, Value: raw})
 	}

@@ -348,3 +348,21 @@ func TestPostgresSchemaIsMigratedOnce(t *testing.T) {
 }
 
 var _ = time.Second
+
+// U+0000 is a value PostgreSQL cannot keep: both backends refuse it alike,
+// as the caller's data, and a failed write returns no document.
+func TestUnstorableValuesAreRefusedAlike(t *testing.T) {
+	forEachBackend(t, store.Options{}, func(t *testing.T, f *fixture) {
+		ctx, c := context.Background(), f.client("mail-client", "ann")
+		d, err := f.accounts.CreateWithID(ctx, c, "nul", account{Email: "a\x00b"})
+		if !errors.Is(err, store.ErrUnstorable) || d.ID != "" || d.Etag != "" {
+			t.Fatalf("Create with U+0000 = %+v, %v", d, err)
+		}
+		if _, err := f.accounts.Query(ctx, c, store.Query{Where: map[string]any{"email": "a\x00"}}); !errors.Is(err, store.ErrUnstorable) {
+			t.Fatalf("filter with U+0000 = %v", err)
+		}
+		if n, _ := f.accounts.Count(ctx, c, nil); n != 0 {
+			t.Fatalf("%d documents written", n)
+		}
+	})
+}

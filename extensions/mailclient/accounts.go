@@ -18,7 +18,7 @@ type Account struct {
 	Email       string `json:"email"`
 	Provider    string `json:"provider"`
 	DisplayName string `json:"display_name,omitempty"`
-	// Primary marks the account calls use when they name none.
+	// Primary marks the user's main account.
 	Primary bool `json:"primary"`
 }
 
@@ -26,7 +26,7 @@ var accounts = runtime.StoreCollection[Account](ext, "mail_accounts")
 
 // ConnectAccountParams are connect_account's parameters.
 type ConnectAccountParams struct {
-	AccountID   string `json:"account_id" jsonschema:"required" jsonschema_description:"Id for the account, e.g. work or personal."`
+	AccountID   string `json:"account_id" jsonschema:"required,minLength=1,maxLength=128,pattern=^[A-Za-z0-9._:-]+$" jsonschema_description:"Id for the account, e.g. work or personal."`
 	Email       string `json:"email" jsonschema:"required" jsonschema_description:"Address of the account."`
 	Provider    string `json:"provider" jsonschema_description:"Mail provider: imap, gmail or outlook."`
 	DisplayName string `json:"display_name" jsonschema_description:"Name shown for the account."`

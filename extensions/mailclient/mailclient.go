@@ -51,6 +51,15 @@ type Settings struct {
 	InboxTTLSeconds int `json:"inbox_ttl_seconds"`
 }
 
+// Validate checks the TTL against the cache's bounds at start-up, not at
+// the first call.
+func (s *Settings) Validate() error {
+	if s.InboxTTLSeconds < 5 || s.InboxTTLSeconds > 300 {
+		return &runtime.ConfigError{Key: "inbox_ttl_seconds", Problem: "must be within [5, 300]"}
+	}
+	return nil
+}
+
 var settings = runtime.ExtensionConfig(ext, Settings{InboxTTLSeconds: 60})
 
 // mailServiceToken, when set, is sent to the mail-service as

@@ -351,12 +351,17 @@ func (p yamlPaths) explain(msg string) string {
 	return fmt.Sprintf("%s: %s (line %d)", path, detail, line)
 }
 
+// SecretEnvPrefix starts the variables of extension secrets,
+// EXTHOST_SECRET_<APP>_<NAME>: the host reads them, not the config.
+const SecretEnvPrefix = EnvPrefix + "SECRET_"
+
 // applyEnv overlays the EXTHOST_* variables of environ on cfg. A variable
-// with the prefix that names no key is an error: it is a typo.
+// with the prefix that names no key is an error: it is a typo. Secrets'
+// variables (SecretEnvPrefix) are not config, and left to the host.
 func applyEnv(cfg *Config, environ []string) error {
 	vars := map[string]string{}
 	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) && !strings.HasPrefix(k, SecretEnvPrefix) {
 			vars[k] = v
 		}
 	}

@@ -175,3 +175,13 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+// Secrets' variables are the host's to read, not config keys: they load.
+func TestSecretVariablesAreNotConfig(t *testing.T) {
+	if _, err := config.Load("", []string{"EXTHOST_SECRET_MAIL_CLIENT_MAIL_SERVICE_TOKEN=x", "EXTHOST_LISTEN=127.0.0.1:9"}); err != nil {
+		t.Fatalf("Load with a secret's variable = %v", err)
+	}
+	if _, err := config.Load("", []string{"EXTHOST_SECRETS_DIRR=/x"}); err == nil {
+		t.Fatal("a misspelt variable loads")
+	}
+}

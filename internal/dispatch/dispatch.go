@@ -554,6 +554,9 @@ func (d *Dispatcher) logFailure(req Request, err error, res runtime.Result) {
 		d.log.Error("handler panicked", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
 			zap.String("function", req.Function), zap.String("panic", fmt.Sprint(p.Value)),
 			zap.ByteString("stack", p.Stack))
+	case errors.Is(err, store.ErrUnavailable):
+		d.log.Warn("document store unavailable", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
+			zap.String("function", req.Function), zap.Error(err))
 	case errors.Is(err, panics.ErrBug), errors.Is(err, store.ErrInvalid):
 		d.log.Error("handler broke its declaration", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
 			zap.String("function", req.Function), zap.Error(err))

@@ -95,6 +95,8 @@ func ErrorResult(err error) runtime.Result {
 		return runtime.Fail("The document has changed since it was read.").WithCode(runtime.CodeStoreConflict)
 	case errors.As(err, &limitErr):
 		return runtime.Fail("The write is over a store limit; nothing was written.").WithCode(runtime.CodeStoreLimit)
+	case errors.Is(err, store.ErrUnstorable):
+		return runtime.Fail("The data holds a character the store cannot keep (U+0000).").WithCode(runtime.CodeBadRequest)
 	case errors.Is(err, store.ErrUnavailable):
 		return runtime.Fail("The store is unavailable; retry shortly.").WithCode(runtime.CodeStoreUnavailable).WithRetry()
 	case errors.As(err, &codedErr):

@@ -14,13 +14,10 @@ import (
 	"github.com/imperalcloud/exthost/runtime"
 )
 
-// SecretEnvPrefix starts the environment variable of every secret:
+// SecretEnvName returns the environment variable of app's secret name:
 // EXTHOST_SECRET_<APP>_<NAME>, upper case, '-' as '_'.
-const SecretEnvPrefix = config.EnvPrefix + "SECRET_"
-
-// SecretEnvName returns the environment variable of app's secret name.
 func SecretEnvName(app, name string) string {
-	return SecretEnvPrefix + strings.ToUpper(strings.ReplaceAll(app+"_"+name, "-", "_"))
+	return config.SecretEnvPrefix + strings.ToUpper(strings.ReplaceAll(app+"_"+name, "-", "_"))
 }
 
 // resolveEnv decodes each extension's config and reads its secrets, from
@@ -38,12 +35,12 @@ func resolveEnv(exts []*runtime.Extension, settings map[string]config.Extension,
 	sort.Strings(apps)
 	for _, app := range apps {
 		if served[app] == nil {
-			return nil, fmt.Errorf("host: extensions.%s: no such extension is compiled in", app)
+			return nil, fmt.Errorf("extensions.%s: no such extension is compiled in", app)
 		}
 	}
 	vars := make(map[string]string)
 	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, SecretEnvPrefix) {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, config.SecretEnvPrefix) {
 			vars[k] = v
 		}
 	}
@@ -55,16 +52,16 @@ func resolveEnv(exts []*runtime.Extension, settings map[string]config.Extension,
 		if c := settings[app].Config; len(c) > 0 {
 			var err error
 			if raw, err = json.Marshal(c); err != nil {
-				return nil, fmt.Errorf("host: extensions.%s.config: not a map of plain values", app)
+				return nil, fmt.Errorf("extensions.%s.config: not a map of plain values", app)
 			}
 		}
 		cfg, err := ext.DecodeConfig(raw)
 		if err != nil {
 			var ce *runtime.ConfigError
 			if errors.As(err, &ce) && ce.Key != "" {
-				return nil, fmt.Errorf("host: extensions.%s.config.%s: %s", app, ce.Key, ce.Problem)
+				return nil, fmt.Errorf("extensions.%s.config.%s: %s", app, ce.Key, ce.Problem)
 			}
-			return nil, fmt.Errorf("host: extensions.%s.config: %w", app, err)
+			return nil, fmt.Errorf("extensions.%s.config: %w", app, err)
 		}
 		env.Config = cfg
 		for _, s := range ext.Secrets() {
@@ -82,7 +79,7 @@ func resolveEnv(exts []*runtime.Extension, settings map[string]config.Extension,
 				if secretsDir != "" {
 					where += " or the file " + filepath.Join(secretsDir, app, s.Name)
 				}
-				return nil, fmt.Errorf("host: extension %s requires the secret %s: set %s", app, s.Name, where)
+				return nil, fmt.Errorf("extension %s requires the secret %s: set %s", app, s.Name, where)
 			}
 		}
 		envs[app] = env
@@ -105,7 +102,7 @@ func readSecret(app, name string, vars map[string]string, dir string) (string, b
 	case errors.Is(err, os.ErrNotExist):
 		return "", false, nil
 	case err != nil:
-		return "", false, fmt.Errorf("host: secret %s of %s: the file %s cannot be read", name, app, path)
+		return "", false, fmt.Errorf("secret %s of %s: the file %s cannot be read", name, app, path)
 	}
 	v := strings.TrimRight(string(data), "\r\n")
 	return v, v != "", nil

@@ -38,6 +38,8 @@ func TestExtensionConfigIsDecodedStrictly(t *testing.T) {
 			"extensions.mail-client.config.inbox_ttl_secs: unknown key"},
 		{"wrong type", map[string]config.Extension{"mail-client": {Config: map[string]any{"inbox_ttl_seconds": "sekrit-value"}}},
 			"extensions.mail-client.config.inbox_ttl_seconds: must be int"},
+		{"out of range", map[string]config.Extension{"mail-client": {Config: map[string]any{"inbox_ttl_seconds": 1000}}},
+			"extensions.mail-client.config.inbox_ttl_seconds: must be within [5, 300]"},
 		{"unknown extension", map[string]config.Extension{"no-such-app": {}}, "extensions.no-such-app"},
 	}
 	for _, tc := range cases {

@@ -134,7 +134,7 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 
 	envs, err := resolveEnv(opts.Extensions, cfg.Extensions, cfg.Secrets.Dir, opts.Environ)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("host: %w", err)
 	}
 	docs, err := h.openStore(cfg.Store, now)
 	if err != nil {

@@ -189,7 +189,6 @@ func limitParam(c echo.Context) (int, *rejection) {
 	return n, nil
 }
 
-// traceJSON is a call trace as the harness answers it.
 // storeUser is the user_id the store endpoints require.
 func storeUser(c echo.Context) (string, *rejection) {
 	if user := c.QueryParam("user_id"); user != "" {
@@ -212,6 +211,7 @@ func (s *Server) storeFailed(c echo.Context, err error) error {
 	return s.reject(c, http.StatusServiceUnavailable, runtime.CodeStoreUnavailable, "The store did not answer; retry.")
 }
 
+// traceJSON is a call trace as the harness answers it.
 type traceJSON struct {
 	RequestID  string         `json:"request_id"`
 	AppID      string         `json:"app_id"`
