@@ -40,11 +40,26 @@ type Order struct {
 }
 
 // Selection is a query as a backend runs it: the documents of a scope
-// matching every filter, in order, from Offset, at most Limit.
+// matching every filter, in order, after After (when set), at most Limit.
 type Selection struct {
-	Where         []Filter
-	Order         Order
-	Offset, Limit int
+	Where []Filter
+	Order Order
+	After *Position
+	Limit int
+}
+
+// Position is where a document sits in an order: its sort key and id. A
+// page ends at the position of its last document; the next starts after
+// it, so documents created or deleted between pages shift nothing.
+type Position struct {
+	// Rank, Num and Text are a data field's sort key (see Order): the
+	// kind's rank, the number, the text.
+	Rank int     `json:"r,omitempty"`
+	Num  float64 `json:"n,omitempty"`
+	Text string  `json:"t,omitempty"`
+	// Time is the key of created_at and updated_at.
+	Time time.Time `json:"ts,omitzero"`
+	ID   string    `json:"id"`
 }
 
 // Backend keeps the documents. Every method is bound to its scope: no

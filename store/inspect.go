@@ -25,8 +25,8 @@ type Stored struct {
 func (s *Store) List(ctx context.Context, app, user string, collections []string) ([]Stored, error) {
 	var out []Stored
 	for _, coll := range collections {
-		for offset := 0; ; offset += maxLimit {
-			rs, err := s.backend.Query(ctx, Scope{App: app, User: user, Collection: coll}, Selection{Order: Order{Field: "id"}, Offset: offset, Limit: maxLimit})
+		for sel := (Selection{Order: Order{Field: "id"}, Limit: maxLimit}); ; {
+			rs, err := s.backend.Query(ctx, Scope{App: app, User: user, Collection: coll}, sel)
 			if err != nil {
 				return nil, fmt.Errorf("%w: list: %w", ErrUnavailable, err)
 			}
@@ -36,6 +36,7 @@ func (s *Store) List(ctx context.Context, app, user string, collections []string
 			if len(rs) < maxLimit {
 				break
 			}
+			sel.After = &Position{ID: rs[len(rs)-1].ID}
 		}
 	}
 	return out, nil

@@ -102,16 +102,24 @@ func (m *Memory) Query(_ context.Context, s Scope, sel Selection) ([]Record, err
 			found = append(found, d)
 		}
 	}
-	slices.SortFunc(found, func(a, b memoryDoc) int {
-		c := cmp.Or(compareBy(sel.Order.Field, a, b), strings.Compare(a.ID, b.ID))
+	order := func(a, b Position) int {
+		c := comparePositions(a, b)
 		if sel.Order.Desc {
 			return -c
 		}
 		return c
+	}
+	slices.SortFunc(found, func(a, b memoryDoc) int {
+		return order(a.position(sel.Order.Field), b.position(sel.Order.Field))
 	})
 	out := make([]Record, 0, min(len(found), sel.Limit))
-	for i := sel.Offset; i < len(found) && len(out) < sel.Limit; i++ {
-		out = append(out, found[i].copy())
+	for _, d := range found {
+		if len(out) == sel.Limit {
+			break
+		}
+		if sel.After == nil || order(d.position(sel.Order.Field), *sel.After) > 0 {
+			out = append(out, d.copy())
+		}
 	}
 	return out, nil
 }
@@ -159,16 +167,28 @@ func (d memoryDoc) matches(where []Filter) bool {
 	return true
 }
 
-func compareBy(field string, a, b memoryDoc) int {
+func (d memoryDoc) position(field string) Position {
+	return PositionOf(Record{ID: d.ID, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}, field, d.fields[field])
+}
+
+// PositionOf returns the position of r in the order of field, given the
+// field's raw value (for a data field).
+func PositionOf(r Record, field string, raw json.RawMessage) Position {
 	switch field {
 	case "id":
-		return 0 // the tie-break compares ids
+		return Position{ID: r.ID}
 	case "created_at":
-		return a.CreatedAt.Compare(b.CreatedAt)
+		return Position{Time: r.CreatedAt, ID: r.ID}
 	case "updated_at":
-		return a.UpdatedAt.Compare(b.UpdatedAt)
+		return Position{Time: r.UpdatedAt, ID: r.ID}
 	}
-	return compareValues(parseValue(a.fields[field]), parseValue(b.fields[field]))
+	v := parseValue(raw)
+	return Position{Rank: v.rank, Num: v.num, Text: v.text, ID: r.ID}
+}
+
+func comparePositions(a, b Position) int {
+	return cmp.Or(cmp.Compare(a.Rank, b.Rank), cmp.Compare(a.Num, b.Num), strings.Compare(a.Text, b.Text),
+		a.Time.Compare(b.Time), strings.Compare(a.ID, b.ID))
 }
 
 // value is a JSON value as ordering sees it: its kind's rank (missing and

@@ -234,30 +234,50 @@ func (p *Postgres) Query(ctx context.Context, s Scope, sel Selection) ([]Record,
 	if err != nil {
 		return nil, err
 	}
-	dir := " ASC"
+	dir, after := " ASC", " > "
 	if sel.Order.Desc {
-		dir = " DESC"
+		dir, after = " DESC", " < "
 	}
-	var order []string
+	param := func(v any, cast string) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args)) + "::" + cast
+	}
+	// The position of a document (see Position), as Memory computes it:
+	// for a data field its kind's rank, its number, its text, then its id.
+	var keys, at []string
+	var pos Position
+	if sel.After != nil {
+		pos = *sel.After
+	}
 	switch sel.Order.Field {
 	case "id":
 	case "created_at", "updated_at":
-		order = append(order, sel.Order.Field+dir)
+		keys = append(keys, sel.Order.Field)
+		at = append(at, param(pos.Time, "timestamptz"))
 	default:
-		// As Memory orders: by kind, then numbers by value and the rest by
-		// their text, byte by byte.
-		args = append(args, sel.Order.Field)
-		f := "$" + strconv.Itoa(len(args)) + "::text"
-		order = append(order,
-			`CASE jsonb_typeof(data->`+f+`) WHEN 'string' THEN 1 WHEN 'number' THEN 2 WHEN 'boolean' THEN 3 WHEN 'array' THEN 4 WHEN 'object' THEN 5 ELSE 0 END`+dir,
-			`CASE WHEN jsonb_typeof(data->`+f+`) = 'number' THEN (data->>`+f+`)::float8 END`+dir,
-			`CASE WHEN jsonb_typeof(data->`+f+`) <> 'number' THEN data->>`+f+` END COLLATE "C"`+dir)
+		f := param(sel.Order.Field, "text")
+		keys = append(keys,
+			`CASE jsonb_typeof(data->`+f+`) WHEN 'string' THEN 1 WHEN 'number' THEN 2 WHEN 'boolean' THEN 3 WHEN 'array' THEN 4 WHEN 'object' THEN 5 ELSE 0 END`,
+			`coalesce(CASE WHEN jsonb_typeof(data->`+f+`) = 'number' THEN (data->>`+f+`)::float8 END, 0)`,
+			`coalesce(CASE WHEN jsonb_typeof(data->`+f+`) <> 'number' THEN data->>`+f+` END, '') COLLATE "C"`)
+		at = append(at, param(pos.Rank, "int"), param(pos.Num, "float8"), param(pos.Text, "text"))
 	}
-	order = append(order, `id COLLATE "C"`+dir)
-	args = append(args, sel.Limit, sel.Offset)
+	keys = append(keys, "id")
+	at = append(at, param(pos.ID, "text"))
+	if sel.After != nil {
+		clause += ` AND (` + strings.Join(keys, ", ") + `)` + after + `(` + strings.Join(at, ", ") + `)`
+	} else {
+		// The first page: the position's parameters, appended last, go
+		// unused (the field's, appended before them, stays).
+		args = args[:len(args)-len(at)]
+	}
+	order := make([]string, len(keys))
+	for i, k := range keys {
+		order[i] = k + dir
+	}
+	args = append(args, sel.Limit)
 	sql := `SELECT id, data::text, etag, created_at, updated_at FROM exthost_documents WHERE ` + clause +
-		` ORDER BY ` + strings.Join(order, ", ") +
-		` LIMIT $` + strconv.Itoa(len(args)-1) + ` OFFSET $` + strconv.Itoa(len(args))
+		` ORDER BY ` + strings.Join(order, ", ") + ` LIMIT $` + strconv.Itoa(len(args))
 	rows, err := p.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err

@@ -7,10 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -251,13 +251,14 @@ func (c *Client) query(ctx context.Context, collection string, q Query) ([]Recor
 	} else if !fieldPattern.MatchString(order) {
 		return nil, "", false, invalid("order_by must name a top-level field")
 	}
-	offset, err := parseCursor(q.Cursor)
-	if err != nil {
+	sel := Selection{Where: where, Order: Order{Field: order, Desc: q.Desc}, Limit: limit + 1}
+	tag := queryTag(sel)
+	if sel.After, err = parseCursor(q.Cursor, tag); err != nil {
 		return nil, "", false, err
 	}
 	var rs []Record
 	err = c.run(ctx, "query", collection, "", func(ctx context.Context, s Scope) (err error) {
-		rs, err = c.store.backend.Query(ctx, s, Selection{Where: where, Order: Order{Field: order, Desc: q.Desc}, Offset: offset, Limit: limit + 1})
+		rs, err = c.store.backend.Query(ctx, s, sel)
 		return err
 	})
 	if err != nil {
@@ -266,7 +267,10 @@ func (c *Client) query(ctx context.Context, collection string, q Query) ([]Recor
 	if len(rs) <= limit {
 		return rs, "", false, nil
 	}
-	return rs[:limit], cursorFor(offset + limit), true, nil
+	last := rs[limit-1]
+	var fields map[string]json.RawMessage
+	_ = json.Unmarshal(last.Data, &fields)
+	return rs[:limit], cursorFor(PositionOf(last, order, fields[order]), tag), true, nil
 }
 
 func (c *Client) count(ctx context.Context, collection string, where map[string]any) (int, error) {
@@ -303,24 +307,39 @@ func filters(where map[string]any) ([]Filter, error) {
 	return fs, nil
 }
 
-// A cursor is the offset of the next page, opaque to extensions.
-const cursorPrefix = "o:"
-
-func cursorFor(offset int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.Itoa(offset)))
+// A cursor is the position of a page's last document and a tag of the
+// query it belongs to, opaque to extensions.
+type cursor struct {
+	Position
+	Query string `json:"q"`
 }
 
-func parseCursor(cursor string) (int, error) {
-	if cursor == "" {
-		return 0, nil
+// queryTag names a selection's filters and order, so that a cursor is
+// refused by any other query.
+func queryTag(sel Selection) string {
+	h := sha256.New()
+	for _, f := range sel.Where {
+		fmt.Fprintf(h, "%s=%s;", f.Field, f.Value)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if n, ok := strings.CutPrefix(string(raw), cursorPrefix); err == nil && ok {
-		if offset, err := strconv.Atoi(n); err == nil && offset >= 0 {
-			return offset, nil
-		}
+	fmt.Fprintf(h, "order=%s,%t", sel.Order.Field, sel.Order.Desc)
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func cursorFor(p Position, tag string) string {
+	raw, _ := json.Marshal(cursor{Position: p, Query: tag})
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+func parseCursor(s, tag string) (*Position, error) {
+	if s == "" {
+		return nil, nil
 	}
-	return 0, invalid("the cursor is not one this store gave")
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	var c cursor
+	if err != nil || json.Unmarshal(raw, &c) != nil || c.Query != tag || c.ID == "" {
+		return nil, invalid("the cursor is not one this query gave")
+	}
+	return &c.Position, nil
 }
 
 // Etag returns the etag of a document's JSON: the SHA-256, in hex, of its

@@ -366,3 +366,54 @@ func TestUnstorableValuesAreRefusedAlike(t *testing.T) {
 		}
 	})
 }
+
+// A page starts after the last document of the one before: documents
+// deleted or created between pages shift nothing, in any order; a cursor
+// belongs to its query.
+func TestPagesFollowPositionsNotOffsets(t *testing.T) {
+	forEachBackend(t, store.Options{}, func(t *testing.T, f *fixture) {
+		ctx, c := context.Background(), f.client("mail-client", "ann")
+		for i := range 6 {
+			if _, err := f.accounts.CreateWithID(ctx, c, fmt.Sprintf("p%d", i+1), account{Email: fmt.Sprintf("e%d", i+1), Unread: 10 - i, Provider: "imap"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, q := range []store.Query{{Limit: 2}, {OrderBy: "unread", Limit: 2}, {OrderBy: "email", Desc: true, Limit: 2}, {OrderBy: "created_at", Limit: 2}} {
+			first, err := f.accounts.Query(ctx, c, q)
+			if err != nil || len(first.Documents) != 2 || !first.HasMore {
+				t.Fatalf("%+v: first page %+v, %v", q, first, err)
+			}
+			// Delete the first page's first document and create one that
+			// sorts before the whole page.
+			gone := first.Documents[0].ID
+			if _, err := f.accounts.Delete(ctx, c, gone); err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{first.Documents[0].ID: true, first.Documents[1].ID: true}
+			q.Cursor = first.Cursor
+			for q.Cursor != "" {
+				p, err := f.accounts.Query(ctx, c, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range p.Documents {
+					if seen[d.ID] {
+						t.Fatalf("%+v: %s twice", q, d.ID)
+					}
+					seen[d.ID] = true
+				}
+				q.Cursor = p.Cursor
+			}
+			if n, _ := f.accounts.Count(ctx, c, nil); len(seen) != n+1 {
+				t.Fatalf("%+v: %d seen, %d stored (and %s deleted)", q, len(seen), n, gone)
+			}
+			if _, err := f.accounts.Update(ctx, c, gone, account{Email: "e-back", Unread: 10, Provider: "imap"}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, _ := f.accounts.Query(ctx, c, store.Query{Limit: 2})
+		if _, err := f.accounts.Query(ctx, c, store.Query{Limit: 2, OrderBy: "email", Cursor: p.Cursor}); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("another query's cursor = %v, want ErrInvalid", err)
+		}
+	})
+}
