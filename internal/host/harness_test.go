@@ -219,6 +219,9 @@ func TestHarnessStore(t *testing.T) {
 			if !res.OK() || !strings.Contains(string(res.Data), `"account_id":"work"`) {
 				t.Fatalf("list_accounts after the seed = %s", res.JSON)
 			}
+			if m := get(t, h.URL()+"/metrics"); !strings.Contains(m, `exthost_store_operations_total{app="mail-client",collection="mail_accounts",op="query",outcome="ok"} 1`) {
+				t.Errorf("the store operation is not in the metrics")
+			}
 			if status, got := send(t, http.MethodGet, storeURL+"?user_id=ann", ""); status != 200 || len(got["documents"].([]any)) != 1 {
 				t.Fatalf("list = %d %v", status, got)
 			}

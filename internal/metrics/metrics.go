@@ -23,6 +23,8 @@ type Metrics struct {
 	registry         *prometheus.Registry
 	calls            *prometheus.CounterVec
 	callDuration     *prometheus.HistogramVec
+	storeOps         *prometheus.CounterVec
+	storeDuration    *prometheus.HistogramVec
 	inFlight         prometheus.Gauge
 	cacheLookups     *prometheus.CounterVec
 	cacheErrors      *prometheus.CounterVec
@@ -49,6 +51,13 @@ func New() *Metrics {
 			Name: "exthost_call_duration_seconds", Help: "Function call latency.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"app", "function"}),
+		storeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_store_operations_total", Help: "Document store operations by app, collection, operation and outcome.",
+		}, []string{"app", "collection", "op", "outcome"}),
+		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "exthost_store_operation_duration_seconds", Help: "Document store operation latency.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"op"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "exthost_calls_in_flight", Help: "Function calls running now.",
 		}),
@@ -92,7 +101,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.calls, m.callDuration, m.inFlight, m.cacheLookups, m.cacheErrors, m.cacheDegraded, m.collapsed,
 		m.upstreamRequests, m.upstreamDuration, m.replayFallbacks, m.eventsDropped, m.rejectedRequests,
-		m.l1Hits, m.l1Invalidations,
+		m.l1Hits, m.l1Invalidations, m.storeOps, m.storeDuration,
 	)
 	return m
 }
@@ -115,6 +124,10 @@ func (m *Metrics) Call(tr dispatch.Trace) {
 	}
 	m.calls.WithLabelValues(app, function, string(tr.Status), tr.ErrorCode).Inc()
 	m.callDuration.WithLabelValues(app, function).Observe(tr.Duration.Seconds())
+	for _, op := range tr.Store {
+		m.storeOps.WithLabelValues(app, op.Collection, op.Op, op.Outcome).Inc()
+		m.storeDuration.WithLabelValues(op.Op).Observe(op.Duration.Seconds())
+	}
 }
 
 // InFlight returns the gauge of running calls.
