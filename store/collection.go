@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -23,11 +24,27 @@ var (
 type Collections struct {
 	owner  string
 	names  []string
+	decode map[string]func(json.RawMessage) error // does a document decode into the collection's type
 	sealed atomic.Bool
 }
 
 // NewCollections returns an empty set for the extension owner (its app id).
-func NewCollections(owner string) *Collections { return &Collections{owner: owner} }
+func NewCollections(owner string) *Collections {
+	return &Collections{owner: owner, decode: make(map[string]func(json.RawMessage) error)}
+}
+
+// Check reports whether data is a document of the collection name: one
+// the extension declares, holding JSON that decodes into its type.
+func (cs *Collections) Check(name string, data json.RawMessage) error {
+	decode, ok := cs.decode[name]
+	if !ok {
+		return invalid("%s declares no collection %q", cs.owner, name)
+	}
+	if err := decode(data); err != nil {
+		return invalid("the data does not decode into the collection's type")
+	}
+	return nil
+}
 
 // Seal closes the set: from now on Register panics.
 func (cs *Collections) Seal() { cs.sealed.Store(true) }
@@ -62,6 +79,10 @@ func Register[T any](cs *Collections, name string) *Collection[T] {
 		}
 	}
 	cs.names = append(cs.names, name)
+	cs.decode[name] = func(data json.RawMessage) error {
+		var v T
+		return jsonx.Unmarshal(data, &v)
+	}
 	return &Collection[T]{name: name, set: cs}
 }
 

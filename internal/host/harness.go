@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/imperalcloud/exthost/cache"
@@ -111,11 +110,15 @@ func (h *Harness) Documents(ctx context.Context, userID string) ([]store.Stored,
 // prepares it; the collection must be one app declares.
 func (h *Harness) SeedDocument(ctx context.Context, app, userID, collection, id string, data json.RawMessage) (store.Stored, error) {
 	for _, ext := range h.exts {
-		if ext.AppID() == app && slices.Contains(ext.Collections().Names(), collection) {
-			return h.docs.Seed(ctx, app, userID, collection, id, data)
+		if ext.AppID() != app {
+			continue
 		}
+		if err := ext.Collections().Check(collection, data); err != nil {
+			return store.Stored{}, fmt.Errorf("host: %w", err)
+		}
+		return h.docs.Seed(ctx, app, userID, collection, id, data)
 	}
-	return store.Stored{}, fmt.Errorf("host: %w: %s declares no collection %q", store.ErrInvalid, app, collection)
+	return store.Stored{}, fmt.Errorf("host: %w: no extension %q", store.ErrInvalid, app)
 }
 
 // ClearStore removes the store documents of userID in every served

@@ -229,6 +229,8 @@ func TestHarnessStore(t *testing.T) {
 				"undeclared collection": `{"app":"mail-client","user_id":"ann","collection":"nope","id":"x","data":{}}`,
 				"data not an object":    `{"app":"mail-client","user_id":"ann","collection":"mail_accounts","id":"x","data":[1]}`,
 				"missing id":            `{"app":"mail-client","user_id":"ann","collection":"mail_accounts","data":{}}`,
+				"data of another type":  `{"app":"mail-client","user_id":"ann","collection":"mail_accounts","id":"x","data":{"email":5}}`,
+				"unknown app":           `{"app":"nope","user_id":"ann","collection":"mail_accounts","id":"x","data":{}}`,
 			} {
 				if status, got := send(t, http.MethodPost, storeURL, body); status != 400 || got["error_code"] != "BAD_REQUEST" {
 					t.Errorf("%s: %d %v", name, status, got)
