@@ -38,6 +38,23 @@ func resolveEnv(exts []*runtime.Extension, settings map[string]config.Extension,
 			return nil, fmt.Errorf("extensions.%s: no such extension is compiled in", app)
 		}
 	}
+	if secretsDir != "" {
+		if info, err := os.Stat(secretsDir); err != nil || !info.IsDir() {
+			return nil, fmt.Errorf("secrets.dir: %s is not a directory", secretsDir)
+		}
+	}
+	// Two secrets whose variables are spelt alike (app a-b's c and app a's
+	// b_c) would read one value: refuse them.
+	owners := make(map[string]string)
+	for _, ext := range exts {
+		for _, s := range ext.Secrets() {
+			v, who := SecretEnvName(ext.AppID(), s.Name), ext.AppID()+"/"+s.Name
+			if other, taken := owners[v]; taken {
+				return nil, fmt.Errorf("the secrets %s and %s would both be read from %s", other, who, v)
+			}
+			owners[v] = who
+		}
+	}
 	vars := make(map[string]string)
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, config.SecretEnvPrefix) {

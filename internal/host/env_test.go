@@ -94,6 +94,10 @@ func TestSecretsComeFromTheEnvironmentOrFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
+	cfg.Secrets.Dir = filepath.Join(dir, "missing")
+	if _, err := newHost(cfg, []string{"EXTHOST_SECRET_VAULT_APP_API_KEY=from-somewhere"}); err == nil || !strings.Contains(err.Error(), "secrets.dir") {
+		t.Fatalf("New with a secrets.dir that is not there = %v", err)
+	}
 	cfg.Secrets.Dir = dir
 	fromFile, err := newHost(cfg, nil)
 	if err != nil {
@@ -105,6 +109,19 @@ func TestSecretsComeFromTheEnvironmentOrFiles(t *testing.T) {
 	body := postCall(t, srv.URL+"/v1/extensions/vault-app/call", `{"user_id":"u","function":"has_key"}`)
 	if !strings.Contains(body, `"set":true`) {
 		t.Fatalf("has_key = %s", body)
+	}
+}
+
+// Two secrets read from one variable (app aa-bb's c and app aa's bb_c) are
+// refused at start-up.
+func TestSecretVariablesCannotCollide(t *testing.T) {
+	one, _ := testkit.NewApp("aa-bb", "One app.")
+	runtime.DeclareSecret(one, "c", false)
+	two, _ := testkit.NewApp("aa", "Another app.")
+	runtime.DeclareSecret(two, "bb_c", false)
+	_, err := host.New(config.Default(), host.Options{Extensions: []*runtime.Extension{one, two}, Logger: zap.NewNop()})
+	if err == nil || !strings.Contains(err.Error(), "EXTHOST_SECRET_AA_BB_C") {
+		t.Fatalf("New = %v, want the collision named", err)
 	}
 }
 

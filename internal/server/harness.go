@@ -122,7 +122,7 @@ func (s *Server) routeHarness(e *echo.Echo, h Harness) {
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil || req.App == "" || req.UserID == "" || req.Collection == "" || req.ID == "" {
+		if err := dec.Decode(&req); err != nil || dec.More() || req.App == "" || req.UserID == "" || req.Collection == "" || req.ID == "" {
 			return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest,
 				"The body must be {\"app\", \"user_id\", \"collection\", \"id\", \"data\": {…}}.")
 		}
