@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,11 +161,25 @@ func (d memoryDoc) copy() Record {
 func (d memoryDoc) matches(where []Filter) bool {
 	for _, f := range where {
 		v, ok := d.fields[f.Field]
-		if !ok || compareValues(parseValue(v), parseValue(f.Value)) != 0 {
+		if !ok || !equalValues(v, f.Value) {
 			return false
 		}
 	}
 	return true
+}
+
+// equalValues reports whether two JSON scalars are equal as Postgres's
+// jsonb containment finds them: numbers by their exact value (not as
+// float64, which would make 2^53 and 2^53+1 one number), the rest as
+// ordering compares them.
+func equalValues(a, b json.RawMessage) bool {
+	va, vb := parseValue(a), parseValue(b)
+	if va.rank == 2 && vb.rank == 2 {
+		ra, okA := new(big.Rat).SetString(string(bytes.TrimSpace(a)))
+		rb, okB := new(big.Rat).SetString(string(bytes.TrimSpace(b)))
+		return okA && okB && ra.Cmp(rb) == 0
+	}
+	return compareValues(va, vb) == 0
 }
 
 func (d memoryDoc) position(field string) Position {

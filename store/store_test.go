@@ -417,3 +417,19 @@ func TestPagesFollowPositionsNotOffsets(t *testing.T) {
 		}
 	})
 }
+
+// Numbers filter by their exact value on both backends: 2^53 and 2^53+1
+// are two numbers, though float64 cannot tell them apart.
+func TestNumbersFilterExactly(t *testing.T) {
+	forEachBackend(t, store.Options{}, func(t *testing.T, f *fixture) {
+		ctx, c := context.Background(), f.client("mail-client", "ann")
+		if _, err := f.accounts.CreateWithID(ctx, c, "big", account{Unread: 1 << 53}); err != nil {
+			t.Fatal(err)
+		}
+		for filter, want := range map[int]int{1 << 53: 1, 1<<53 + 1: 0} {
+			if n, err := f.accounts.Count(ctx, c, map[string]any{"unread": filter}); err != nil || n != want {
+				t.Errorf("Count(unread = %d) = %d, %v; want %d", filter, n, err, want)
+			}
+		}
+	})
+}
