@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,19 +47,14 @@ func (s *Store) Seed(ctx context.Context, app, user, collection, id string, data
 	switch {
 	case !collectionNamePattern.MatchString(collection):
 		return Stored{}, invalid("collection name must match %s", collectionNamePattern)
-	case !idPattern.MatchString(id):
-		return Stored{}, invalid("document id must match %s", idPattern)
-	case len(data) == 0 || !json.Valid(data) || data[0] != '{' || bytes.Contains(data, []byte(`\u0000`)):
+	case len(data) == 0 || !json.Valid(data) || data[0] != '{':
 		return Stored{}, invalid("data must be a JSON object")
-	case len(data) > s.maxBytes:
-		return Stored{}, &LimitError{Collection: collection, Bytes: len(data), Limit: s.maxBytes}
 	}
-	etag, err := Etag(data)
+	r, err := s.newRecord(collection, id, data)
 	if err != nil {
-		return Stored{}, invalid("data does not encode")
+		return Stored{}, err
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	r, err := s.backend.Put(ctx, Scope{App: app, User: user, Collection: collection}, Record{ID: id, Data: data, Etag: etag, CreatedAt: now, UpdatedAt: now}, "", s.maxDocs)
+	r, err = s.backend.Put(ctx, Scope{App: app, User: user, Collection: collection}, r, "", s.maxDocs)
 	switch {
 	case errors.Is(err, errFull):
 		return Stored{}, &LimitError{Collection: collection, Limit: s.maxDocs}

@@ -183,12 +183,12 @@ func equalValues(a, b json.RawMessage) bool {
 }
 
 func (d memoryDoc) position(field string) Position {
-	return PositionOf(Record{ID: d.ID, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}, field, d.fields[field])
+	return positionOf(Record{ID: d.ID, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}, field, d.fields[field])
 }
 
-// PositionOf returns the position of r in the order of field, given the
+// positionOf returns the position of r in the order of field, given the
 // field's raw value (for a data field).
-func PositionOf(r Record, field string, raw json.RawMessage) Position {
+func positionOf(r Record, field string, raw json.RawMessage) Position {
 	switch field {
 	case "id":
 		return Position{ID: r.ID}

@@ -244,7 +244,13 @@ func (p *Postgres) Query(ctx context.Context, s Scope, sel Selection) ([]Record,
 	}
 	// The position of a document (see Position), as Memory computes it:
 	// for a data field its kind's rank, its number, its text, then its id.
-	var keys, at []string
+	// at holds the position's value and SQL type of each key.
+	type value struct {
+		v    any
+		cast string
+	}
+	var keys []string
+	var at []value
 	var pos Position
 	if sel.After != nil {
 		pos = *sel.After
@@ -253,23 +259,23 @@ func (p *Postgres) Query(ctx context.Context, s Scope, sel Selection) ([]Record,
 	case "id":
 	case "created_at", "updated_at":
 		keys = append(keys, sel.Order.Field)
-		at = append(at, param(pos.Time, "timestamptz"))
+		at = append(at, value{pos.Time, "timestamptz"})
 	default:
 		f := param(sel.Order.Field, "text")
 		keys = append(keys,
 			`CASE jsonb_typeof(data->`+f+`) WHEN 'string' THEN 1 WHEN 'number' THEN 2 WHEN 'boolean' THEN 3 WHEN 'array' THEN 4 WHEN 'object' THEN 5 ELSE 0 END`,
 			`coalesce(CASE WHEN jsonb_typeof(data->`+f+`) = 'number' THEN (data->>`+f+`)::float8 END, 0)`,
 			`coalesce(CASE WHEN jsonb_typeof(data->`+f+`) <> 'number' THEN data->>`+f+` END, '') COLLATE "C"`)
-		at = append(at, param(pos.Rank, "int"), param(pos.Num, "float8"), param(pos.Text, "text"))
+		at = append(at, value{pos.Rank, "int"}, value{pos.Num, "float8"}, value{pos.Text, "text"})
 	}
 	keys = append(keys, "id")
-	at = append(at, param(pos.ID, "text"))
+	at = append(at, value{pos.ID, "text"})
 	if sel.After != nil {
-		clause += ` AND (` + strings.Join(keys, ", ") + `)` + after + `(` + strings.Join(at, ", ") + `)`
-	} else {
-		// The first page: the position's parameters, appended last, go
-		// unused (the field's, appended before them, stays).
-		args = args[:len(args)-len(at)]
+		placeholders := make([]string, len(at))
+		for i, a := range at {
+			placeholders[i] = param(a.v, a.cast)
+		}
+		clause += ` AND (` + strings.Join(keys, ", ") + `)` + after + `(` + strings.Join(placeholders, ", ") + `)`
 	}
 	order := make([]string, len(keys))
 	for i, k := range keys {

@@ -181,28 +181,41 @@ func (c *Client) update(ctx context.Context, collection, id string, v any, ifMat
 
 // encodeRecord encodes v as the record of a write.
 func (c *Client) encodeRecord(collection, id string, v any) (Record, error) {
-	if !idPattern.MatchString(id) {
-		return Record{}, invalid("document id must match %s", idPattern)
-	}
 	data, err := jsonx.Marshal(v)
 	if err != nil {
 		return Record{}, invalid("document does not encode: %v", err)
 	}
-	if bytes.Contains(data, []byte(`\u0000`)) {
-		return Record{}, ErrUnstorable
-	}
-	if len(data) > c.store.maxBytes {
+	r, err := c.store.newRecord(collection, id, data)
+	var limit *LimitError
+	if errors.As(err, &limit) {
 		c.record("write", collection, time.Now(), "limit")
-		return Record{}, &LimitError{Collection: collection, Bytes: len(data), Limit: c.store.maxBytes}
+	}
+	return r, err
+}
+
+// newRecord is the record of a write of data, a JSON object, under id,
+// checked against what every backend can keep and the size limit.
+func (s *Store) newRecord(collection, id string, data []byte) (Record, error) {
+	switch {
+	case !idPattern.MatchString(id):
+		return Record{}, invalid("document id must match %s", idPattern)
+	case holdsNUL(data):
+		return Record{}, ErrUnstorable
+	case len(data) > s.maxBytes:
+		return Record{}, &LimitError{Collection: collection, Bytes: len(data), Limit: s.maxBytes}
 	}
 	etag, err := Etag(data)
 	if err != nil {
 		return Record{}, invalid("document does not encode: %v", err)
 	}
 	// Postgres keeps microseconds: so does every backend.
-	now := c.store.now().UTC().Truncate(time.Microsecond)
+	now := s.now().UTC().Truncate(time.Microsecond)
 	return Record{ID: id, Data: data, Etag: etag, CreatedAt: now, UpdatedAt: now}, nil
 }
+
+// holdsNUL reports whether JSON holds U+0000, which PostgreSQL's jsonb
+// cannot keep.
+func holdsNUL(json []byte) bool { return bytes.Contains(json, []byte(`\u0000`)) }
 
 func (c *Client) get(ctx context.Context, collection, id string) (Record, bool, error) {
 	if !idPattern.MatchString(id) {
@@ -270,7 +283,7 @@ func (c *Client) query(ctx context.Context, collection string, q Query) ([]Recor
 	last := rs[limit-1]
 	var fields map[string]json.RawMessage
 	_ = json.Unmarshal(last.Data, &fields)
-	return rs[:limit], cursorFor(PositionOf(last, order, fields[order]), tag), true, nil
+	return rs[:limit], cursorFor(positionOf(last, order, fields[order]), tag), true, nil
 }
 
 func (c *Client) count(ctx context.Context, collection string, where map[string]any) (int, error) {
@@ -298,7 +311,7 @@ func filters(where map[string]any) ([]Filter, error) {
 		switch {
 		case err != nil || (len(raw) > 0 && (raw[0] == '{' || raw[0] == '[')):
 			return nil, invalid("filter %s: the value must be a string, number, boolean or null", field)
-		case bytes.Contains(raw, []byte(`\u0000`)):
+		case holdsNUL(raw):
 			return nil, ErrUnstorable
 		}
 		fs = append(fs, Filter{Field: field, Value: raw})

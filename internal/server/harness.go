@@ -202,7 +202,7 @@ func storeUser(c echo.Context) (string, *rejection) {
 func (s *Server) storeFailed(c echo.Context, err error) error {
 	var limit *store.LimitError
 	switch {
-	case errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrUnstorable):
 		return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, "Not a document of a declared collection: check app, collection, id and that data is an object.")
 	case errors.As(err, &limit):
 		return s.reject(c, http.StatusBadRequest, runtime.CodeStoreLimit, "The document is over a store limit.")

@@ -5,6 +5,8 @@ package testkit
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +24,18 @@ type TB interface {
 	Cleanup(func())
 	Fatalf(format string, args ...any)
 	Skipf(format string, args ...any)
+}
+
+// Missing ends a test whose service is missing: a failure under CI=true,
+// where every service must be there, and elsewhere a skip that says why
+// and how to provide it (hint).
+func Missing(t TB, service, hint, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true: %s", service, msg)
+	}
+	t.Skipf("skipping: %s (%s; under CI=true this fails)", msg, hint)
 }
 
 // WaitFor polls cond every 10 ms until it holds, failing t with what after
