@@ -9,21 +9,12 @@ import (
 	"hash"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/maypok86/otter/v2"
+	"github.com/imperalcloud/exthost/internal/replay"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
-
-// LocalReplayCapacity bounds the in-process replay set. Past it, the oldest
-// or least used jtis may be forgotten before they expire.
-const LocalReplayCapacity = 1_000_000
-
-// maxLocalTTL caps an entry's lifetime in the in-process set, so that the
-// clock plus it cannot overflow.
-const maxLocalTTL = 100 * 365 * 24 * time.Hour
 
 // Options configures a Verifier.
 type Options struct {
@@ -54,14 +45,9 @@ type Observer interface {
 
 // Verifier verifies call tokens. It is safe for concurrent use.
 type Verifier struct {
-	macs      []*sync.Pool // of hash.Hash: HMAC-SHA256 keyed with each secret, in order
-	rdb       redis.UniversalClient
-	now       func() time.Time
-	log       *zap.Logger
-	observer  Observer
-	local     *otter.Cache[string, time.Duration]
-	localUsed atomic.Bool // a jti was ever claimed locally while Redis is configured
-	redisDown atomic.Bool
+	macs    []*sync.Pool // of hash.Hash: HMAC-SHA256 keyed with each secret, in order
+	now     func() time.Time
+	replays *replay.Set
 }
 
 // NewVerifier returns a Verifier, or an error if the options are unusable.
@@ -69,12 +55,7 @@ func NewVerifier(opts Options) (*Verifier, error) {
 	if len(opts.Secrets) == 0 {
 		return nil, errors.New("calltoken: no secret configured")
 	}
-	v := &Verifier{
-		rdb:      opts.Redis,
-		now:      opts.Now,
-		log:      opts.Logger,
-		observer: opts.Observer,
-	}
+	v := &Verifier{now: opts.Now}
 	for i, s := range opts.Secrets {
 		if s == "" {
 			return nil, fmt.Errorf("calltoken: secret %d is empty", i)
@@ -85,32 +66,22 @@ func NewVerifier(opts Options) (*Verifier, error) {
 	if v.now == nil {
 		v.now = time.Now
 	}
-	if v.log == nil {
-		v.log = zap.NewNop()
+	var fallback func()
+	if opts.Observer != nil {
+		fallback = opts.Observer.ReplayFallback
 	}
-	local, err := otter.New(&otter.Options[string, time.Duration]{
-		MaximumSize: LocalReplayCapacity,
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, time.Duration]) time.Duration {
-			return e.Value
-		}),
-		Clock: clock{v.now},
+	replays, err := replay.New(replay.Options{
+		Redis: opts.Redis, Prefix: ReplayKeyPrefix, Name: "call token", Now: v.now, Logger: opts.Logger, Fallback: fallback,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("calltoken: local replay set: %w", err)
+		return nil, fmt.Errorf("calltoken: %w", err)
 	}
-	v.local = local
+	v.replays = replays
 	return v, nil
 }
 
-// clock is the Verifier's clock for otter. Without ticks the set has no
-// periodic clean-up goroutine; expired entries go at its writes.
-type clock struct{ now func() time.Time }
-
-func (c clock) NowNano() int64                      { return c.now().UnixNano() }
-func (c clock) Tick(time.Duration) <-chan time.Time { return nil }
-
 // Close releases the Verifier's resources. It does not close Options.Redis.
-func (v *Verifier) Close() { v.local.StopAllGoroutines() }
+func (v *Verifier) Close() { v.replays.Close() }
 
 // Verify verifies the token of a chat-function call for app appID and user
 // userID, in the SDK's order (verify_call_token with tool_type chat_fn):
@@ -171,7 +142,7 @@ func (v *Verifier) verifyCommon(ctx context.Context, token string) (Claims, erro
 	if c.Exp <= now { // RFC 7519 4.1.4: equal is expired
 		return Claims{}, unauthorized(ReasonExpired, "")
 	}
-	if !v.claim(ctx, c.Jti, max(1, c.Exp-now)) {
+	if !v.replays.Claim(ctx, c.Jti, time.Duration(max(1, c.Exp-now))*time.Second) {
 		return Claims{}, unauthorized(ReasonReplayed, "")
 	}
 	return c, nil
@@ -191,61 +162,4 @@ func (v *Verifier) signedByOne(payload, sig []byte) bool {
 		}
 	}
 	return false
-}
-
-// claim marks jti used for ttl seconds and reports whether it was unused:
-// SET key 1 EX ttl NX in Redis, as the SDK does, or in the in-process set
-// when there is no Redis or Redis fails. The Redis call is not cut short by
-// the caller's cancellation (the client's own timeouts bound it), so that a
-// client going away is not taken for a Redis outage.
-func (v *Verifier) claim(ctx context.Context, jti string, ttl int64) bool {
-	if v.rdb == nil {
-		return v.claimLocal(jti, ttl)
-	}
-	err := v.rdb.Do(context.WithoutCancel(ctx), "set", ReplayKeyPrefix+jti, "1", "ex", ttl, "nx").Err()
-	switch {
-	case err == nil:
-		v.redisOK()
-		// A jti claimed here during an outage is unknown to Redis.
-		return !v.localUsed.Load() || !v.claimedLocally(jti)
-	case errors.Is(err, redis.Nil):
-		v.redisOK()
-		return false
-	}
-	v.redisFailed(err)
-	v.localUsed.Store(true)
-	if !v.claimLocal(jti, ttl) {
-		return false
-	}
-	if v.observer != nil {
-		v.observer.ReplayFallback()
-	}
-	return true
-}
-
-func (v *Verifier) claimLocal(jti string, ttl int64) bool {
-	d := maxLocalTTL
-	if ttl < int64(maxLocalTTL/time.Second) {
-		d = time.Duration(ttl) * time.Second
-	}
-	_, claimed := v.local.SetIfAbsent(jti, d)
-	return claimed
-}
-
-func (v *Verifier) claimedLocally(jti string) bool {
-	_, ok := v.local.GetIfPresent(jti)
-	return ok
-}
-
-func (v *Verifier) redisFailed(err error) {
-	if v.redisDown.CompareAndSwap(false, true) {
-		v.log.Warn("call token replay store (redis) failing; claiming jtis in this process until it recovers",
-			zap.Error(err))
-	}
-}
-
-func (v *Verifier) redisOK() {
-	if v.redisDown.Load() && v.redisDown.CompareAndSwap(true, false) {
-		v.log.Info("call token replay store (redis) recovered")
-	}
 }

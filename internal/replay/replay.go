@@ -1,0 +1,145 @@
+// Package replay remembers single-use ids (a call token's jti, a
+// confirmation token's id) until they expire: shared by the replicas
+// through Redis, and kept in this process while Redis fails, so that an
+// outage neither takes calls down nor lets a replay through on the same
+// replica.
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// LocalCapacity bounds the in-process set. Past it, the oldest or least
+// used ids may be forgotten before they expire.
+const LocalCapacity = 1_000_000
+
+// maxLocalTTL caps an entry's lifetime in the in-process set, so that the
+// clock plus it cannot overflow.
+const maxLocalTTL = 100 * 365 * 24 * time.Hour
+
+// Options configures a Set.
+type Options struct {
+	// Redis is the store shared by the replicas. Nil: the in-process set
+	// only, which protects one replica.
+	Redis redis.UniversalClient
+	// Prefix starts the Redis key of every id.
+	Prefix string
+	// Name says whose ids they are in log lines ("call token").
+	Name string
+	// Now is the in-process set's clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives the Redis failing/recovered transitions, once per
+	// incident. Default: no logging.
+	Logger *zap.Logger
+	// Fallback, when set, is called for each id claimed in the in-process
+	// set because Redis failed.
+	Fallback func()
+}
+
+// Set is a set of claimed ids. It is safe for concurrent use.
+type Set struct {
+	opts      Options
+	local     *otter.Cache[string, time.Duration]
+	localUsed atomic.Bool // an id was ever claimed locally while Redis is configured
+	redisDown atomic.Bool
+}
+
+// New returns an empty Set.
+func New(opts Options) (*Set, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Name == "" {
+		opts.Name = "id"
+	}
+	local, err := otter.New(&otter.Options[string, time.Duration]{
+		MaximumSize: LocalCapacity,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, time.Duration]) time.Duration {
+			return e.Value
+		}),
+		Clock: clock{opts.Now},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay: in-process set: %w", err)
+	}
+	return &Set{opts: opts, local: local}, nil
+}
+
+// clock is the Set's clock for otter. Without ticks the set has no
+// periodic clean-up goroutine; expired entries go at its writes.
+type clock struct{ now func() time.Time }
+
+func (c clock) NowNano() int64                      { return c.now().UnixNano() }
+func (c clock) Tick(time.Duration) <-chan time.Time { return nil }
+
+// Close releases the Set's resources. It does not close Options.Redis.
+func (s *Set) Close() { s.local.StopAllGoroutines() }
+
+// Claim marks id used for ttl (whole seconds, at least one) and reports
+// whether it was unused: SET key 1 EX ttl NX in Redis, or in the
+// in-process set when there is no Redis or Redis fails. The Redis call is
+// not cut short by the caller's cancellation (the client's own timeouts
+// bound it), so that a client going away is not taken for an outage.
+func (s *Set) Claim(ctx context.Context, id string, ttl time.Duration) bool {
+	secs := max(1, int64(ttl/time.Second))
+	if s.opts.Redis == nil {
+		return s.claimLocal(id, secs)
+	}
+	err := s.opts.Redis.Do(context.WithoutCancel(ctx), "set", s.opts.Prefix+id, "1", "ex", secs, "nx").Err()
+	switch {
+	case err == nil:
+		s.redisOK()
+		// An id claimed here during an outage is unknown to Redis.
+		return !s.localUsed.Load() || !s.claimedLocally(id)
+	case errors.Is(err, redis.Nil):
+		s.redisOK()
+		return false
+	}
+	s.redisFailed(err)
+	s.localUsed.Store(true)
+	if !s.claimLocal(id, secs) {
+		return false
+	}
+	if s.opts.Fallback != nil {
+		s.opts.Fallback()
+	}
+	return true
+}
+
+func (s *Set) claimLocal(id string, secs int64) bool {
+	d := maxLocalTTL
+	if secs < int64(maxLocalTTL/time.Second) {
+		d = time.Duration(secs) * time.Second
+	}
+	_, claimed := s.local.SetIfAbsent(id, d)
+	return claimed
+}
+
+func (s *Set) claimedLocally(id string) bool {
+	_, ok := s.local.GetIfPresent(id)
+	return ok
+}
+
+func (s *Set) redisFailed(err error) {
+	if s.redisDown.CompareAndSwap(false, true) {
+		s.opts.Logger.Warn(s.opts.Name+" replay store (redis) failing; claiming in this process until it recovers",
+			zap.Error(err))
+	}
+}
+
+func (s *Set) redisOK() {
+	if s.redisDown.Load() && s.redisDown.CompareAndSwap(true, false) {
+		s.opts.Logger.Info(s.opts.Name + " replay store (redis) recovered")
+	}
+}
