@@ -6,6 +6,26 @@
 //	GET  /v1/unread?user_id                                → {"unread", "accounts"}
 //	POST /v1/messages/archive    {"user_id", "account_id", "message_ids"}          → {"archived"}
 //	POST /v1/messages/mark_read  {"user_id", "account_id", "message_ids", "read"}  → {"updated"}
+//	GET  /v1/search?user_id&account_id&q[&limit][&folder][&oldest_first]  → {"results", "total"}
+//	POST /v1/messages/batch           {"user_id", "account_id", "ids", "ops", "from_folder"}  → {"succeeded", "total", "failed"}
+//	POST /v1/messages/batch-by-query  {"user_id", "account_id", "q", "ops", "max", "from_folder"}  → {"succeeded", "total", "failed", "matched"}
+//
+// Search answers the first limit (1 to 200, default 50) messages that match
+// q, newest first unless oldest_first, in every folder unless folder (or an
+// in: term) names one; total counts every match, not just the page. The
+// grammar (query.go) is space-separated, case-insensitive terms that must
+// all match: from:, subject:, is:unread, is:read, is:starred, in:<folder>,
+// newer_than:<N>d, older_than:<N>d (counted back from the mailboxes' clock,
+// 2026-11-26T09:00:00Z) and free words.
+//
+// A batch applies exactly one op — "archive" (move to the archive),
+// "delete" (move to the trash), "read", "unread" or "purge" (remove for
+// good) — to up to 200 ids, or by query to the newest max (1 to 1000,
+// default 1000) messages that match q; matched counts every match. The op
+// is limited to the folder from_folder when given, and purge to the trash
+// when it is not. The ids it was not applied to are listed in failed, with
+// "not_found" (no such message in this mailbox) or "not_in_folder"; total
+// counts the distinct ids given, or the messages the query picked.
 //
 // Every (user_id, account_id) pair has a mailbox, generated on first use
 // from a hash of the two ids, so the same ids give the same mailbox in every
@@ -146,6 +166,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handle = s.archive
 	case "/v1/messages/mark_read":
 		handle = s.markRead
+	case "/v1/search":
+		handle, method = s.search, http.MethodGet
+	case "/v1/messages/batch":
+		handle = s.batch
+	case "/v1/messages/batch-by-query":
+		handle = s.batchByQuery
 	default:
 		writeError(w, http.StatusNotFound, codeNotFound, "no endpoint "+r.URL.Path)
 		return
