@@ -15,6 +15,7 @@ package ctx
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -73,6 +74,10 @@ type Setup struct {
 	Config any
 	// Secrets are the extension's declared secrets that are set.
 	Secrets map[string]string
+	// Progress records a background task's progress; nil outside a task.
+	Progress func(percent float64, message string) error
+	// Notifier sends notifications; nil sends none.
+	Notifier Notifier
 	// Clock is the host's time source; nil means time.Now.
 	Clock func() time.Time
 	// Logger is the host's logger; the call's own, with the call's
@@ -168,6 +173,39 @@ func (c *Call) Secret(name string) (string, bool) {
 
 // Store returns the caller's document store client for this extension.
 func (c *Call) Store() *store.Client { return c.setup.Store }
+
+// Progress reports how far a background task has come: percent from 0 to
+// 100 (clamped) and a message, the SDK's ctx.progress. It returns an error
+// once the task has been cancelled or has passed its deadline, so that a
+// loop can stop at its next report; outside a task it records nothing and
+// returns the call's Err.
+func (c *Call) Progress(percent float64, message string) error {
+	if c.setup.Progress == nil {
+		return c.Err()
+	}
+	return c.setup.Progress(percent, message)
+}
+
+// ErrNotificationsOff is Notify's answer on a host that sends none.
+var ErrNotificationsOff = errors.New("ctx: this host sends no notifications")
+
+// Notify tells the caller something happened, the SDK's ctx.notify: the
+// message and data (which must encode as a JSON object; nil is {}) go out
+// as a notification envelope from this extension. A notification over
+// the user's rate limit is dropped, and Notify says so with an error a
+// handler may ignore: a notification is never worth failing a call for.
+func (c *Call) Notify(message string, data any) error {
+	if c.setup.Notifier == nil {
+		return ErrNotificationsOff
+	}
+	return c.setup.Notifier.Notify(c, message, data)
+}
+
+// Notifier sends the notifications of calls: the host's. It reads the
+// sender and recipient from the call.
+type Notifier interface {
+	Notify(c *Call, message string, data any) error
+}
 
 // Now returns the current time on the host's clock.
 func (c *Call) Now() time.Time {

@@ -54,9 +54,10 @@ func Data[T any](t TB, r Result) T {
 type CallOption func(*callSettings)
 
 type callSettings struct {
-	user      ctx.User
-	requestID string
-	token     *string
+	user         ctx.User
+	requestID    string
+	token        *string
+	confirmation string
 }
 
 // As makes the call on behalf of user rather than the host's default user;
@@ -83,6 +84,32 @@ func RequestID(id string) CallOption { return func(s *callSettings) { s.requestI
 // CallHTTP on a host with call tokens.
 func WithToken(token string) CallOption { return func(s *callSettings) { s.token = &token } }
 
+// Confirming sends the confirmation token of an earlier answer
+// (Result.Confirmation), as a client does once the user has confirmed.
+func Confirming(token string) CallOption { return func(s *callSettings) { s.confirmation = token } }
+
+// Confirmation is what a CONFIRMATION_REQUIRED answer asks to confirm.
+type Confirmation = dispatch.Confirmation
+
+// Confirmation returns what the answer asks the user to confirm, and
+// whether it does.
+func (r Result) Confirmation() (Confirmation, bool) {
+	var data dispatch.ConfirmationData
+	if r.ErrorCode != runtime.CodeConfirmationRequired || json.Unmarshal(r.Data, &data) != nil {
+		return Confirmation{}, false
+	}
+	return data.Confirmation, true
+}
+
+// TaskID returns the id of the background task the answer started, if any.
+func (r Result) TaskID() (string, bool) {
+	var data runtime.TaskStarted
+	if !r.OK() || json.Unmarshal(r.Data, &data) != nil || !data.Background || data.TaskID == "" {
+		return "", false
+	}
+	return data.TaskID, true
+}
+
 func (h *Host) settings(opts []CallOption) callSettings {
 	s := callSettings{user: h.user}
 	for _, opt := range opts {
@@ -99,6 +126,7 @@ func (h *Host) Call(app, function string, params any, opts ...CallOption) Result
 	s := h.settings(opts)
 	raw, _, tr := h.host.Dispatcher().Call(context.Background(), dispatch.Request{
 		AppID: app, Function: function, Params: h.encode(params), User: s.user, RequestID: s.requestID,
+		ConfirmationToken: s.confirmation,
 	}, nil)
 	h.checkShared(app)
 	out := h.decode(raw)
@@ -112,10 +140,14 @@ func (h *Host) Call(app, function string, params any, opts ...CallOption) Result
 func (h *Host) CallHTTP(app, function string, params any, opts ...CallOption) Result {
 	h.t.Helper()
 	s := h.settings(opts)
-	body, err := json.Marshal(map[string]any{
+	envelope := map[string]any{
 		"user_id": s.user.ImperalID, "tenant_id": s.user.TenantID, "email": s.user.Email, "role": s.user.Role,
 		"scopes": s.user.Scopes, "function": function, "params": h.encode(params),
-	})
+	}
+	if s.confirmation != "" {
+		envelope["confirmation_token"] = s.confirmation
+	}
+	body, err := json.Marshal(envelope)
 	if err != nil {
 		h.t.Fatalf("hosttest: %v", err)
 	}

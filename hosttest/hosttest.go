@@ -103,6 +103,15 @@ type Options struct {
 	Start time.Time
 	// CallTimeout is every call's deadline. Default 10s.
 	CallTimeout time.Duration
+	// MaxTasks bounds the background tasks running at once. Default 64.
+	MaxTasks int
+	// TaskTimeout is the deadline of background tasks (of long-running
+	// functions too). Default 180s, and 1800s for long-running ones.
+	TaskTimeout time.Duration
+	// NotificationsPerMinute and NotificationBurst set each user's
+	// notification rate. Default 30 a minute, 10 at once.
+	NotificationsPerMinute float64
+	NotificationBurst      int
 }
 
 // Host is an extension host running for one test.
@@ -146,6 +155,18 @@ func New(t TB, opts Options) *Host {
 	cfg.Log.Level, cfg.Log.SampleSuccess = "debug", config.Sampling{}
 	if opts.CallTimeout > 0 {
 		cfg.Limits.CallTimeout = opts.CallTimeout
+	}
+	if opts.MaxTasks > 0 {
+		cfg.Tasks.MaxRunning = opts.MaxTasks
+	}
+	if opts.TaskTimeout > 0 {
+		cfg.Tasks.Timeout, cfg.Tasks.LongTimeout = opts.TaskTimeout, opts.TaskTimeout
+	}
+	if opts.NotificationsPerMinute > 0 {
+		cfg.Notifications.PerMinute = opts.NotificationsPerMinute
+	}
+	if opts.NotificationBurst > 0 {
+		cfg.Notifications.Burst = opts.NotificationBurst
 	}
 	cfg.Services = make(map[string]string, len(opts.Upstreams))
 	for name := range opts.Upstreams {

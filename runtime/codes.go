@@ -24,6 +24,8 @@ const (
 	CodeStoreConflict          = "STORE_CONFLICT"
 	CodeStoreLimit             = "STORE_LIMIT"
 	CodeStoreUnavailable       = "STORE_UNAVAILABLE"
+	CodeConfirmationRequired   = "CONFIRMATION_REQUIRED"
+	CodeConfirmationInvalid    = "CONFIRMATION_INVALID"
 	CodeBadRequest             = "BAD_REQUEST"
 	CodeUnauthenticated        = "UNAUTHENTICATED"
 	CodePayloadTooLarge        = "PAYLOAD_TOO_LARGE"

@@ -82,6 +82,19 @@ type Function[P, D any] struct {
 	// IDProjection names the parameter carrying the target's id in chains;
 	// it must be one of P's fields.
 	IDProjection string
+	// Confirmation says whether a call runs only once the user has
+	// confirmed it; the zero value asks for destructive functions.
+	Confirmation Confirmation
+	// ConfirmSummary says what a call would do, for the user to confirm;
+	// nil says "<Name> will run once you confirm.". It sees the call's
+	// converted parameters.
+	ConfirmSummary func(params P) string
+	// Background says the function answers by starting a task
+	// (StartTask); the manifest declares it.
+	Background bool
+	// LongRunning gives its tasks 1800 s instead of 180 s; it implies
+	// Background.
+	LongRunning bool
 	// Defaults holds the values of parameters a call leaves out. It may set
 	// only scalar fields; they also become the schema's "default"s.
 	Defaults P
@@ -99,11 +112,29 @@ type FunctionInfo struct {
 	IDProjection string
 	// ChatTool is the owning chat tool's name.
 	ChatTool string
+	// ConfirmationRequired says calls run only once confirmed.
+	ConfirmationRequired bool
+	// Background and LongRunning say the function answers by starting a
+	// task, and whether that task has the long deadline.
+	Background, LongRunning bool
 	// ParamsSchema is the JSON Schema of the parameters.
 	ParamsSchema json.RawMessage
 	// ReturnSchema is the JSON Schema of the result data.
 	ReturnSchema json.RawMessage
 }
+
+// Confirmation is a function's confirmation policy (DESIGN §13).
+type Confirmation uint8
+
+// The confirmation policies.
+const (
+	// ConfirmIfDestructive asks for confirmation of destructive functions.
+	ConfirmIfDestructive Confirmation = iota
+	// ConfirmAlways asks for confirmation of every call.
+	ConfirmAlways
+	// ConfirmNever runs every call unconfirmed, destructive or not.
+	ConfirmNever
+)
 
 // Func is a declared function with its types erased, as AddFunction
 // returns it and a host runs it.
@@ -113,7 +144,16 @@ type Func struct {
 }
 
 // Bound is one call of a function with its parameters bound, ready to run.
-type Bound func(c *ctx.Call) (Result, error)
+type Bound struct {
+	run     func(c *ctx.Call) (Result, error)
+	summary func() string
+}
+
+// Run runs the call.
+func (b Bound) Run(c *ctx.Call) (Result, error) { return b.run(c) }
+
+// ConfirmSummary says what the call would do, for the user to confirm.
+func (b Bound) ConfirmSummary() string { return b.summary() }
 
 // Name returns the function's name.
 func (f *Func) Name() string { return f.info.Name }
@@ -184,6 +224,10 @@ func AddFunction[P, D any](tool *ChatTool, fn Function[P, D]) *Func {
 	if fn.ActionType != Read && fn.ActionType != Write && fn.ActionType != Destructive {
 		fail("action type %q is not read, write or destructive", fn.ActionType)
 	}
+	if fn.Confirmation > ConfirmNever {
+		fail("confirmation policy %d is not one of the runtime's", fn.Confirmation)
+	}
+	confirm := fn.Confirmation == ConfirmAlways || (fn.Confirmation == ConfirmIfDestructive && fn.ActionType == Destructive)
 	for _, effect := range fn.Effects {
 		if err := checkEffect(effect); err != nil {
 			fail("%v", err)
@@ -206,7 +250,11 @@ func AddFunction[P, D any](tool *ChatTool, fn Function[P, D]) *Func {
 			fail("%v", err)
 		}
 	}
-	handler, name := fn.Handler, fn.Name
+	handler, name, describe := fn.Handler, fn.Name, fn.ConfirmSummary
+	if describe == nil {
+		describe = func(P) string { return name + " will run once you confirm." }
+	}
+	background := fn.Background || fn.LongRunning
 	f := &Func{
 		info: FunctionInfo{
 			Name:         fn.Name,
@@ -218,20 +266,32 @@ func AddFunction[P, D any](tool *ChatTool, fn Function[P, D]) *Func {
 			ChatTool:     tool.name,
 			ParamsSchema: schema.JSON(),
 			ReturnSchema: returns,
+
+			ConfirmationRequired: confirm,
+			Background:           background,
+			LongRunning:          fn.LongRunning,
 		},
 		bind: func(raw []byte) (Bound, []string, error) {
 			p, ignored, err := schema.Decode(raw)
 			if err != nil {
-				return nil, ignored, err
+				return Bound{}, ignored, err
 			}
-			return func(c *ctx.Call) (Result, error) {
+			b := Bound{run: func(c *ctx.Call) (Result, error) {
 				res, err := handler(c, p)
-				if err == nil && res.Status == StatusSuccess && !carries[D](res.Data) {
+				switch {
+				case err != nil || res.Status != StatusSuccess:
+				case res.task != nil && !background:
+					return Result{}, fmt.Errorf("runtime: function %s: started a task without declaring Background: %w", name, panics.ErrBug)
+				case res.task == nil && !carries[D](res.Data):
 					return Result{}, fmt.Errorf("runtime: function %s: success data is %T, declared %s: %w",
 						name, res.Data, dataType, panics.ErrBug)
 				}
 				return res, err
-			}, ignored, nil
+			}}
+			if confirm {
+				b.summary = func() string { return describe(p) }
+			}
+			return b, ignored, nil
 		},
 	}
 	ext.funcs = append(ext.funcs, f)

@@ -37,6 +37,8 @@ type Result struct {
 	// RefreshPanels lists the panels to refresh: nil means all, an empty
 	// non-nil slice none.
 	RefreshPanels []string
+
+	task *Task // the background task StartTask hands the host
 }
 
 // Success returns a success result, as ActionResult.success(data, summary).

@@ -91,6 +91,8 @@ func NewManifest(ext *runtime.Extension) Manifest {
 			ParamsSchema:  f.ParamsSchema,
 			ReturnSchema:  f.ReturnSchema,
 			Event:         f.Event,
+			Background:    f.Background,
+			LongRunning:   f.LongRunning,
 			Scopes:        []string{},
 			OwnerChatTool: f.ChatTool,
 		})

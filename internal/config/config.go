@@ -54,6 +54,13 @@ type Config struct {
 	Services map[string]string `yaml:"services" env:"SERVICES" envKeyValSeparator:"="`
 	// Limits bound what one call and the whole host may use.
 	Limits Limits `yaml:"limits" envPrefix:"LIMITS_"`
+	// Confirmation configures the confirmation gate (DESIGN §13; an
+	// addition).
+	Confirmation Confirmation `yaml:"confirmation" envPrefix:"CONFIRMATION_"`
+	// Tasks configures background tasks (DESIGN §13; an addition).
+	Tasks Tasks `yaml:"tasks" envPrefix:"TASKS_"`
+	// Notifications configures ctx notify (DESIGN §13; an addition).
+	Notifications Notifications `yaml:"notifications" envPrefix:"NOTIFICATIONS_"`
 	// Log configures the logs.
 	Log Log `yaml:"log" envPrefix:"LOG_"`
 	// Debug configures the diagnostics listener (an addition).
@@ -178,6 +185,38 @@ type Limits struct {
 	OversizeDiscardTimeout time.Duration `yaml:"oversize_discard_timeout" env:"OVERSIZE_DISCARD_TIMEOUT"`
 }
 
+// Confirmation configures the confirmation gate.
+type Confirmation struct {
+	// TTL is how long a confirmation token is good for.
+	TTL time.Duration `yaml:"ttl" env:"TTL"`
+	// Secrets are the HMAC keys of confirmation tokens, current first.
+	// Empty: derived from auth.secrets in call_token mode, else a random
+	// key of this process (one replica).
+	Secrets []string `yaml:"secrets" env:"SECRETS"`
+}
+
+// Tasks configures background tasks.
+type Tasks struct {
+	// MaxRunning bounds the tasks running at once; past it a call that
+	// starts one answers RATE_LIMITED.
+	MaxRunning int `yaml:"max_running" env:"MAX_RUNNING"`
+	// Timeout and LongTimeout are the deadlines of tasks, the latter for
+	// long_running functions.
+	Timeout     time.Duration `yaml:"timeout" env:"TIMEOUT"`
+	LongTimeout time.Duration `yaml:"long_timeout" env:"LONG_TIMEOUT"`
+	// ResultTTL is how long a finished task's record is kept.
+	ResultTTL time.Duration `yaml:"result_ttl" env:"RESULT_TTL"`
+}
+
+// Notifications configures notifications.
+type Notifications struct {
+	// PerMinute is the rate a user's notifications may keep up; 0 turns
+	// the limit off.
+	PerMinute float64 `yaml:"per_minute" env:"PER_MINUTE"`
+	// Burst is how many may come at once.
+	Burst int `yaml:"burst" env:"BURST"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -237,7 +276,10 @@ func Default() Config {
 			OversizeDiscardBytes:   16 << 20,
 			OversizeDiscardTimeout: 5 * time.Second,
 		},
-		Log: Log{Level: "info", Format: "json", SampleSuccess: Sampling{First: 100, Thereafter: 100}},
+		Log:           Log{Level: "info", Format: "json", SampleSuccess: Sampling{First: 100, Thereafter: 100}},
+		Confirmation:  Confirmation{TTL: 5 * time.Minute},
+		Tasks:         Tasks{MaxRunning: 64, Timeout: 180 * time.Second, LongTimeout: 1800 * time.Second, ResultTTL: 24 * time.Hour},
+		Notifications: Notifications{PerMinute: 30, Burst: 10},
 	}
 }
 
@@ -491,6 +533,24 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: limits.oversize_discard_bytes: must not be negative, got %d", c.Limits.OversizeDiscardBytes)
 	case c.Limits.OversizeDiscardTimeout < 0:
 		return fmt.Errorf("config: limits.oversize_discard_timeout: must not be negative, got %s", c.Limits.OversizeDiscardTimeout)
+	}
+	switch {
+	case c.Confirmation.TTL <= 0:
+		return fmt.Errorf("config: confirmation.ttl: must be positive, got %s", c.Confirmation.TTL)
+	case slices.ContainsFunc(c.Confirmation.Secrets, func(s string) bool { return len(s) < 16 }):
+		return errors.New("config: confirmation.secrets: every secret needs at least 16 bytes")
+	case c.Tasks.MaxRunning <= 0:
+		return fmt.Errorf("config: tasks.max_running: must be positive, got %d", c.Tasks.MaxRunning)
+	case c.Tasks.Timeout <= 0:
+		return fmt.Errorf("config: tasks.timeout: must be positive, got %s", c.Tasks.Timeout)
+	case c.Tasks.LongTimeout < c.Tasks.Timeout:
+		return fmt.Errorf("config: tasks.long_timeout: must be at least tasks.timeout, got %s", c.Tasks.LongTimeout)
+	case c.Tasks.ResultTTL <= 0:
+		return fmt.Errorf("config: tasks.result_ttl: must be positive, got %s", c.Tasks.ResultTTL)
+	case c.Notifications.PerMinute < 0:
+		return fmt.Errorf("config: notifications.per_minute: must not be negative, got %g", c.Notifications.PerMinute)
+	case c.Notifications.PerMinute > 0 && c.Notifications.Burst <= 0:
+		return fmt.Errorf("config: notifications.burst: must be positive with a rate, got %d", c.Notifications.Burst)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		return fmt.Errorf("config: log.level: %q is not debug, info, warn or error", c.Log.Level)

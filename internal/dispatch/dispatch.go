@@ -7,7 +7,9 @@ package dispatch
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -26,9 +28,12 @@ import (
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/internal/confirm"
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/jsonx"
 	"github.com/imperalcloud/exthost/internal/panics"
+	"github.com/imperalcloud/exthost/internal/replay"
+	"github.com/imperalcloud/exthost/internal/tasks"
 	"github.com/imperalcloud/exthost/runtime"
 	"github.com/imperalcloud/exthost/store"
 )
@@ -66,7 +71,29 @@ type Options struct {
 	// Env holds what the host resolved for each extension at start-up, by
 	// app id: its config and secrets. Default: none.
 	Env map[string]Env
+	// Confirmations issues and redeems confirmation tokens. Default: a
+	// gate with a key of its own and an in-process replay set (one
+	// replica).
+	Confirmations *confirm.Gate
+	// Tasks runs background tasks. Default: a pool of its own, in memory.
+	Tasks *tasks.Pool
+	// TaskTimeout and LongTaskTimeout are the deadlines of tasks, the
+	// latter for LongRunning functions. Defaults DefaultTaskTimeout and
+	// DefaultLongTaskTimeout.
+	TaskTimeout, LongTaskTimeout time.Duration
+	// Notifier sends the notifications of calls. Default: none, and
+	// ctx.Call.Notify answers ctx.ErrNotificationsOff.
+	Notifier ctx.Notifier
 }
+
+// The deadlines of background tasks (the SDK's federal caps).
+const (
+	DefaultTaskTimeout     = 180 * time.Second
+	DefaultLongTaskTimeout = 1800 * time.Second
+)
+
+// TaskFinishedEvent is the event type of a task's end.
+const TaskFinishedEvent = "task.finished"
 
 // Env is what an extension's calls see of the host's configuration.
 type Env struct {
@@ -92,6 +119,12 @@ type Dispatcher struct {
 	workers     *workers
 	watchdogs   sync.Pool
 	observers   []Observer
+	confirm     *confirm.Gate
+	tasks       *tasks.Pool
+	taskTimeout time.Duration
+	longTimeout time.Duration
+	notifier    ctx.Notifier
+	closers     []func()
 }
 
 // served is an extension as the dispatcher serves it.
@@ -102,11 +135,13 @@ type served struct {
 
 // Target is a function the dispatcher serves, as Lookup finds it.
 type Target struct {
-	ext    *runtime.Extension
-	env    Env
-	fn     *runtime.Func
-	panels []string
-	event  string
+	ext     *runtime.Extension
+	env     Env
+	fn      *runtime.Func
+	panels  []string
+	event   string
+	confirm bool // calls run only once confirmed
+	long    bool // its tasks have the long deadline
 }
 
 // Extension returns the target's extension.
@@ -129,6 +164,11 @@ func New(opts Options) (*Dispatcher, error) {
 		now:         opts.Now,
 		workers:     newWorkers(),
 		observers:   slices.Clone(opts.Observers),
+		confirm:     opts.Confirmations,
+		tasks:       opts.Tasks,
+		taskTimeout: cmp.Or(opts.TaskTimeout, DefaultTaskTimeout),
+		longTimeout: cmp.Or(opts.LongTaskTimeout, DefaultLongTaskTimeout),
+		notifier:    opts.Notifier,
 	}
 	if d.callTimeout <= 0 {
 		d.callTimeout = DefaultCallTimeout
@@ -155,7 +195,9 @@ func New(opts Options) (*Dispatcher, error) {
 			env.Config, _ = ext.DecodeConfig(nil)
 		}
 		for _, fn := range ext.Functions() {
-			s.funcs[fn.Name()] = &Target{ext: ext, env: env, fn: fn, panels: fn.Panels(), event: fn.Info().Event}
+			info := fn.Info()
+			s.funcs[fn.Name()] = &Target{ext: ext, env: env, fn: fn, panels: fn.Panels(), event: info.Event,
+				confirm: info.ConfirmationRequired, long: info.LongRunning}
 		}
 		d.exts[ext.AppID()] = s
 		d.sorted = append(d.sorted, ext)
@@ -169,6 +211,20 @@ func New(opts Options) (*Dispatcher, error) {
 	}
 	if d.docs == nil {
 		d.docs = store.New(store.Options{Now: opts.Now})
+	}
+	if d.confirm == nil {
+		replays, err := replay.New(replay.Options{Name: "confirmation", Now: opts.Now, Logger: d.log})
+		if err != nil {
+			return nil, fmt.Errorf("dispatch: %w", err)
+		}
+		d.closers = append(d.closers, replays.Close)
+		if d.confirm, err = confirm.New(confirm.Options{Keys: [][]byte{[]byte(crand.Text())}, Replays: replays, Now: opts.Now}); err != nil {
+			return nil, fmt.Errorf("dispatch: %w", err)
+		}
+	}
+	if d.tasks == nil {
+		d.tasks = tasks.NewPool(tasks.Options{Now: opts.Now, Logger: d.log, Finished: d.TaskFinished})
+		d.closers = append(d.closers, func() { _ = d.tasks.Close() })
 	}
 	if d.store == nil {
 		mem, err := cache.NewMemory(cache.MemoryOptions{Now: opts.Now})
@@ -186,6 +242,9 @@ func New(opts Options) (*Dispatcher, error) {
 // owner's to close.
 func (d *Dispatcher) Close() error {
 	d.workers.close()
+	for _, c := range d.closers {
+		c()
+	}
 	if d.ownsStore {
 		return d.store.Close()
 	}
@@ -200,6 +259,9 @@ func (d *Dispatcher) Cache() *cache.Store { return d.store }
 
 // Store returns the dispatcher's document store.
 func (d *Dispatcher) Store() *store.Store { return d.docs }
+
+// Tasks returns the dispatcher's task pool.
+func (d *Dispatcher) Tasks() *tasks.Pool { return d.tasks }
 
 // Lookup finds function of the app appID. An app or function the
 // dispatcher does not serve is a *LookupError. Lookup with an empty
@@ -229,6 +291,9 @@ type Request struct {
 	User ctx.User
 	// RequestID identifies the call; one is generated when empty.
 	RequestID string
+	// ConfirmationToken confirms a call of a function that requires
+	// confirmation: the token its unconfirmed call answered.
+	ConfirmationToken string
 }
 
 // Trace is what happened during one call, for logs, metrics and harnesses.
@@ -360,6 +425,11 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 		tr.Err = err
 		return ErrorResult(err), true
 	}
+	if target.confirm {
+		if res, confirmed := cl.confirmed(parent, target, run); !confirmed {
+			return res, true
+		}
+	}
 
 	cl.ctx.init(parent, cl.start.Add(d.callTimeout))
 	defer cl.ctx.end()
@@ -370,7 +440,7 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 	c := ctx.NewCall(&cl.ctx, ctx.Setup{
 		AppID: req.AppID, Function: req.Function, RequestID: req.RequestID, User: req.User,
 		HTTP: d.http.ForCall(req.RequestID, cl.upstream.add), Cache: cl.client, Store: &cl.docs, Clock: d.now, Logger: d.log,
-		Config: target.env.Config, Secrets: target.env.Secrets,
+		Config: target.env.Config, Secrets: target.env.Secrets, Notifier: d.notifier,
 	})
 
 	res, inTime, err = cl.handle(c, run)
@@ -386,8 +456,12 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 		d.logFailure(req, err, res)
 	}
 	res = d.finish(target, req, res)
-	if res.OK() && target.event != "" {
-		res = cl.publish(target.event, res)
+	switch {
+	case !res.OK():
+	case res.Task() != nil:
+		res = d.finish(target, req, cl.startTask(target, res.Task()))
+	case target.event != "":
+		res, tr.Event = d.publish(context.WithoutCancel(&cl.ctx), req, target.event, res)
 	}
 	return res, true
 }
@@ -395,13 +469,12 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 // publish publishes the event of a successful call. The event carries the
 // data: it is encoded now, once, for the event and the answer, so that
 // data that cannot be encoded fails the call before anything is published.
-func (cl *call) publish(eventType string, res runtime.Result) runtime.Result {
-	d, req := cl.d, cl.req
+func (d *Dispatcher) publish(c context.Context, req Request, eventType string, res runtime.Result) (runtime.Result, *events.Event) {
 	data, err := encodeData(res.Data)
 	if err != nil {
 		d.log.Error("handler result data does not encode", zap.String("request_id", req.RequestID),
 			zap.String("app", req.AppID), zap.String("function", req.Function), zap.Error(err))
-		return InternalError()
+		return InternalError(), nil
 	}
 	res.Data = data
 	ev := events.Event{
@@ -412,9 +485,8 @@ func (cl *call) publish(eventType string, res runtime.Result) runtime.Result {
 		TenantID:  req.User.TenantID,
 		Timestamp: d.now().UTC().Format(time.RFC3339Nano),
 	}
-	d.events.Publish(context.WithoutCancel(&cl.ctx), ev)
-	cl.tr.Event = &ev
-	return res
+	d.events.Publish(c, ev)
+	return res, &ev
 }
 
 func (cl *call) logIgnored(names []string) {
@@ -432,7 +504,7 @@ func (cl *call) handle(c *ctx.Call, run runtime.Bound) (res runtime.Result, inTi
 	w.timer.Reset(cl.ctx.deadline.Sub(cl.start))
 	func() {
 		defer panics.Recover(&err)
-		res, err = run(c)
+		res, err = run.Run(c)
 	}()
 	if w.timer.Stop() {
 		// The watchdog never ran: it can watch another call.

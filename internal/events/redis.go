@@ -30,7 +30,7 @@ type RedisOptions struct {
 
 // Observer is told what metrics count.
 type Observer interface {
-	// EventDropped is called for each event dropped because the queue to
+	// EventDropped is called for each event or notification dropped because the queue to
 	// Redis was full.
 	EventDropped()
 }
@@ -45,11 +45,11 @@ func (NopObserver) EventDropped() {}
 // a slow or absent Redis never delays a call.
 type RedisPublisher struct {
 	rdb      redis.UniversalClient
-	queue    chan Event
+	queue    chan outgoing
 	timeout  time.Duration
 	log      *zap.Logger
 	observer Observer
-	prefix   string // the channel prefix, in the namespace
+	ns       string // the namespace of the channels
 	done     chan struct{}
 	once     sync.Once
 }
@@ -69,33 +69,59 @@ func NewRedisPublisher(rdb redis.UniversalClient, opts RedisOptions) *RedisPubli
 		opts.Observer = NopObserver{}
 	}
 	p := &RedisPublisher{
-		rdb: rdb, queue: make(chan Event, opts.Queue), timeout: opts.Timeout,
-		log: opts.Logger, observer: opts.Observer, prefix: opts.Namespace + ChannelPrefix, done: make(chan struct{}),
+		rdb: rdb, queue: make(chan outgoing, opts.Queue), timeout: opts.Timeout,
+		log: opts.Logger, observer: opts.Observer, ns: opts.Namespace, done: make(chan struct{}),
 	}
 	go p.run()
 	return p
 }
 
+// outgoing is an event or a notification on its way to Redis.
+type outgoing struct {
+	event *Event
+	note  *Notification
+}
+
 // Publish implements Publisher. It never blocks.
 func (p *RedisPublisher) Publish(_ context.Context, ev Event) {
 	select {
-	case p.queue <- ev:
+	case p.queue <- outgoing{event: &ev}:
 	default:
 		p.observer.EventDropped()
 	}
 }
 
+// Notify implements Notifier: it publishes n on imperal:notify:<tenant_id>.
+// It never blocks.
+func (p *RedisPublisher) Notify(n Notification) {
+	select {
+	case p.queue <- outgoing{note: &n}:
+	default:
+		p.observer.EventDropped()
+	}
+}
+
+// encode returns the channel and payload of o.
+func (p *RedisPublisher) encode(o outgoing) (string, []byte, error) {
+	if o.note != nil {
+		payload, err := o.note.Encode()
+		return p.ns + NotifyChannelPrefix + o.note.TenantID, payload, err
+	}
+	payload, err := o.event.Encode()
+	return p.ns + ChannelPrefix + o.event.TenantID, payload, err
+}
+
 func (p *RedisPublisher) run() {
 	defer close(p.done)
 	failing := false
-	for ev := range p.queue {
-		payload, err := ev.Encode()
+	for o := range p.queue {
+		channel, payload, err := p.encode(o)
 		if err != nil {
-			p.log.Error("event does not encode", zap.String("event_type", ev.EventType), zap.Error(err))
+			p.log.Error("event or notification does not encode", zap.Error(err))
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
-		err = p.rdb.Publish(ctx, p.prefix+ev.TenantID, payload).Err()
+		err = p.rdb.Publish(ctx, channel, payload).Err()
 		cancel()
 		switch {
 		case err != nil && !failing:

@@ -29,6 +29,7 @@ type Harness struct {
 	clock  *clock.Clock
 	calls  traceRing
 	events *events.Log
+	notes  *events.NotificationLog
 	store  *cache.Store
 	docs   *store.Store
 	exts   []*runtime.Extension
@@ -41,8 +42,9 @@ type traceRing struct{ *recent.Ring[dispatch.Trace] }
 // Call implements dispatch.Observer.
 func (r traceRing) Call(tr dispatch.Trace) { r.Add(tr) }
 
-func newHarness(c *clock.Clock, entries *cache.Store, docs *store.Store, log *events.Log, exts []*runtime.Extension) *Harness {
-	h := &Harness{clock: c, calls: traceRing{recent.New[dispatch.Trace](harnessCalls)}, events: log, store: entries, docs: docs, exts: exts}
+func newHarness(c *clock.Clock, entries *cache.Store, docs *store.Store, log *events.Log, notes *events.NotificationLog, exts []*runtime.Extension) *Harness {
+	h := &Harness{clock: c, calls: traceRing{recent.New[dispatch.Trace](harnessCalls)}, events: log, notes: notes,
+		store: entries, docs: docs, exts: exts}
 	for _, ext := range exts {
 		h.apps = append(h.apps, ext.AppID())
 	}
@@ -63,6 +65,10 @@ func (h *Harness) Calls(limit int) []dispatch.Trace { return h.calls.Newest(limi
 // Events returns up to limit recent events, newest first; limit <= 0 means
 // every kept one.
 func (h *Harness) Events(limit int) []events.Event { return h.events.Last(limit) }
+
+// Notifications returns up to limit recent notifications, newest first;
+// limit <= 0 means every kept one.
+func (h *Harness) Notifications(limit int) []events.Notification { return h.notes.Last(limit) }
 
 // Entries lists the cache entries of userID (every user when empty) in
 // every served extension.

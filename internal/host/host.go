@@ -6,6 +6,7 @@ package host
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
@@ -25,10 +26,14 @@ import (
 	"github.com/imperalcloud/exthost/internal/calltoken"
 	"github.com/imperalcloud/exthost/internal/clock"
 	"github.com/imperalcloud/exthost/internal/config"
+	"github.com/imperalcloud/exthost/internal/confirm"
 	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/metrics"
+	"github.com/imperalcloud/exthost/internal/notify"
+	"github.com/imperalcloud/exthost/internal/replay"
 	"github.com/imperalcloud/exthost/internal/server"
+	"github.com/imperalcloud/exthost/internal/tasks"
 	"github.com/imperalcloud/exthost/runtime"
 	"github.com/imperalcloud/exthost/store"
 )
@@ -71,12 +76,16 @@ type Host struct {
 	tokens     *calltoken.Verifier
 	api        *server.Server
 	harness    *Harness // nil unless harness.enabled
+	notes      *events.NotificationLog
+	sender     *notify.Sender
+	tasks      *tasks.Pool
+	replays    *replay.Set // of confirmation tokens
 	closeOnce  sync.Once
 }
 
 // New assembles a host from cfg, which must be valid (config.Load validates).
 func New(cfg config.Config, opts Options) (*Host, error) {
-	h := &Host{cfg: cfg, log: opts.Logger, metrics: metrics.New(), events: events.NewLog(256)}
+	h := &Host{cfg: cfg, log: opts.Logger, metrics: metrics.New(), events: events.NewLog(256), notes: events.NewNotificationLog(256)}
 	if h.log == nil {
 		var err error
 		if h.log, err = NewLogger(cfg.Log); err != nil {
@@ -155,13 +164,37 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		})
 		publishers = append(publishers, h.published)
 	}
+	gate, err := h.confirmationGate(cfg, opts.Namespace, now)
+	if err != nil {
+		return nil, err
+	}
+	notifiers := events.Notifiers{h.notes}
+	if h.published != nil {
+		notifiers = append(notifiers, h.published)
+	}
+	if h.sender, err = notify.New(notify.Options{
+		PerMinute: cfg.Notifications.PerMinute, Burst: cfg.Notifications.Burst, To: notifiers, Now: now, Observer: h.metrics,
+	}); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	var records tasks.Records = tasks.NewMemory(tasks.MemoryOptions{Now: now})
+	if h.rdb != nil {
+		records = tasks.NewRedis(h.rdb, tasks.RedisOptions{Namespace: opts.Namespace})
+	}
+	h.tasks = tasks.NewPool(tasks.Options{
+		Records: records, MaxRunning: cfg.Tasks.MaxRunning, ResultTTL: cfg.Tasks.ResultTTL, Now: now,
+		Logger: h.log.Named("tasks"), Finished: h.taskFinished,
+	})
+	h.metrics.WatchTasks(h.tasks.Running)
 	dispatchOpts := dispatch.Options{
 		Extensions: opts.Extensions, Cache: h.store, Store: docs, HTTP: upstreams, Logger: h.log,
 		Events: publishers, CallTimeout: cfg.Limits.CallTimeout, Now: now,
 		Observers: []dispatch.Observer{h.metrics}, Env: envs,
+		Confirmations: gate, Tasks: h.tasks, TaskTimeout: cfg.Tasks.Timeout, LongTaskTimeout: cfg.Tasks.LongTimeout,
+		Notifier: h.sender,
 	}
 	if cfg.Harness.Enabled {
-		h.harness = newHarness(opts.Clock, h.store, docs, h.events, opts.Extensions)
+		h.harness = newHarness(opts.Clock, h.store, docs, h.events, h.notes, opts.Extensions)
 		dispatchOpts.Observers = append(dispatchOpts.Observers, h.harness.calls)
 	}
 	if h.dispatcher, err = dispatch.New(dispatchOpts); err != nil {
@@ -193,6 +226,46 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	})
 	ok = true
 	return h, nil
+}
+
+// confirmationGate returns the gate of confirmation tokens. Its keys are
+// confirmation.secrets, or derived from auth.secrets in call_token mode,
+// so that replicas redeem each other's tokens; else a key of this process.
+func (h *Host) confirmationGate(cfg config.Config, namespace string, now func() time.Time) (*confirm.Gate, error) {
+	var keys [][]byte
+	switch {
+	case len(cfg.Confirmation.Secrets) > 0:
+		for _, s := range cfg.Confirmation.Secrets {
+			keys = append(keys, []byte(s))
+		}
+	case cfg.Auth.Mode == config.AuthCallToken:
+		for _, s := range cfg.Auth.Secrets {
+			keys = append(keys, confirm.DeriveKey(s))
+		}
+	default:
+		keys = [][]byte{[]byte(rand.Text())}
+	}
+	var err error
+	h.replays, err = replay.New(replay.Options{
+		Redis: h.rdb, Prefix: namespace + "exthost:confirm:", Name: "confirmation", Now: now,
+		Logger: h.log.Named("confirm"), Fallback: h.metrics.ConfirmationFallback,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	gate, err := confirm.New(confirm.Options{Keys: keys, TTL: cfg.Confirmation.TTL, Replays: h.replays, Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	return gate, nil
+}
+
+// taskFinished publishes and counts a task's end.
+func (h *Host) taskFinished(rec tasks.Record) {
+	h.metrics.TaskFinished(rec.AppID, rec.Function, string(rec.Status))
+	if h.dispatcher != nil {
+		h.dispatcher.TaskFinished(rec)
+	}
 }
 
 // openStore opens the document store cfg describes; a Postgres one is
@@ -290,6 +363,9 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		h.log.Warn("serve ended with an error", zap.Error(err))
 	}
+	if n := h.tasks.Drain(drainCtx); n > 0 {
+		h.log.Warn("drain timeout passed with background tasks running; cancelled them", zap.Int("tasks", n))
+	}
 	h.close(drainCtx)
 	if err != nil {
 		return fmt.Errorf("host: drain: %w", err)
@@ -321,8 +397,17 @@ func (h *Host) close(ctx context.Context) {
 }
 
 func (h *Host) release(ctx context.Context) {
+	if h.tasks != nil {
+		_ = h.tasks.Close()
+	}
 	if h.dispatcher != nil {
 		_ = h.dispatcher.Close()
+	}
+	if h.sender != nil {
+		h.sender.Close()
+	}
+	if h.replays != nil {
+		h.replays.Close()
 	}
 	if h.published != nil {
 		h.published.Close(ctx)

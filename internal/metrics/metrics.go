@@ -37,6 +37,9 @@ type Metrics struct {
 	l1Hits           prometheus.Counter
 	l1Invalidations  prometheus.Counter
 	rejectedRequests *prometheus.CounterVec
+	notifications    *prometheus.CounterVec
+	tasksFinished    *prometheus.CounterVec
+	confirmLocal     prometheus.Counter
 }
 
 // New returns the metrics, registered with a new registry together with the
@@ -95,13 +98,22 @@ func New() *Metrics {
 		rejectedRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "exthost_rejected_requests_total", Help: "Requests answered before dispatch, by HTTP status and error code.",
 		}, []string{"status", "error_code"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_notifications_total", Help: "Notifications by outcome: sent, or dropped over the user's rate.",
+		}, []string{"outcome"}),
+		tasksFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_tasks_finished_total", Help: "Background tasks ended, by app, function and status.",
+		}, []string{"app", "function", "status"}),
+		confirmLocal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exthost_confirmation_replay_local_total", Help: "Confirmation tokens claimed in the local replay set because Redis failed.",
+		}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.calls, m.callDuration, m.inFlight, m.cacheLookups, m.cacheErrors, m.cacheDegraded, m.collapsed,
 		m.upstreamRequests, m.upstreamDuration, m.replayFallbacks, m.eventsDropped, m.rejectedRequests,
-		m.l1Hits, m.l1Invalidations, m.storeOps, m.storeDuration,
+		m.l1Hits, m.l1Invalidations, m.storeOps, m.storeDuration, m.notifications, m.tasksFinished, m.confirmLocal,
 	)
 	return m
 }
@@ -191,3 +203,28 @@ var (
 	_ cache.Observer      = (*Metrics)(nil)
 	_ httpclient.Observer = (*Metrics)(nil)
 )
+
+// Notification counts a notification, sent or dropped (a notify.Observer).
+func (m *Metrics) Notification(sent bool) {
+	outcome := "dropped"
+	if sent {
+		outcome = "sent"
+	}
+	m.notifications.WithLabelValues(outcome).Inc()
+}
+
+// TaskFinished counts a task's end.
+func (m *Metrics) TaskFinished(app, function, status string) {
+	m.tasksFinished.WithLabelValues(app, function, status).Inc()
+}
+
+// ConfirmationFallback counts a confirmation token claimed locally during
+// a Redis failure.
+func (m *Metrics) ConfirmationFallback() { m.confirmLocal.Inc() }
+
+// WatchTasks exports the number of running tasks, read when scraped.
+func (m *Metrics) WatchTasks(running func() int) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "exthost_tasks_running", Help: "Background tasks running in this process.",
+	}, func() float64 { return float64(running()) }))
+}

@@ -43,14 +43,17 @@ type callEnvelope struct {
 	identity
 	Function string          `json:"function"`
 	Params   json.RawMessage `json:"params"`
+	// ConfirmationToken confirms a call held at the confirmation gate.
+	ConfirmationToken string `json:"confirmation_token"`
 }
 
 // batchEnvelope is the body of POST /v1/extensions/{app}/batch.
 type batchEnvelope struct {
 	identity
 	Calls []struct {
-		Function string          `json:"function"`
-		Params   json.RawMessage `json:"params"`
+		Function          string          `json:"function"`
+		Params            json.RawMessage `json:"params"`
+		ConfirmationToken string          `json:"confirmation_token"`
 	} `json:"calls"`
 }
 
@@ -206,6 +209,7 @@ func (s *Server) call(c echo.Context) error {
 	s.metrics.InFlight().Inc()
 	s.d.Serve(c.Request().Context(), dispatch.Request{
 		AppID: app, Function: env.Function, Params: env.Params, User: env.user(), RequestID: requestIDOf(c),
+		ConfirmationToken: env.ConfirmationToken,
 	}, (*buf)[:0], func(answer []byte, _ runtime.Result, tr dispatch.Trace) {
 		*buf = answer
 		status := statusOf(tr)
@@ -263,6 +267,7 @@ func (s *Server) batch(c echo.Context) error {
 			answers[i] = getBuffer()
 			*answers[i] = s.dispatch(c, (*answers[i])[:0], dispatch.Request{
 				AppID: app, Function: call.Function, Params: call.Params, User: env.user(), RequestID: requestID,
+				ConfirmationToken: call.ConfirmationToken,
 			}, i)
 			return nil
 		})

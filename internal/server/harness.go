@@ -32,6 +32,9 @@ type Harness interface {
 	// Events returns up to limit recent events, newest first; limit <= 0
 	// means every kept one.
 	Events(limit int) []events.Event
+	// Notifications returns up to limit recent notifications, newest
+	// first; limit <= 0 means every kept one.
+	Notifications(limit int) []events.Notification
 	// PurgeCache drops the cache entries of userID, or of every user when
 	// it is empty, and returns how many it dropped.
 	PurgeCache(ctx context.Context, userID string) (int, error)
@@ -91,6 +94,19 @@ func (s *Server) routeHarness(e *echo.Echo, h Harness) {
 		return s.answerJSON(c, struct {
 			Events []events.Event `json:"events"`
 		}{h.Events(limit)})
+	})
+	g.GET("/notifications", func(c echo.Context) error {
+		limit, rej := limitParam(c)
+		if rej != nil {
+			return s.refuse(c, rej)
+		}
+		notes := h.Notifications(limit)
+		if notes == nil {
+			notes = []events.Notification{}
+		}
+		return s.answerJSON(c, struct {
+			Notifications []events.Notification `json:"notifications"`
+		}{notes})
 	})
 	g.GET("/store", func(c echo.Context) error {
 		user, rej := storeUser(c)

@@ -161,6 +161,8 @@ func New(opts Options) *Server {
 	e.GET("/v1/extensions", s.listExtensions)
 	e.GET("/v1/extensions/:app/manifest", s.manifest)
 	e.GET("/v1/tools", s.tools)
+	e.GET("/v1/tasks/:id", s.getTask)
+	e.DELETE("/v1/tasks/:id", s.cancelTask)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))

@@ -1,0 +1,165 @@
+package mailclient
+
+import (
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/imperalcloud/exthost/cache"
+	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/httpclient"
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+// ── Chat function: empty the trash ──────────────────────────────────────────
+
+// PurgeTrashParams are purge_trash's parameters.
+type PurgeTrashParams struct {
+	AccountID string `json:"account_id" jsonschema:"required,minLength=1" jsonschema_description:"Mail account whose Trash to empty."`
+}
+
+// PurgeData is purge_trash's result data.
+type PurgeData struct {
+	Purged int `json:"purged"`
+}
+
+// PurgeTrash is purge_trash: destructive, so the host holds each call at
+// its confirmation gate until the user confirms it.
+var PurgeTrash = runtime.AddFunction(chat, runtime.Function[PurgeTrashParams, PurgeData]{
+	Name:        "purge_trash",
+	Description: "Permanently delete every message in an account's Trash. Asks the user to confirm first.",
+	ActionType:  runtime.Destructive,
+	Effects:     []string{"__panel__sidebar", "delete:email"},
+	Event:       "purged",
+	ConfirmSummary: func(PurgeTrashParams) string {
+		return "Every message in this account's Trash will be deleted for good."
+	},
+	Handler: purgeTrash,
+})
+
+func purgeTrash(c *ctx.Call, p PurgeTrashParams) (runtime.Result, error) {
+	out, err := byQuery(c, p.AccountID, "in:trash", "purge", maxByQuery)
+	if err != nil {
+		return runtime.Result{}, err
+	}
+	invalidate(c, p.AccountID, "trash")
+	return runtime.Success(PurgeData{Purged: out.Succeeded},
+		fmt.Sprintf("Deleted %d message(s) from Trash for good.", out.Succeeded)), nil
+}
+
+// ── Chat function: archive everything a query matches ──────────────────────
+
+// ArchiveByQueryParams are archive_by_query's parameters.
+type ArchiveByQueryParams struct {
+	AccountID string `json:"account_id" jsonschema:"required,minLength=1" jsonschema_description:"Mail account to archive in."`
+	Query     string `json:"query" jsonschema:"required,minLength=1,maxLength=512" jsonschema_description:"Which inbox messages to archive, in the search grammar: from:, subject:, is:unread, newer_than:7d, words."`
+}
+
+// ArchivedByQuery is the result data of an archive_by_query task.
+type ArchivedByQuery struct {
+	Archived int `json:"archived"`
+	Batches  int `json:"batches"`
+}
+
+// ArchiveByQuery is archive_by_query: it hands the work to a background
+// task, which archives the matching inbox messages a batch at a time,
+// reports progress after each and notifies the user when done.
+var ArchiveByQuery = runtime.AddFunction(chat, runtime.Function[ArchiveByQueryParams, runtime.TaskStarted]{
+	Name:        "archive_by_query",
+	Description: "Archive every inbox message a search query matches, in the background; the user is notified when it is done.",
+	ActionType:  runtime.Write,
+	Effects:     writeEffects,
+	Event:       "archived",
+	LongRunning: true,
+	Handler: func(_ *ctx.Call, p ArchiveByQueryParams) (runtime.Result, error) {
+		return runtime.StartTask("archive_by_query", func(c *ctx.Call) (runtime.Result, error) {
+			return archiveByQuery(c, p)
+		}), nil
+	},
+})
+
+// archiveBatch is how many messages one round archives: the mail-service's
+// batch limit, so that progress moves every round.
+const archiveBatch = 200
+
+// maxByQuery is the most messages one batch-by-query request changes.
+const maxByQuery = 1000
+
+// maxArchiveRounds bounds the loop, should the mail-service keep matching
+// what it has archived.
+const maxArchiveRounds = 500
+
+func archiveByQuery(c *ctx.Call, p ArchiveByQueryParams) (runtime.Result, error) {
+	// The query is limited to the inbox, so what is archived stops
+	// matching and the loop ends when nothing is left.
+	q := "in:inbox " + p.Query
+	var done ArchivedByQuery
+	for done.Batches < maxArchiveRounds {
+		out, err := byQuery(c, p.AccountID, q, "archive", archiveBatch)
+		if err != nil {
+			return runtime.Result{}, err
+		}
+		if out.Total == 0 {
+			break
+		}
+		done.Archived += out.Succeeded
+		done.Batches++
+		invalidate(c, p.AccountID, "INBOX")
+		left := out.Matched - out.Total
+		percent := 100 * float64(done.Archived) / float64(done.Archived+left)
+		if err := c.Progress(percent, fmt.Sprintf("Archived %d message(s).", done.Archived)); err != nil {
+			return runtime.Result{}, err // cancelled
+		}
+		if left == 0 || out.Succeeded == 0 {
+			break
+		}
+	}
+	summary := fmt.Sprintf("Archived %d message(s) matching the query.", done.Archived)
+	if err := c.Notify(summary, done); err != nil {
+		c.Log().Info("archive_by_query notification not sent", zap.Error(err))
+	}
+	return runtime.Success(done, summary), nil
+}
+
+// byQueryRequest is the body of POST /v1/messages/batch-by-query.
+type byQueryRequest struct {
+	UserID    string   `json:"user_id"`
+	AccountID string   `json:"account_id"`
+	Query     string   `json:"q"`
+	Ops       []string `json:"ops"`
+	Max       int      `json:"max"`
+}
+
+// byQueryResult is its answer: how many matched, how many were picked
+// (total) and how many of those changed.
+type byQueryResult struct {
+	Matched   int `json:"matched"`
+	Total     int `json:"total"`
+	Succeeded int `json:"succeeded"`
+}
+
+// byQuery applies op to up to limit messages of the account matching q.
+func byQuery(c *ctx.Call, accountID, q, op string, limit int) (byQueryResult, error) {
+	var out byQueryResult
+	req := byQueryRequest{UserID: c.UserID(), AccountID: accountID, Query: q, Ops: []string{op}, Max: limit}
+	resp, err := c.HTTP().Post(c, "http://mail-service/v1/messages/batch-by-query", authorized(c, httpclient.JSON(req))...)
+	if err != nil {
+		return out, err
+	}
+	return out, resp.Decode(&out)
+}
+
+// invalidate drops the cached first page of folder and the unread count,
+// after a write changed them; a key outside the cache charset was never
+// cached.
+func invalidate(c *ctx.Call, accountID, folder string) {
+	var stale []string
+	for _, key := range []string{inboxKey(accountID, folder), unreadKey(c.UserID())} {
+		if cache.ValidateKey(key) == nil {
+			stale = append(stale, key)
+		}
+	}
+	if err := c.Cache().Delete(c, stale...); err != nil {
+		c.Log().Warn("cache invalidation failed; entries stay until their TTL", zap.Error(err))
+	}
+}
