@@ -14,6 +14,7 @@ type mailSwitch struct {
 	mu        sync.Mutex
 	failWith  int
 	gate      chan struct{} // when set, requests wait for it to close
+	arrived   chan string   // the paths of held requests, as they arrive
 }
 
 func newMailSwitch() *mailSwitch {
@@ -22,9 +23,13 @@ func newMailSwitch() *mailSwitch {
 
 func (m *mailSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
-	failWith, gate := m.failWith, m.gate
+	failWith, gate, arrived := m.failWith, m.gate, m.arrived
 	m.mu.Unlock()
 	if gate != nil {
+		select {
+		case arrived <- r.URL.Path:
+		default:
+		}
 		<-gate
 	}
 	if failWith != 0 {
@@ -46,5 +51,13 @@ func (m *mailSwitch) hold() chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gate = make(chan struct{})
+	m.arrived = make(chan string, 64)
 	return m.gate
+}
+
+// held returns the paths of held requests as they arrive.
+func (m *mailSwitch) held() <-chan string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.arrived
 }
