@@ -175,7 +175,16 @@ func (p *Pool) Start(spec Spec) (Record, error) {
 		defer p.wg.Done()
 		defer func() { <-p.slots }()
 		defer stopTimer()
+		// Another may be ending the task (its deadline's AfterFunc, say):
+		// Wait and Drain count it running until its final record is written.
+		defer func() { <-t.done }()
 		out := p.work(ctx, t, spec)
+		if errors.Is(context.Cause(ctx), errTimeout) {
+			// The deadline passed first: the task timed out, whatever its
+			// work returned since, and however that races the AfterFunc.
+			p.end(t, Outcome{Result: timedOut}, Error, errTimeout)
+			return
+		}
 		status := Error
 		if out.OK {
 			status = Success
@@ -319,6 +328,12 @@ func (p *Pool) Cancel(ctx context.Context, id string) (Record, bool, error) {
 	p.mu.Unlock()
 	if t != nil {
 		p.end(t, Outcome{Result: cancelled}, Cancelled, errCancelled)
+		// Its end may have begun before (its work returned, say): wait for
+		// that end's final record to be written before reading it.
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+		}
 		return p.Get(ctx, id)
 	}
 	rec, ok, err := p.Get(ctx, id)
