@@ -31,23 +31,44 @@ const (
 	maxQueryMax     = 1000 // largest max a batch by query may give
 )
 
-// batchRequest is the body of POST /v1/messages/batch.
-type batchRequest struct {
+// batchOp is what both batch bodies say: whose mailbox, which op, and
+// the folder it is limited to.
+type batchOp struct {
 	UserID     string   `json:"user_id"`
 	AccountID  string   `json:"account_id"`
-	IDs        []string `json:"ids"`
 	Ops        []string `json:"ops"`
 	FromFolder string   `json:"from_folder"`
 }
 
+// batchRequest is the body of POST /v1/messages/batch.
+type batchRequest struct {
+	batchOp
+	IDs []string `json:"ids"`
+}
+
 // batchQueryRequest is the body of POST /v1/messages/batch-by-query.
 type batchQueryRequest struct {
-	UserID     string   `json:"user_id"`
-	AccountID  string   `json:"account_id"`
-	Q          string   `json:"q"`
-	Ops        []string `json:"ops"`
-	Max        *int     `json:"max"`
-	FromFolder string   `json:"from_folder"`
+	batchOp
+	Q   string `json:"q"`
+	Max *int   `json:"max"`
+}
+
+// decodeBatch reads a batch body into req and returns its one op; on
+// failure it has answered and returns false.
+func decodeBatch(w http.ResponseWriter, r *http.Request, req any, common *batchOp) (string, bool) {
+	if !decodeBody(w, r, req) {
+		return "", false
+	}
+	if err := validateIDs(common.UserID, common.AccountID); err != nil {
+		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
+		return "", false
+	}
+	op, err := parseOps(common.Ops)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
+		return "", false
+	}
+	return op, true
 }
 
 // batchResponse is the answer of POST /v1/messages/batch.
@@ -73,16 +94,8 @@ type batchQueryResponse struct {
 // messages by id.
 func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 	var req batchRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	if err := validateIDs(req.UserID, req.AccountID); err != nil {
-		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
-		return
-	}
-	op, err := parseOps(req.Ops)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
+	op, ok := decodeBatch(w, r, &req, &req.batchOp)
+	if !ok {
 		return
 	}
 	if len(req.IDs) > maxBatchIDs {
@@ -97,16 +110,8 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 // newest max messages that match q.
 func (s *Service) batchByQuery(w http.ResponseWriter, r *http.Request) {
 	var req batchQueryRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	if err := validateIDs(req.UserID, req.AccountID); err != nil {
-		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
-		return
-	}
-	op, err := parseOps(req.Ops)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
+	op, ok := decodeBatch(w, r, &req, &req.batchOp)
+	if !ok {
 		return
 	}
 	limit := defaultQueryMax

@@ -12,12 +12,12 @@ import (
 )
 
 func batchBody(user, account, op, from string, ids ...string) string {
-	b, _ := json.Marshal(batchRequest{UserID: user, AccountID: account, IDs: ids, Ops: []string{op}, FromFolder: from})
+	b, _ := json.Marshal(batchRequest{batchOp: batchOp{UserID: user, AccountID: account, Ops: []string{op}, FromFolder: from}, IDs: ids})
 	return string(b)
 }
 
 func queryBody(user, account, op, q string, max int, from string) string {
-	req := batchQueryRequest{UserID: user, AccountID: account, Q: q, Ops: []string{op}, FromFolder: from}
+	req := batchQueryRequest{batchOp: batchOp{UserID: user, AccountID: account, Ops: []string{op}, FromFolder: from}, Q: q}
 	if max != 0 {
 		req.Max = &max
 	}
@@ -221,7 +221,7 @@ func TestBatchErrors(t *testing.T) {
 	for i := range many {
 		many[i] = fmt.Sprintf("m-%04d", i+1)
 	}
-	tooMany, _ := json.Marshal(batchRequest{UserID: "u-1", AccountID: "work", IDs: many, Ops: []string{opRead}})
+	tooMany, _ := json.Marshal(batchRequest{batchOp: batchOp{UserID: "u-1", AccountID: "work", Ops: []string{opRead}}, IDs: many})
 	tests := []struct {
 		name, method, path, body string
 		wantStatus               int

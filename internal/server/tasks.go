@@ -49,7 +49,7 @@ func (s *Server) cancelTask(c echo.Context) error {
 	rec, ok, err := s.d.Tasks().Cancel(c.Request().Context(), c.Param("id"))
 	switch {
 	case err != nil:
-		return s.tasksFailed(c, err)
+		return s.refuse(c, s.tasksUnreachable(c, err))
 	case !ok:
 		return s.refuse(c, noTask())
 	}
@@ -70,8 +70,7 @@ func (s *Server) ownTask(c echo.Context) (tasks.Record, *rejection) {
 	rec, ok, err := s.d.Tasks().Get(c.Request().Context(), c.Param("id"))
 	switch {
 	case err != nil:
-		s.log.Warn("task records unreachable", zap.String("request_id", requestIDOf(c)), zap.Error(err))
-		return tasks.Record{}, &rejection{http.StatusServiceUnavailable, runtime.CodeUnavailable, "Task records cannot be read right now; retry."}
+		return tasks.Record{}, s.tasksUnreachable(c, err)
 	case !ok:
 		return tasks.Record{}, noTask()
 	}
@@ -104,7 +103,8 @@ func noTask() *rejection {
 	return &rejection{http.StatusNotFound, CodeNotFound, "No such task."}
 }
 
-func (s *Server) tasksFailed(c echo.Context, err error) error {
+// tasksUnreachable logs why the task records failed and answers 503.
+func (s *Server) tasksUnreachable(c echo.Context, err error) *rejection {
 	s.log.Warn("task records unreachable", zap.String("request_id", requestIDOf(c)), zap.Error(err))
-	return s.reject(c, http.StatusServiceUnavailable, runtime.CodeUnavailable, "Task records cannot be read right now; retry.")
+	return &rejection{http.StatusServiceUnavailable, runtime.CodeUnavailable, "Task records cannot be read right now; retry."}
 }
