@@ -17,7 +17,7 @@
 // registry):
 //
 //	host serve [--config FILE]                      serve the HTTP API until SIGINT/SIGTERM, then drain
-//	host call APP FUNCTION --user ID [--params JSON] [--tenant T] [--config FILE]
+//	host call APP FUNCTION --user ID [--params JSON] [--tenant T] [--yes] [--config FILE]
 //	                                                run one call in-process and print its ActionResult
 //	host manifest APP                               print an extension's imperal.json
 //	host tools [--format openai]                    print the tool catalog
@@ -49,7 +49,9 @@ import (
 	"github.com/imperalcloud/exthost/internal/config"
 	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/host"
+	"github.com/imperalcloud/exthost/internal/tasks"
 	"github.com/imperalcloud/exthost/registry"
+	"github.com/imperalcloud/exthost/runtime"
 )
 
 // version is the binary's version: set at build time with -ldflags
@@ -98,7 +100,7 @@ func hostVersion() string {
 
 const usage = `usage:
   host serve [--config FILE]
-  host call APP FUNCTION --user ID [--params JSON] [--tenant T] [--config FILE]
+  host call APP FUNCTION --user ID [--params JSON] [--tenant T] [--yes] [--config FILE]
   host manifest APP
   host tools [--format openai]
   host version`
@@ -210,7 +212,7 @@ func serve(ctx context.Context, args []string, environ []string) error {
 
 func call(parent context.Context, args []string, out io.Writer, environ []string) error {
 	if len(args) < 2 {
-		return errors.New("usage: host call APP FUNCTION --user ID [--params JSON] [--tenant T] [--config FILE]")
+		return errors.New("usage: host call APP FUNCTION --user ID [--params JSON] [--tenant T] [--yes] [--config FILE]")
 	}
 	app, function := args[0], args[1]
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
@@ -218,6 +220,7 @@ func call(parent context.Context, args []string, out io.Writer, environ []string
 	tenant := fs.String("tenant", "default", "the caller's tenant id")
 	params := fs.String("params", "{}", "the parameters, a JSON object")
 	configPath := fs.String("config", "", "YAML configuration file (default: the embedded dev defaults)")
+	yes := fs.Bool("yes", false, "confirm a call that requires confirmation: whoever runs it is the user confirming")
 	if err := fs.Parse(args[2:]); err != nil {
 		return err
 	}
@@ -232,17 +235,52 @@ func call(parent context.Context, args []string, out io.Writer, environ []string
 		return err
 	}
 	defer h.Close()
-	body, res, _ := h.Dispatcher().Call(parent, dispatch.Request{
+	req := dispatch.Request{
 		AppID: app, Function: function, Params: json.RawMessage(*params),
 		User: ctx.User{ImperalID: *user, TenantID: *tenant},
-	}, nil)
+	}
+	body, res, _ := h.Dispatcher().Call(parent, req, nil)
+	if held, ok := res.Data.(dispatch.ConfirmationData); ok && *yes {
+		req.ConfirmationToken = held.Confirmation.Token
+		body, res, _ = h.Dispatcher().Call(parent, req, nil)
+	}
 	if _, err := fmt.Fprintf(out, "%s\n", body); err != nil {
 		return err
+	}
+	if started, ok := res.Data.(runtime.TaskStarted); ok && res.OK() {
+		// The process is the task's host: wait for the task's result,
+		// which is the call's outcome.
+		if body, res, err = waitTask(parent, h, started.TaskID); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(out, "%s\n", body); err != nil {
+			return err
+		}
 	}
 	if !res.OK() {
 		return &exitError{code: 1, err: errFailedCall}
 	}
 	return nil
+}
+
+// waitTask waits for task id to end and returns its result.
+func waitTask(parent context.Context, h *host.Host, id string) ([]byte, runtime.Result, error) {
+	select {
+	case <-h.Dispatcher().Tasks().Done(id):
+	case <-parent.Done():
+		return nil, runtime.Result{}, fmt.Errorf("call: stopped while task %s ran", id)
+	}
+	rec, ok, err := h.Dispatcher().Tasks().Get(parent, id)
+	if err != nil || !ok {
+		return nil, runtime.Result{}, fmt.Errorf("call: task %s: record not found (%v)", id, err)
+	}
+	var res runtime.Result
+	if rec.Status == tasks.Success {
+		res.Status = runtime.StatusSuccess
+	} else {
+		res.Status = runtime.StatusError
+	}
+	return rec.Result, res, nil
 }
 
 // newHost loads the configuration and assembles a host of the compiled-in

@@ -38,14 +38,29 @@ var PurgeTrash = runtime.AddFunction(chat, runtime.Function[PurgeTrashParams, Pu
 })
 
 func purgeTrash(c *ctx.Call, p PurgeTrashParams) (runtime.Result, error) {
-	out, err := byQuery(c, p.AccountID, "in:trash", "purge", maxByQuery)
-	if err != nil {
-		return runtime.Result{}, err
+	// The mail-service purges up to maxByQuery a request: the user
+	// confirmed emptying the whole Trash, so ask until none is left.
+	var purged int
+	for round := 0; round < maxPurgeRounds; round++ {
+		out, err := byQuery(c, p.AccountID, "in:trash", "purge", maxByQuery)
+		if err != nil {
+			if purged > 0 {
+				invalidate(c, p.AccountID, "trash")
+			}
+			return runtime.Result{}, err
+		}
+		purged += out.Succeeded
+		if out.Matched <= out.Total || out.Succeeded == 0 {
+			break
+		}
 	}
 	invalidate(c, p.AccountID, "trash")
-	return runtime.Success(PurgeData{Purged: out.Succeeded},
-		fmt.Sprintf("Deleted %d message(s) from Trash for good.", out.Succeeded)), nil
+	return runtime.Success(PurgeData{Purged: purged},
+		fmt.Sprintf("Deleted %d message(s) from Trash for good.", purged)), nil
 }
+
+// maxPurgeRounds bounds purge_trash's requests: 100 000 messages.
+const maxPurgeRounds = 100
 
 // ── Chat function: archive everything a query matches ──────────────────────
 

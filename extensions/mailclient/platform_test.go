@@ -2,6 +2,7 @@ package mailclient_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -188,5 +189,25 @@ func TestArchiveByQueryCancelAndFullPool(t *testing.T) {
 		if ev.EventType == "archived" {
 			t.Fatal("a cancelled task published its success event")
 		}
+	}
+}
+
+// A Trash larger than one request's bound is emptied in as many requests
+// as it takes: the user confirmed all of it.
+func TestPurgeTrashEmptiesALargeTrash(t *testing.T) {
+	left := 2300
+	stub := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := min(left, 1000)
+		fmt.Fprintf(w, `{"succeeded":%d,"total":%d,"failed":[],"matched":%d}`, n, n, left)
+		left -= n
+	})
+	h := hosttest.New(t, hosttest.Options{
+		Extensions: []*runtime.Extension{mailclient.Extension()},
+		Upstreams:  map[string]http.Handler{"mail-service": stub},
+	})
+	conf, _ := h.Call("mail-client", "purge_trash", map[string]any{"account_id": "work"}).Confirmation()
+	done := h.Call("mail-client", "purge_trash", map[string]any{"account_id": "work"}, hosttest.Confirming(conf.Token))
+	if got := hosttest.Data[mailclient.PurgeData](t, done); !done.OK() || got.Purged != 2300 || len(h.Requests("mail-service")) != 3 {
+		t.Fatalf("purge = %s after %d requests", done.JSON, len(h.Requests("mail-service")))
 	}
 }

@@ -105,6 +105,20 @@ func (v *Verifier) Verify(ctx context.Context, token, appID, userID string) (Cla
 	return c, nil
 }
 
+// VerifyCaller verifies a chat-function token as Verify does, but leaves
+// its app and user for the caller to check: for a request that names no
+// app, whose app and user are those of what it asks for (a task).
+func (v *Verifier) VerifyCaller(ctx context.Context, token string) (Claims, error) {
+	c, err := v.verifyCommon(ctx, token)
+	if err != nil {
+		return Claims{}, err
+	}
+	if c.ToolType != ToolTypeChatFn {
+		return Claims{}, denied(ReasonToolType)
+	}
+	return c, nil
+}
+
 // VerifyHeader is Verify for an Authorization header value: a header with
 // no call token is refused with ReasonMissing.
 func (v *Verifier) VerifyHeader(ctx context.Context, header, appID, userID string) (Claims, error) {

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -547,8 +548,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: tasks.long_timeout: must be at least tasks.timeout, got %s", c.Tasks.LongTimeout)
 	case c.Tasks.ResultTTL <= 0:
 		return fmt.Errorf("config: tasks.result_ttl: must be positive, got %s", c.Tasks.ResultTTL)
-	case c.Notifications.PerMinute < 0:
-		return fmt.Errorf("config: notifications.per_minute: must not be negative, got %g", c.Notifications.PerMinute)
+	case !(c.Notifications.PerMinute >= 0) || math.IsInf(c.Notifications.PerMinute, 0): // NaN too
+		return fmt.Errorf("config: notifications.per_minute: must be a finite number, not negative, got %g", c.Notifications.PerMinute)
 	case c.Notifications.PerMinute > 0 && c.Notifications.Burst <= 0:
 		return fmt.Errorf("config: notifications.burst: must be positive with a rate, got %d", c.Notifications.Burst)
 	}

@@ -149,6 +149,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"long timeout below the short", "tasks: {timeout: 10m, long_timeout: 5m}\n", nil, "tasks.long_timeout"},
 		{"zero result ttl", "tasks: {result_ttl: 0s}\n", nil, "tasks.result_ttl"},
 		{"negative notification rate", "notifications: {per_minute: -1}\n", nil, "notifications.per_minute"},
+		{"not-a-number notification rate", "notifications: {per_minute: .nan}\n", nil, "notifications.per_minute"},
+		{"infinite notification rate", "notifications: {per_minute: .inf}\n", nil, "notifications.per_minute"},
 		{"rate without burst", "notifications: {per_minute: 5, burst: 0}\n", nil, "notifications.burst"},
 		{"tasks from the environment", "", []string{"EXTHOST_TASKS_MAX_RUNNING=none"}, "TASKS_MAX_RUNNING"},
 		{"unknown variable", "", []string{"EXTHOST_CACHE_REDIS_ULR=redis://x"}, "unknown environment variable EXTHOST_CACHE_REDIS_ULR"},

@@ -370,6 +370,21 @@ func (d *Dispatcher) Call(parent context.Context, req Request, dst []byte) ([]by
 	}
 	done := make(chan answered, 1)
 	d.workers.run(func() {
+		// A panic outside the handler (which Serve recovers) is the host's
+		// bug; on a worker goroutine it would end the process.
+		defer func() {
+			if p := recover(); p != nil {
+				d.log.Error("dispatch panicked", zap.String("request_id", req.RequestID), zap.String("app", req.AppID),
+					zap.String("function", req.Function), zap.String("panic", fmt.Sprint(p)), zap.Stack("stack"))
+				res := InternalError()
+				answer, _ := res.AppendJSON(dst)
+				select {
+				case done <- answered{answer, res, Trace{RequestID: req.RequestID, AppID: req.AppID, Function: req.Function,
+					UserID: req.User.ImperalID, Status: res.Status, ErrorCode: res.ErrorCode}}:
+				default: // answered already
+				}
+			}
+		}()
 		d.Serve(parent, req, dst, func(answer []byte, res runtime.Result, tr Trace) { done <- answered{answer, res, tr} })
 	})
 	a := <-done

@@ -56,17 +56,31 @@ func (cl *call) confirmed(parent context.Context, t *Target, run runtime.Bound) 
 			WithCode(runtime.CodeConfirmationInvalid), false
 	}
 	ticket, err := d.confirm.Issue(held)
-	if err != nil { // the params decoded already: they are JSON
+	if err != nil { // valid JSON, but not canonical: a number out of range, say
 		cl.tr.Err = err
+		return runtime.Fail("The parameters hold a value that cannot be confirmed: a number out of range.").
+			WithCode(runtime.CodeValidationTypeError), false
+	}
+	summary, err := confirmSummary(run)
+	if err != nil {
+		cl.tr.Err = err
+		d.logFailure(req, err, InternalError())
 		return InternalError(), false
 	}
 	res = runtime.Fail(confirmationMessage).WithCode(runtime.CodeConfirmationRequired)
-	res.Summary = run.ConfirmSummary()
+	res.Summary = summary
 	res.Data = ConfirmationData{Confirmation{
 		Token: ticket.Token, Function: req.Function, Params: ticket.Params,
 		ActionType: t.fn.Info().ActionType, ExpiresAt: ticket.ExpiresAt.UTC().Format(time.RFC3339),
 	}}
 	return res, false
+}
+
+// confirmSummary runs the extension's summary of a held call, which may
+// panic like any of its code.
+func confirmSummary(run runtime.Bound) (summary string, err error) {
+	defer panics.Recover(&err)
+	return run.ConfirmSummary(), nil
 }
 
 // startTask starts the task a call's handler handed over and returns the
@@ -94,7 +108,8 @@ func (cl *call) startTask(t *Target, task *runtime.Task) runtime.Result {
 		d.log.Warn("task not started", zap.String("request_id", req.RequestID), zap.Error(err))
 		return runtime.Fail("The host cannot keep task records right now.").WithCode(runtime.CodeUnavailable).WithRetry()
 	}
-	return task.Started(rec.TaskID)
+	// Nothing has changed yet: the task's own result says what to refresh.
+	return task.Started(rec.TaskID).WithRefreshPanels()
 }
 
 // runTask runs a task's work on its own call and returns its result, as

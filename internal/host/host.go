@@ -363,16 +363,26 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		h.log.Warn("serve ended with an error", zap.Error(err))
 	}
+	closeCtx := drainCtx
 	if n := h.tasks.Drain(drainCtx); n > 0 {
 		h.log.Warn("drain timeout passed with background tasks running; cancelled them", zap.Int("tasks", n))
+		// Their task.finished events were queued just now: give the
+		// publisher a moment of its own to send them.
+		var cancelFlush context.CancelFunc
+		closeCtx, cancelFlush = context.WithTimeout(context.Background(), flushTimeout)
+		defer cancelFlush()
 	}
-	h.close(drainCtx)
+	h.close(closeCtx)
 	if err != nil {
 		return fmt.Errorf("host: drain: %w", err)
 	}
 	h.log.Info("host stopped")
 	return nil
 }
+
+// flushTimeout bounds the last flush of events after a drain that ran out
+// of time.
+const flushTimeout = 2 * time.Second
 
 // closeSignal is a listener that says when it has been closed.
 type closeSignal struct {

@@ -150,6 +150,13 @@ func TestReplicasShareConfirmationsAndTasks(t *testing.T) {
 	if status, _ := request(t, http.MethodGet, taskURL, nil); status != 401 {
 		t.Fatalf("GET without a token = %d, want 401", status)
 	}
+	// A bad token is refused before any task is looked up: whether an id
+	// exists is no one's business but its user's.
+	for _, url := range []string{taskURL, srvB.URL + "/v1/tasks/task_NOSUCHTASK"} {
+		if status, _ := request(t, http.MethodGet, url, map[string]string{"Authorization": "ImperalCallToken bad.token"}); status != 401 {
+			t.Fatalf("GET %s with a bad token = %d, want 401", url, status)
+		}
+	}
 	if status, _ := request(t, http.MethodGet, taskURL, mintFor("someone-else", "current")); status != 404 {
 		t.Fatalf("GET as another user = %d, want 404", status)
 	}

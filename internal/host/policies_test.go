@@ -34,6 +34,10 @@ func policyApp() *runtime.Extension {
 		Name: "destroy", Description: "Destructive: asks by default.", ActionType: runtime.Destructive, Handler: ok,
 	})
 	runtime.AddFunction(tool, runtime.Function[Say, runtime.NoData]{
+		Name: "careless", Description: "Destructive, with a summary that panics.", ActionType: runtime.Destructive,
+		ConfirmSummary: func(Say) string { var p *Say; return p.Text }, Handler: ok,
+	})
+	runtime.AddFunction(tool, runtime.Function[Say, runtime.NoData]{
 		Name: "sneaky", Description: "Starts a task without declaring Background.",
 		Handler: func(*ctx.Call, Say) (runtime.Result, error) {
 			return runtime.StartTask("sneaky", func(*ctx.Call) (runtime.Result, error) { return runtime.Success(nil, ""), nil }), nil
@@ -75,6 +79,21 @@ func TestConfirmationPolicies(t *testing.T) {
 	// Parameters are validated before the gate: a bad call gets no token.
 	if r := h.CallHTTP("policy-app", "destroy", map[string]any{}); r.ErrorCode != runtime.CodeValidationMissingField {
 		t.Fatalf("destroy without text = %s", r.JSON)
+	}
+	// An ignored parameter that cannot be canonicalised is the caller's
+	// error, not the host's.
+	if r := h.CallHTTP("policy-app", "destroy", json.RawMessage(`{"text":"a","x":1e400}`)); r.ErrorCode != runtime.CodeValidationTypeError {
+		t.Fatalf("destroy with 1e400 = %s", r.JSON)
+	}
+	// A summary that panics is the extension's bug: INTERNAL, in a batch
+	// too (whose calls run on worker goroutines), and the host serves on.
+	status, answer := post(t, h.URL()+"/v1/extensions/policy-app/batch",
+		`{"user_id":"u-1","calls":[{"function":"careless","params":{"text":"a"}}]}`, nil)
+	if status != 200 || !strings.Contains(answer, `"error_code":"INTERNAL"`) {
+		t.Fatalf("careless in a batch = %d %s", status, answer)
+	}
+	if r := h.CallHTTP("policy-app", "careless", map[string]any{"text": "a"}); r.ErrorCode != runtime.CodeInternal || r.HTTPStatus != 200 {
+		t.Fatalf("careless = %d %s", r.HTTPStatus, r.JSON)
 	}
 }
 

@@ -172,17 +172,23 @@ func (s *Server) authenticate(c echo.Context, appID, userID string) *rejection {
 		return &rejection{http.StatusUnauthorized, runtime.CodeUnauthenticated, "missing call token"}
 	}
 	if _, err := s.tokens.Verify(c.Request().Context(), token, appID, userID); err != nil {
-		var tokenErr *calltoken.Error
-		if errors.As(err, &tokenErr) && tokenErr.Denied {
-			return &rejection{http.StatusForbidden, runtime.CodePermissionDenied, tokenErr.Reason}
-		}
-		reason := "invalid call token"
-		if tokenErr != nil {
-			reason = tokenErr.Reason
-		}
-		return &rejection{http.StatusUnauthorized, runtime.CodeUnauthenticated, reason}
+		return tokenRejection(err)
 	}
 	return nil
+}
+
+// tokenRejection answers a token Verify refused: 403 for a good token of
+// another app, user or tool type, else 401.
+func tokenRejection(err error) *rejection {
+	var tokenErr *calltoken.Error
+	if errors.As(err, &tokenErr) && tokenErr.Denied {
+		return &rejection{http.StatusForbidden, runtime.CodePermissionDenied, tokenErr.Reason}
+	}
+	reason := "invalid call token"
+	if tokenErr != nil {
+		reason = tokenErr.Reason
+	}
+	return &rejection{http.StatusUnauthorized, runtime.CodeUnauthenticated, reason}
 }
 
 // call serves POST /v1/extensions/{app}/call.

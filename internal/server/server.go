@@ -46,6 +46,8 @@ const (
 // others 401.
 type TokenVerifier interface {
 	Verify(ctx context.Context, token, appID, userID string) (calltoken.Claims, error)
+	// VerifyCaller is Verify leaving the app and user to the caller.
+	VerifyCaller(ctx context.Context, token string) (calltoken.Claims, error)
 }
 
 // Options configures a Server.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -58,43 +57,32 @@ func (s *Server) cancelTask(c echo.Context) error {
 
 // ownTask finds the task of the path for its caller: the user_id query in
 // dev mode, the call token's user in call_token mode (a token of the
-// task's app). Another user's task is as absent as one that never was.
+// task's app; one token per request, as for calls). The caller is known
+// before the task is looked up, and another user's task is as absent as
+// one that never was.
 func (s *Server) ownTask(c echo.Context) (tasks.Record, *rejection) {
-	var header string
-	if s.tokens != nil {
-		header = c.Request().Header.Get(echo.HeaderAuthorization)
-		if _, ok := calltoken.ParseHeader(header); !ok {
+	var caller calltoken.Claims
+	if s.tokens == nil {
+		caller.UserID = c.QueryParam("user_id")
+		if caller.UserID == "" {
+			return tasks.Record{}, badRequest("user_id is required.")
+		}
+	} else {
+		token, ok := calltoken.ParseHeader(c.Request().Header.Get(echo.HeaderAuthorization))
+		if !ok {
 			return tasks.Record{}, &rejection{http.StatusUnauthorized, runtime.CodeUnauthenticated, calltoken.ReasonMissing}
+		}
+		var err error
+		if caller, err = s.tokens.VerifyCaller(c.Request().Context(), token); err != nil {
+			return tasks.Record{}, tokenRejection(err)
 		}
 	}
 	rec, ok, err := s.d.Tasks().Get(c.Request().Context(), c.Param("id"))
 	switch {
 	case err != nil:
 		return tasks.Record{}, s.tasksUnreachable(c, err)
-	case !ok:
+	case !ok, rec.UserID != caller.UserID, s.tokens != nil && rec.AppID != caller.AppID:
 		return tasks.Record{}, noTask()
-	}
-	if s.tokens == nil {
-		user := c.QueryParam("user_id")
-		if user == "" {
-			return tasks.Record{}, badRequest("user_id is required.")
-		}
-		if user != rec.UserID {
-			return tasks.Record{}, noTask()
-		}
-		return rec, nil
-	}
-	token, _ := calltoken.ParseHeader(header)
-	if _, err := s.tokens.Verify(c.Request().Context(), token, rec.AppID, rec.UserID); err != nil {
-		var tokenErr *calltoken.Error
-		if errors.As(err, &tokenErr) && tokenErr.Denied {
-			return tasks.Record{}, noTask() // a good token, of another app or user
-		}
-		reason := "invalid call token"
-		if tokenErr != nil {
-			reason = tokenErr.Reason
-		}
-		return tasks.Record{}, &rejection{http.StatusUnauthorized, runtime.CodeUnauthenticated, reason}
 	}
 	return rec, nil
 }

@@ -3,6 +3,7 @@ package tasks_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -185,15 +186,24 @@ type hooked struct {
 	// dropAnnounce loses announcements, as when a replica's subscription
 	// is down.
 	dropAnnounce bool
+	// failFinal is how many final writes fail, as a record store blip does.
+	failFinal int
 }
 
 func (h *hooked) Write(ctx context.Context, rec tasks.Record, ttl time.Duration) (bool, error) {
 	h.mu.Lock()
 	h.writes = append(h.writes, rec)
 	before := h.beforeWrite
+	fail := rec.Status.Final() && h.failFinal > 0
+	if fail {
+		h.failFinal--
+	}
 	h.mu.Unlock()
 	if before != nil {
 		before(rec)
+	}
+	if fail {
+		return false, errors.New("record store blip")
 	}
 	return h.Records.Write(ctx, rec, ttl)
 }

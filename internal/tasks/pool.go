@@ -80,6 +80,7 @@ type task struct {
 	cancel context.CancelCauseFunc
 	ended  bool          // its final record is written, here or elsewhere
 	done   chan struct{} // closed once ended
+	failed error         // why its final record could not be written; set before done closes
 }
 
 // Why a task's context ended, besides its work returning.
@@ -254,18 +255,35 @@ func (p *Pool) end(t *task, out Outcome, status Status, cause error) {
 	rec := t.rec
 	p.mu.Unlock()
 	rec.Status, rec.Result, rec.UpdatedAt = status, out.Result, p.opts.Now()
+	if status == Success {
+		rec.Progress.Percent = 100
+	}
 	defer close(t.done)
 	defer p.forget(t)
 	defer t.cancel(cause)
-	wrote, err := p.opts.Records.Write(context.Background(), rec, p.opts.ResultTTL)
+	var wrote bool
+	var err error
+	for attempt, backoff := 1, 50*time.Millisecond; ; attempt, backoff = attempt+1, backoff*4 {
+		if wrote, err = p.opts.Records.Write(context.Background(), rec, p.opts.ResultTTL); err == nil || attempt == finalWriteAttempts {
+			break
+		}
+		// A record store blip must not leave the record saying running
+		// until it expires: try again, a little later.
+		time.Sleep(backoff)
+	}
 	if err != nil {
-		p.opts.Logger.Error("task result not recorded", zap.String("task_id", rec.TaskID), zap.Error(err))
+		t.failed = err
+		p.opts.Logger.Error("task result not recorded; its record says running until it expires",
+			zap.String("task_id", rec.TaskID), zap.Error(err))
 		return
 	}
 	if wrote && p.opts.Finished != nil {
 		p.opts.Finished(rec)
 	}
 }
+
+// finalWriteAttempts is how often a final record is tried.
+const finalWriteAttempts = 3
 
 // stop ends t's context without writing: its final record was written
 // elsewhere.
@@ -332,6 +350,9 @@ func (p *Pool) Cancel(ctx context.Context, id string) (Record, bool, error) {
 		// that end's final record to be written before reading it.
 		select {
 		case <-t.done:
+			if t.failed != nil {
+				return Record{}, false, fmt.Errorf("tasks: %w", t.failed)
+			}
 		case <-ctx.Done():
 		}
 		return p.Get(ctx, id)

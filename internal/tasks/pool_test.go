@@ -44,7 +44,8 @@ func TestStartRecordsTheOutcome(t *testing.T) {
 				return tasks.Outcome{OK: true, Result: mustJSON(t, runtime.Success(map[string]any{"n": 3}, "purged 3"))}
 			},
 			status: tasks.Success,
-			want:   tasks.Progress{Percent: 90, Message: "almost"},
+			// A success is done: 100 %, with the last message reported.
+			want: tasks.Progress{Percent: 100, Message: "almost"},
 		},
 		{
 			name: "success without progress",
@@ -52,6 +53,7 @@ func TestStartRecordsTheOutcome(t *testing.T) {
 				return tasks.Outcome{OK: true, Result: mustJSON(t, runtime.Success(nil, "done"))}
 			},
 			status: tasks.Success,
+			want:   tasks.Progress{Percent: 100},
 		},
 		{
 			name:     "error result",

@@ -95,3 +95,43 @@ func TestDeadlineOnAFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// A final record that fails to be written is tried again; one that never
+// lands fails Cancel, rather than answering a record that says running.
+func TestFinalWriteIsRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		failures  int
+		wantError bool
+	}{
+		{"a blip", 2, false},
+		{"an outage", 100, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				recs := &hooked{Records: tasks.NewMemory(tasks.MemoryOptions{}), failFinal: tc.failures}
+				p := tasks.NewPool(tasks.Options{Records: recs})
+				rec, err := p.Start(tasks.Spec{Timeout: time.Hour, Run: func(ctx context.Context, _ func(tasks.Progress) error) tasks.Outcome {
+					<-ctx.Done()
+					return tasks.Outcome{}
+				}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _, err := p.Cancel(context.Background(), rec.TaskID)
+				switch {
+				case tc.wantError && err == nil:
+					t.Fatalf("Cancel = %q, nil; want the store's error", got.Status)
+				case !tc.wantError && (err != nil || got.Status != tasks.Cancelled):
+					t.Fatalf("Cancel = %q, %v; want cancelled after the retries", got.Status, err)
+				}
+				if err := p.Close(); err != nil {
+					t.Error(err)
+				}
+				if err := p.Wait(context.Background()); err != nil {
+					t.Error(err)
+				}
+			})
+		})
+	}
+}
