@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imperalcloud/exthost/internal/clock"
 	"github.com/maypok86/otter/v2"
 )
 
@@ -70,7 +71,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		}),
 	}
 	if opts.Now != nil {
-		o.Clock = funcClock(opts.Now)
+		o.Clock = clock.Func(opts.Now)
 	}
 	entries, err := otter.New(o)
 	if err != nil {
@@ -143,14 +144,6 @@ func (m *Memory) Close() error {
 	m.entries.InvalidateAll()
 	return nil
 }
-
-// funcClock adapts a time function to otter's clock. It never ticks:
-// expired entries are dropped on read and by eviction, not by a timer that a
-// test clock would have to drive.
-type funcClock func() time.Time
-
-func (f funcClock) NowNano() int64                      { return f().UnixNano() }
-func (f funcClock) Tick(time.Duration) <-chan time.Time { return nil }
 
 // Scan implements Scanner.
 func (m *Memory) Scan(_ context.Context, prefix string) ([]Stored, error) {

@@ -44,3 +44,15 @@ func (c *Clock) Advance(d time.Duration) (time.Time, error) {
 		}
 	}
 }
+
+// Func adapts a time function to otter's clock (otter.Clock). It never
+// ticks: a cache on it starts no clean-up goroutine, and expired entries go
+// at reads and writes rather than by a timer a test clock would have to
+// drive.
+type Func func() time.Time
+
+// NowNano implements otter.Clock.
+func (f Func) NowNano() int64 { return f().UnixNano() }
+
+// Tick implements otter.Clock: it never ticks.
+func (f Func) Tick(time.Duration) <-chan time.Time { return nil }

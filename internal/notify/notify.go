@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/internal/clock"
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/jsonx"
 )
@@ -75,7 +76,7 @@ func New(opts Options) (*Sender, error) {
 		buckets, err := otter.New(&otter.Options[string, *rate.Limiter]{
 			MaximumSize:      users,
 			ExpiryCalculator: otter.ExpiryAccessing[string, *rate.Limiter](idle),
-			Clock:            clock{opts.Now},
+			Clock:            clock.Func(opts.Now),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("notify: %w", err)
@@ -84,12 +85,6 @@ func New(opts Options) (*Sender, error) {
 	}
 	return s, nil
 }
-
-// clock is the Sender's clock for otter: no ticks, so no goroutine.
-type clock struct{ now func() time.Time }
-
-func (c clock) NowNano() int64                      { return c.now().UnixNano() }
-func (c clock) Tick(time.Duration) <-chan time.Time { return nil }
 
 // Notify implements ctx.Notifier: a notification from c's extension to
 // c's user. Data must encode as a JSON object (nil is {}).

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imperalcloud/exthost/internal/clock"
 	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -68,20 +69,13 @@ func New(opts Options) (*Set, error) {
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, time.Duration]) time.Duration {
 			return e.Value
 		}),
-		Clock: clock{opts.Now},
+		Clock: clock.Func(opts.Now),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("replay: in-process set: %w", err)
 	}
 	return &Set{opts: opts, local: local}, nil
 }
-
-// clock is the Set's clock for otter. Without ticks the set has no
-// periodic clean-up goroutine; expired entries go at its writes.
-type clock struct{ now func() time.Time }
-
-func (c clock) NowNano() int64                      { return c.now().UnixNano() }
-func (c clock) Tick(time.Duration) <-chan time.Time { return nil }
 
 // Close releases the Set's resources. It does not close Options.Redis.
 func (s *Set) Close() { s.local.StopAllGoroutines() }
