@@ -1,7 +1,17 @@
 // Command mailservice serves the reference mail-service (see
-// internal/mailservice) for the dev loop and test harnesses:
+// internal/mailservice for its endpoints and answers) for the dev loop and
+// test harnesses:
 //
 //	mailservice [-addr 127.0.0.1:8081] [-latency 0s] [-fail-rate 0] [-fail-status 503] [-page-size 25]
+//
+// Besides the endpoints a mail client uses (inbox with cursors, accounts,
+// folders, counts, message details, send, reply, batches), it takes POST
+// /v1/_deliver to make mail arrive during a session, for example:
+//
+//	curl -d '{"user_id":"demo","account_id":"work","messages":[{"from":"Ada <ada@analytical.example>","subject":"Hi"}]}' localhost:8081/v1/_deliver
+//
+// With MAILSERVICE_TOKEN set, every request needs Authorization: Bearer
+// <token>.
 //
 // It logs "mail-service listening on ADDR" once it accepts connections
 // (with -addr 127.0.0.1:0, ADDR is the port the system chose), and stops

@@ -14,10 +14,13 @@ const (
 	opRead    = "read"    // mark read
 	opUnread  = "unread"  // mark unread
 	opPurge   = "purge"   // remove for good, from the trash unless from_folder says otherwise
+	opStar    = "star"    // star
+	opUnstar  = "unstar"  // unstar
+	opMove    = "move"    // move to to_folder, created when it is a new custom folder
 )
 
 // batchOps lists the operations, in the order error messages name them.
-var batchOps = [...]string{opArchive, opDelete, opRead, opUnread, opPurge}
+var batchOps = [...]string{opArchive, opDelete, opRead, opUnread, opPurge, opStar, opUnstar, opMove}
 
 // Errors of a batch's "failed" entries.
 const (
@@ -31,13 +34,20 @@ const (
 	maxQueryMax     = 1000 // largest max a batch by query may give
 )
 
-// batchOp is what both batch bodies say: whose mailbox, which op, and
-// the folder it is limited to.
+// batchOp is what both batch bodies say: whose mailbox, which op, the
+// folder it is limited to, and the folder move moves to.
 type batchOp struct {
 	UserID     string   `json:"user_id"`
 	AccountID  string   `json:"account_id"`
 	Ops        []string `json:"ops"`
 	FromFolder string   `json:"from_folder"`
+	ToFolder   string   `json:"to_folder,omitempty"` // move only; other ops ignore it
+}
+
+// action is a batch's op, checked, with the canonical folder move moves
+// to.
+type action struct {
+	op, to string
 }
 
 // batchRequest is the body of POST /v1/messages/batch.
@@ -53,22 +63,29 @@ type batchQueryRequest struct {
 	Max *int   `json:"max"`
 }
 
-// decodeBatch reads a batch body into req and returns its one op; on
+// decodeBatch reads a batch body into req and returns its one action; on
 // failure it has answered and returns false.
-func decodeBatch(w http.ResponseWriter, r *http.Request, req any, common *batchOp) (string, bool) {
+func decodeBatch(w http.ResponseWriter, r *http.Request, req any, common *batchOp) (action, bool) {
 	if !decodeBody(w, r, req) {
-		return "", false
+		return action{}, false
 	}
 	if err := validateIDs(common.UserID, common.AccountID); err != nil {
 		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
-		return "", false
+		return action{}, false
 	}
 	op, err := parseOps(common.Ops)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
-		return "", false
+		return action{}, false
 	}
-	return op, true
+	a := action{op: op}
+	if op == opMove {
+		if a.to, err = fileFolder("to_folder", common.ToFolder); err != nil {
+			writeError(w, http.StatusBadRequest, codeValidation, err.Error())
+			return action{}, false
+		}
+	}
+	return a, true
 }
 
 // batchResponse is the answer of POST /v1/messages/batch.
@@ -94,7 +111,7 @@ type batchQueryResponse struct {
 // messages by id.
 func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 	var req batchRequest
-	op, ok := decodeBatch(w, r, &req, &req.batchOp)
+	a, ok := decodeBatch(w, r, &req, &req.batchOp)
 	if !ok {
 		return
 	}
@@ -102,7 +119,7 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeValidation, fmt.Sprintf("ids: at most %d", maxBatchIDs))
 		return
 	}
-	resp := s.mailbox(req.UserID, req.AccountID).applyIDs(op, opScope(op, req.FromFolder), req.IDs)
+	resp := s.mailbox(req.UserID, req.AccountID).applyIDs(a, opScope(a.op, req.FromFolder), req.IDs)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -110,7 +127,7 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 // newest max messages that match q.
 func (s *Service) batchByQuery(w http.ResponseWriter, r *http.Request) {
 	var req batchQueryRequest
-	op, ok := decodeBatch(w, r, &req, &req.batchOp)
+	a, ok := decodeBatch(w, r, &req, &req.batchOp)
 	if !ok {
 		return
 	}
@@ -131,7 +148,7 @@ func (s *Service) batchByQuery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
 		return
 	}
-	resp := s.mailbox(req.UserID, req.AccountID).applyQuery(op, q.and(opScope(op, req.FromFolder)), limit)
+	resp := s.mailbox(req.UserID, req.AccountID).applyQuery(a, q.and(opScope(a.op, req.FromFolder)), limit)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -168,9 +185,9 @@ func opScope(op, from string) string {
 	return ""
 }
 
-// applyIDs applies op to the messages with the given ids that are in
+// applyIDs applies a to the messages with the given ids that are in
 // scope (any folder when scope is ""). An id given twice counts once.
-func (mb *mailbox) applyIDs(op, scope string, ids []string) batchResponse {
+func (mb *mailbox) applyIDs(a action, scope string, ids []string) batchResponse {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	resp := batchResponse{Failed: []batchFailure{}}
@@ -189,8 +206,8 @@ func (mb *mailbox) applyIDs(op, scope string, ids []string) batchResponse {
 		case scope != "" && !m.in(scope):
 			resp.Failed = append(resp.Failed, batchFailure{ID: id, Error: failNotInFolder})
 		default:
-			mb.apply(op, m)
-			purged = purged || op == opPurge
+			mb.apply(a, m)
+			purged = purged || a.op == opPurge
 			resp.Succeeded++
 		}
 	}
@@ -200,8 +217,8 @@ func (mb *mailbox) applyIDs(op, scope string, ids []string) batchResponse {
 	return resp
 }
 
-// applyQuery applies op to the newest limit messages that match q.
-func (mb *mailbox) applyQuery(op string, q query, limit int) batchQueryResponse {
+// applyQuery applies a to the newest limit messages that match q.
+func (mb *mailbox) applyQuery(a action, q query, limit int) batchQueryResponse {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	var picked []*message
@@ -215,9 +232,9 @@ func (mb *mailbox) applyQuery(op string, q query, limit int) batchQueryResponse 
 		}
 	}
 	for _, m := range picked {
-		mb.apply(op, m)
+		mb.apply(a, m)
 	}
-	if op == opPurge && len(picked) > 0 {
+	if a.op == opPurge && len(picked) > 0 {
 		mb.dropPurged()
 	}
 	return batchQueryResponse{
@@ -226,10 +243,10 @@ func (mb *mailbox) applyQuery(op string, q query, limit int) batchQueryResponse 
 	}
 }
 
-// apply applies op to m; a purged message leaves byID at once and
+// apply applies a to m; a purged message leaves byID at once and
 // messages at the next dropPurged. mb.mu must be held.
-func (mb *mailbox) apply(op string, m *message) {
-	switch op {
+func (mb *mailbox) apply(a action, m *message) {
+	switch a.op {
 	case opArchive:
 		m.folder = folderArchive
 	case opDelete:
@@ -240,6 +257,12 @@ func (mb *mailbox) apply(op string, m *message) {
 		m.Unread = true
 	case opPurge:
 		delete(mb.byID, m.ID)
+	case opStar:
+		m.Starred = true
+	case opUnstar:
+		m.Starred = false
+	case opMove:
+		m.folder = a.to
 	}
 }
 

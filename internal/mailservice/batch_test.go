@@ -86,6 +86,10 @@ func assertApplied(t *testing.T, before, after map[string]Message, op string, do
 			want.Unread = false
 		case opUnread:
 			want.Unread = true
+		case opStar:
+			want.Starred = true
+		case opUnstar:
+			want.Starred = false
 		case opPurge:
 			if ok {
 				t.Errorf("%s is still there after purge: %+v", id, now)
@@ -167,6 +171,19 @@ func TestBatch(t *testing.T) {
 		{name: "an id given twice counts once", op: opDelete,
 			ids:       func(f fixture) []string { return []string{f.inbox[0].ID, f.inbox[0].ID, f.inbox[1].ID} },
 			wantTotal: 2},
+		{name: "star", op: opStar,
+			ids: func(f fixture) []string {
+				starred := filter(f.inbox, func(m Message) bool { return m.Starred })
+				return []string{f.inbox[slices.IndexFunc(f.inbox, func(m Message) bool { return !m.Starred })].ID, starred[0].ID, f.archive[0].ID, "nope"}
+			},
+			wantFailed: func(fixture) []batchFailure { return []batchFailure{{"nope", failNotFound}} },
+			wantTotal:  4},
+		{name: "unstar limited to the inbox", op: opUnstar, from: "INBOX",
+			ids: func(f fixture) []string {
+				return append(ids(filter(f.inbox, func(m Message) bool { return m.Starred })), f.spam[0].ID)
+			},
+			wantFailed: func(f fixture) []batchFailure { return []batchFailure{{f.spam[0].ID, failNotInFolder}} },
+			wantTotal:  -1},
 		{name: "no ids", op: opRead,
 			ids:       func(fixture) []string { return nil },
 			wantTotal: 0},
@@ -247,7 +264,7 @@ func TestBatchErrors(t *testing.T) {
 		{"query: malformed q", "POST", byQuery, `{"user_id":"u-1","account_id":"work","q":"in:inbox newer_than:x","ops":["read"]}`, 400, codeValidation},
 		{"query: no ops", "POST", byQuery, `{"user_id":"u-1","account_id":"work","q":"in:inbox"}`, 400, codeValidation},
 		{"query: two ops", "POST", byQuery, `{"user_id":"u-1","account_id":"work","q":"in:inbox","ops":["read","unread"]}`, 400, codeValidation},
-		{"query: unknown op", "POST", byQuery, `{"user_id":"u-1","account_id":"work","q":"in:inbox","ops":["star"]}`, 400, codeValidation},
+		{"query: unknown op", "POST", byQuery, `{"user_id":"u-1","account_id":"work","q":"in:inbox","ops":["trash"]}`, 400, codeValidation},
 		{"query: max zero", "POST", byQuery, `{"user_id":"u-1","account_id":"work","q":"in:inbox","ops":["read"],"max":0}`, 400, codeValidation},
 		{"query: max negative", "POST", byQuery, `{"user_id":"u-1","account_id":"work","q":"in:inbox","ops":["read"],"max":-1}`, 400, codeValidation},
 		{"query: max too big", "POST", byQuery, `{"user_id":"u-1","account_id":"work","q":"in:inbox","ops":["read"],"max":1001}`, 400, codeValidation},
@@ -264,7 +281,7 @@ func TestBatchErrors(t *testing.T) {
 			if status != tt.wantStatus {
 				t.Fatalf("status %d, want %d; body %.300s", status, tt.wantStatus, body)
 			}
-			assertError(t, body, tt.wantCode)
+			assertError(t, status, body, tt.wantCode)
 		})
 	}
 	if after := byID(t, s, "u-1", "work"); !maps.EqualFunc(before, after, sameMessage) {
@@ -444,7 +461,7 @@ func TestNewEndpointsNeedToken(t *testing.T) {
 		if status != http.StatusUnauthorized {
 			t.Fatalf("%s %s without a token: status %d, want 401", target.method, target.path, status)
 		}
-		assertError(t, body, codeUnauthorized)
+		assertError(t, status, body, codeUnauthorized)
 	}
 	want := map[string]int{"/v1/search": 1, "/v1/messages/batch": 1, "/v1/messages/batch-by-query": 1}
 	if got := s.Requests(); !maps.Equal(got, want) {

@@ -13,8 +13,10 @@ import (
 	"time"
 )
 
-// Folder names. Every other folder exists and is empty, except "starred",
-// which lists the starred messages of the inbox.
+// Folder names. Two are virtual: "starred" lists the starred messages of
+// the inbox and "[Gmail]/All Mail" every message outside the spam and the
+// trash; nothing is filed into them. Any other name is a custom folder,
+// holding the messages moved or delivered into it (none until then).
 const (
 	folderInbox   = "INBOX"
 	folderArchive = "archive"
@@ -23,7 +25,15 @@ const (
 	folderSpam    = "spam"
 	folderTrash   = "trash"
 	folderStarred = "starred"
+	folderAllMail = "[Gmail]/All Mail"
 )
+
+// knownFolders are the folders canonicalFolder matches whatever their case.
+var knownFolders = [...]string{folderInbox, folderArchive, folderSent, folderDrafts, folderSpam, folderTrash, folderStarred, folderAllMail}
+
+// isVirtual reports whether folder (canonical) lists messages filed
+// elsewhere, so that nothing can be moved or delivered into it.
+func isVirtual(folder string) bool { return folder == folderStarred || folder == folderAllMail }
 
 // Message is one message as the service answers it. Field order is the
 // order of the keys in its JSON.
@@ -56,6 +66,12 @@ type message struct {
 	Message
 	folder string
 	at     time.Time
+	// to, cc and body are what a send or a delivery gave; GET
+	// /v1/messages/{id} derives an empty to, and the body unless hasBody,
+	// from the id (detail.go).
+	to, cc, body string
+	hasBody      bool // body was given, even if empty
+	html         bool // body is HTML
 }
 
 // folderSpec says how a folder is generated.
@@ -105,9 +121,9 @@ func folderSpecs() []folderSpec {
 
 // canonicalFolder maps a requested folder to the name messages are filed
 // under: the known folders match whatever their case ("inbox" is
-// "INBOX"), any other name is kept as it is (and is empty).
+// "INBOX"), any other name is a custom folder and kept as it is.
 func canonicalFolder(name string) string {
-	for _, known := range [...]string{folderInbox, folderArchive, folderSent, folderDrafts, folderSpam, folderTrash, folderStarred} {
+	for _, known := range knownFolders {
 		if strings.EqualFold(name, known) {
 			return known
 		}
@@ -136,6 +152,13 @@ type mailbox struct {
 	mu       sync.Mutex
 	messages []*message // every message, newest first
 	byID     map[string]*message
+	// lastID and lastThread are the numbers of the highest message and
+	// thread ids handed out, never lowered, so that a purged id is not
+	// given again.
+	lastID, lastThread int
+	// sentByKey holds the answers of send and reply by Idempotency-Key,
+	// for the life of the Service.
+	sentByKey map[string]sentRecord
 }
 
 // newMailbox generates the mailbox of (userID, accountID). The result
@@ -182,7 +205,7 @@ func newMailbox(userID, accountID string) *mailbox {
 		}
 		all = append(all, folder...)
 	}
-	mb := &mailbox{messages: all, byID: make(map[string]*message, len(all))}
+	mb := &mailbox{messages: all, byID: make(map[string]*message, len(all)), lastID: len(all), lastThread: threads, sentByKey: map[string]sentRecord{}}
 	for i, m := range all {
 		m.ID = fmt.Sprintf("m-%04d", i+1)
 		mb.byID[m.ID] = m
@@ -212,10 +235,14 @@ func fill(tmpl template, r *rand.Rand) (subject, snippet string) {
 	return rep.Replace(tmpl.subject), rep.Replace(tmpl.snippet)
 }
 
-// in reports whether m is listed in folder.
+// in reports whether m is listed in folder (canonical).
 func (m *message) in(folder string) bool {
-	if folder == folderStarred {
+	switch folder {
+	case folderStarred:
 		return m.folder == folderInbox && m.Starred
+	case folderAllMail:
+		// Gmail's All Mail: everything but the spam and the trash.
+		return m.folder != folderSpam && m.folder != folderTrash
 	}
 	return m.folder == folder
 }
@@ -227,35 +254,102 @@ func (m *message) wire() Message {
 	return out
 }
 
-// page returns up to limit messages of folder from the start-th (0-based),
-// the folder's size, and whether messages follow the page.
-func (mb *mailbox) page(folder string, start, limit int) (page []Message, total int, hasMore bool) {
+// listing is one page of a folder.
+type listing struct {
+	messages []Message // the page, newest first; never nil
+	total    int       // the folder's size
+	hasMore  bool      // whether messages follow the page
+	last     position  // of the page's last message; zero when it is empty
+}
+
+// page returns up to limit messages of folder from the start-th (0-based).
+func (mb *mailbox) page(folder string, start, limit int) listing {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
-	page = []Message{}
+	l := listing{messages: []Message{}}
 	for _, m := range mb.messages {
 		if !m.in(folder) {
 			continue
 		}
-		if total >= start && len(page) < limit {
-			page = append(page, m.wire())
+		if l.total >= start && len(l.messages) < limit {
+			l.messages = append(l.messages, m.wire())
+			l.last = positionOf(m)
 		}
-		total++
+		l.total++
 	}
-	return page, total, start+len(page) < total
+	l.hasMore = start+len(l.messages) < l.total
+	return l
+}
+
+// pageAfter returns up to limit messages of folder that follow pos in the
+// folder's newest-first order. It compares arrival times and ids rather
+// than counting, so mail arriving at the top, or the message at pos
+// leaving the folder, neither repeats nor skips a message.
+func (mb *mailbox) pageAfter(folder string, pos position, limit int) listing {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	l := listing{messages: []Message{}}
+	for _, m := range mb.messages {
+		if !m.in(folder) {
+			continue
+		}
+		l.total++
+		switch {
+		case !pos.precedes(m):
+		case len(l.messages) < limit:
+			l.messages = append(l.messages, m.wire())
+			l.last = positionOf(m)
+		default:
+			l.hasMore = true
+		}
+	}
+	return l
 }
 
 // unread returns the number of unread messages in the inbox.
 func (mb *mailbox) unread() int {
+	_, unread := mb.count(folderInbox)
+	return unread
+}
+
+// count returns the number of messages in folder and how many of them are
+// unread.
+func (mb *mailbox) count(folder string) (total, unread int) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
-	n := 0
 	for _, m := range mb.messages {
-		if m.folder == folderInbox && m.Unread {
-			n++
+		if m.in(folder) {
+			total++
+			if m.Unread {
+				unread++
+			}
 		}
 	}
-	return n
+	return total, unread
+}
+
+// arrivalGap is the time between a new message and the newest one before
+// it.
+const arrivalGap = time.Minute
+
+// add files m, its folder and contents set, as the newest message of the
+// mailbox: the next message id, a new thread unless m names one, and an
+// arrival arrivalGap after the newest message. mb.mu must be held.
+func (mb *mailbox) add(m *message) {
+	mb.lastID++
+	m.ID = fmt.Sprintf("m-%04d", mb.lastID)
+	if m.ThreadID == "" {
+		mb.lastThread++
+		m.ThreadID = fmt.Sprintf("t-%04d", mb.lastThread)
+	}
+	newest := baseTime() // the clock, when everything has been purged
+	if len(mb.messages) > 0 {
+		newest = mb.messages[0].at
+	}
+	m.at = newest.Add(arrivalGap)
+	m.Date = m.at.Format(time.RFC3339)
+	mb.messages = slices.Insert(mb.messages, 0, m)
+	mb.byID[m.ID] = m
 }
 
 // archive moves the messages with the given ids to the archive and returns

@@ -271,7 +271,7 @@ func TestSearchMalformed(t *testing.T) {
 			if status != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400; body %s", status, body)
 			}
-			assertError(t, body, codeValidation)
+			assertError(t, status, body, codeValidation)
 			if tt.secret != "" && strings.Contains(string(body), tt.secret) {
 				t.Errorf("error %s echoes %q", body, tt.secret)
 			}

@@ -2,13 +2,49 @@
 // mail-client extension reaches as "mail-service", served by
 // cmd/mailservice for the dev loop and in-process by test harnesses.
 //
-//	GET  /v1/inbox?user_id&account_id&folder&page[&limit]  → {"messages", "total", "has_more"}
+//	GET  /v1/inbox?user_id&account_id&folder&page[&limit][&cursor]  → {"messages", "total", "has_more", "next_cursor", "folder"}
 //	GET  /v1/unread?user_id                                → {"unread", "accounts"}
+//	GET  /v1/unread?user_id&account_id[&folder]            → {"folder", "unread", "total"}
+//	GET  /v1/accounts?user_id                              → {"accounts": [{"account_id", "email", "provider", "display_name", "active"}]}
+//	GET  /v1/folders?user_id&account_id                    → {"folders": [{"key", "name", "system", "total", "unread"}]}
+//	GET  /v1/counts?user_id&account_id                     → {"total", "inbox_total", "unread", "spam", "archive", "today"}
+//	GET  /v1/messages/{id}?user_id&account_id[&mark_read]  → {"id", "thread_id", "from", "to", "cc", "subject", "date", "body", "body_type", "unread", "starred", "has_attachments", "folder", "labels", "message_id_header", "attachments": [{"id", "filename", "size_bytes", "mime_type"}]}
 //	POST /v1/messages/archive    {"user_id", "account_id", "message_ids"}          → {"archived"}
 //	POST /v1/messages/mark_read  {"user_id", "account_id", "message_ids", "read"}  → {"updated"}
 //	GET  /v1/search?user_id&account_id&q[&limit][&folder][&oldest_first]  → {"results", "total"}
-//	POST /v1/messages/batch           {"user_id", "account_id", "ids", "ops", "from_folder"}  → {"succeeded", "total", "failed"}
-//	POST /v1/messages/batch-by-query  {"user_id", "account_id", "q", "ops", "max", "from_folder"}  → {"succeeded", "total", "failed", "matched"}
+//	POST /v1/messages/batch           {"user_id", "account_id", "ids", "ops", "from_folder", "to_folder"}  → {"succeeded", "total", "failed"}
+//	POST /v1/messages/batch-by-query  {"user_id", "account_id", "q", "ops", "max", "from_folder", "to_folder"}  → {"succeeded", "total", "failed", "matched"}
+//	POST /v1/send                 {"user_id", "account_id", "to", "cc", "bcc", "subject", "body", "is_html"}  → {"id", "thread_id", "sent", "subject"}
+//	POST /v1/messages/{id}/reply  {"user_id", "account_id", "body", "is_html", "to", "cc", "bcc"}  → {"id", "thread_id", "sent", "subject"}
+//	POST /v1/_deliver  {"user_id", "account_id", "folder", "messages": [{"from", "subject", "snippet", "body", "unread", "starred", "has_attachments"}]}  → {"delivered"}
+//
+// Folders are INBOX, archive, sent, drafts, spam and trash, matched
+// whatever their case, plus two virtual ones that list messages filed
+// elsewhere: "starred" (the starred messages of the inbox) and
+// "[Gmail]/All Mail" (every message outside the spam and the trash). Any
+// other name, in any UTF-8, is a custom folder: empty until messages are
+// moved or delivered into it.
+//
+// The inbox pages a folder newest first by page (0-based) or, when cursor
+// is given, by the limit messages after it (page then ignored). A cursor is
+// an opaque position, the arrival time and id of the last message of the
+// page before, bound to its folder: it stays valid, and pages neither
+// repeat nor skip, while mail arrives at the top. next_cursor is the
+// cursor of the following page whenever has_more, "" otherwise; a cursor
+// that is malformed or of another folder is a VALIDATION error.
+//
+// Accounts lists "personal", "work" and every other account used in this
+// Service, sorted by id; only "work" is active. Each has the address
+// <user>@<account>.example.com (both parts lower-cased, characters outside
+// [a-z0-9._-] replaced by "-", at most 32 bytes). Folders lists the
+// system folders (Inbox, Sent, Drafts, Spam, Trash, Starred, Archive) and
+// then the custom ones that hold messages, sorted. Counts' today counts
+// the messages that arrived in the 24 h before the clock, or since.
+//
+// GET /v1/messages/{id} answers one message in full, its body, recipients
+// and attachments derived from its id unless a send or a delivery gave
+// them; mark_read=true marks it read first. An id not in the mailbox of
+// (user_id, account_id) is NOT_FOUND.
 //
 // Search answers the first limit (1 to 200, default 50) messages that match
 // q, newest first unless oldest_first, in every folder unless folder (or an
@@ -19,18 +55,37 @@
 // 2026-11-26T09:00:00Z) and free words.
 //
 // A batch applies exactly one op — "archive" (move to the archive),
-// "delete" (move to the trash), "read", "unread" or "purge" (remove for
-// good) — to up to 200 ids, or by query to the newest max (1 to 1000,
-// default 1000) messages that match q; matched counts every match. The op
-// is limited to the folder from_folder when given, and purge to the trash
-// when it is not. The ids it was not applied to are listed in failed, with
-// "not_found" (no such message in this mailbox) or "not_in_folder"; total
-// counts the distinct ids given, or the messages the query picked.
+// "delete" (move to the trash), "read", "unread", "purge" (remove for
+// good), "star", "unstar" or "move" (to to_folder: at most 256 bytes, not
+// a virtual folder; a new name creates a custom folder) — to up to 200
+// ids, or by query to the newest max (1 to 1000, default 1000) messages
+// that match q; matched counts every match. The op is limited to the
+// folder from_folder when given, and purge to the trash when it is not.
+// The ids it was not applied to are listed in failed, with "not_found"
+// (no such message in this mailbox) or "not_in_folder"; total counts the
+// distinct ids given, or the messages the query picked.
+//
+// Send files a new message of mine into sent, read, in a new thread; a
+// reply files one into sent in the thread of the message replied to, its
+// subject "Re: " and the original's (the prefix added once), to its sender
+// unless to is given. to (required for send) and cc and bcc are
+// comma-separated addresses, each with an "@"; texts are at most 64 KiB. A
+// send or reply with an Idempotency-Key header (1 to 256 bytes, scoped to
+// the user and account) is filed once: the same request again answers the
+// same JSON with Idempotent-Replayed: true, another request under the key
+// is 409 CONFLICT. POST /v1/_deliver, the control endpoint of tests and the
+// dev loop, files 1 to 100 messages into folder (default INBOX), each
+// newer than everything before it and a new thread; unread defaults to
+// true.
 //
 // Every (user_id, account_id) pair has a mailbox, generated on first use
 // from a hash of the two ids, so the same ids give the same mailbox in every
-// process. Writes change the mailbox in memory for the life of the Service.
-// Errors answer {"error": {"code", "message"}}.
+// process. Writes change the mailbox in memory for the life of the Service;
+// new messages take the ids after the mailbox's highest (m-NNNN) and arrive
+// a minute after its newest message. Requests counts requests by route
+// pattern ("/v1/inbox", "/v1/messages/{id}", "/v1/messages/{id}/reply"),
+// an unknown path by itself. Errors answer {"error": {"code", "message",
+// "retryable"}}, retryable true exactly for 429 and 5xx statuses.
 package mailservice
 
 import (
@@ -77,6 +132,8 @@ const (
 	codeInjected         = "INJECTED"
 	codeCancelled        = "CANCELLED"
 	codeUnauthorized     = "UNAUTHORIZED"
+	codeConflict         = "CONFLICT"     // 409: an Idempotency-Key reused for another request
+	codeRateLimited      = "RATE_LIMITED" // 429; no endpoint limits today, injected 429s stay INJECTED
 )
 
 const (
@@ -132,8 +189,13 @@ func (s *Service) Requests() map[string]int {
 // ServeHTTP implements http.Handler: latency, then fault injection, then
 // the endpoint.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, found := findRoute(r)
+	key := r.URL.Path // an unknown path counts under itself
+	if found {
+		key = rt.pattern
+	}
 	s.mu.Lock()
-	s.requests[r.URL.Path]++
+	s.requests[key]++
 	s.mu.Unlock()
 
 	if s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+s.opts.Token)) != 1 {
@@ -155,33 +217,17 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var handle func(http.ResponseWriter, *http.Request)
-	method := http.MethodPost
-	switch r.URL.Path {
-	case "/v1/inbox":
-		handle, method = s.inbox, http.MethodGet
-	case "/v1/unread":
-		handle, method = s.unread, http.MethodGet
-	case "/v1/messages/archive":
-		handle = s.archive
-	case "/v1/messages/mark_read":
-		handle = s.markRead
-	case "/v1/search":
-		handle, method = s.search, http.MethodGet
-	case "/v1/messages/batch":
-		handle = s.batch
-	case "/v1/messages/batch-by-query":
-		handle = s.batchByQuery
-	default:
+	if !found {
 		writeError(w, http.StatusNotFound, codeNotFound, "no endpoint "+r.URL.Path)
 		return
 	}
-	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
-		w.Header().Set("Allow", method)
-		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, fmt.Sprintf("%s takes %s", r.URL.Path, method))
+	if !rt.allows(r.Method) {
+		w.Header().Set("Allow", rt.method)
+		// The pattern, not the path, so that no message id is echoed.
+		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, fmt.Sprintf("%s takes %s", rt.pattern, rt.method))
 		return
 	}
-	handle(w, r)
+	rt.handle(s, w, r)
 }
 
 // inboxResponse is the answer of GET /v1/inbox.
@@ -189,9 +235,14 @@ type inboxResponse struct {
 	Messages []Message `json:"messages"`
 	Total    int       `json:"total"`
 	HasMore  bool      `json:"has_more"`
+	// NextCursor is the cursor of the next page, "" when none follows.
+	NextCursor string `json:"next_cursor"`
+	// Folder is the canonical name of the folder listed.
+	Folder string `json:"folder"`
 }
 
-// inbox serves GET /v1/inbox: one page of a folder, newest first.
+// inbox serves GET /v1/inbox: one page of a folder, newest first, by page
+// number or, when cursor is given, the limit messages after it.
 func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	user, account := q.Get("user_id"), q.Get("account_id")
@@ -199,40 +250,81 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
 		return
 	}
-	folder := folderInbox
-	if f := q.Get("folder"); f != "" {
-		folder = canonicalFolder(f)
-	}
-	page, err := intParam(q.Get("page"), 0, 0, maxInt)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, codeValidation, "page: "+err.Error())
-		return
+	folder := folderParam(q.Get("folder"))
+	cursor, page := q.Get("cursor"), 0
+	if cursor == "" { // with a cursor, page is ignored
+		var err error
+		if page, err = intParam(q.Get("page"), 0, 0, maxInt); err != nil {
+			writeError(w, http.StatusBadRequest, codeValidation, "page: "+err.Error())
+			return
+		}
 	}
 	limit, err := intParam(q.Get("limit"), s.opts.PageSize, 1, maxLimit)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, codeValidation, "limit: "+err.Error())
 		return
 	}
-	start := maxInt // a page past any folder's end, without overflow
-	if page <= maxInt/limit {
-		start = page * limit
+	var l listing
+	if cursor != "" {
+		pos, err := decodeCursor(folder, cursor)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, codeValidation, err.Error())
+			return
+		}
+		l = s.mailbox(user, account).pageAfter(folder, pos, limit)
+	} else {
+		start := maxInt // a page past any folder's end, without overflow
+		if page <= maxInt/limit {
+			start = page * limit
+		}
+		l = s.mailbox(user, account).page(folder, start, limit)
 	}
-	messages, total, hasMore := s.mailbox(user, account).page(folder, start, limit)
-	writeJSON(w, http.StatusOK, inboxResponse{Messages: messages, Total: total, HasMore: hasMore})
+	writeJSON(w, http.StatusOK, inboxResponse{
+		Messages: l.messages, Total: l.total, HasMore: l.hasMore,
+		NextCursor: l.nextCursor(folder), Folder: folder,
+	})
 }
 
-// unreadResponse is the answer of GET /v1/unread.
+// folderParam returns the canonical folder of a folder query parameter,
+// the inbox when it is empty.
+func folderParam(raw string) string {
+	if raw == "" {
+		return folderInbox
+	}
+	return canonicalFolder(raw)
+}
+
+// unreadResponse is the answer of GET /v1/unread without account_id.
 type unreadResponse struct {
 	Unread   int      `json:"unread"`
 	Accounts []string `json:"accounts"`
 }
 
-// unread serves GET /v1/unread: the unread messages in the inboxes of all
-// the user's accounts, and the accounts that have any.
+// folderUnreadResponse is the answer of GET /v1/unread with account_id.
+type folderUnreadResponse struct {
+	Folder string `json:"folder"`
+	Unread int    `json:"unread"`
+	Total  int    `json:"total"`
+}
+
+// unread serves GET /v1/unread: with account_id, the unread and total
+// messages of one folder of that account; without, the unread messages in
+// the inboxes of all the user's accounts, and the accounts that have any.
 func (s *Service) unread(w http.ResponseWriter, r *http.Request) {
-	user := r.URL.Query().Get("user_id")
+	q := r.URL.Query()
+	user, account := q.Get("user_id"), q.Get("account_id")
 	if err := validateID("user_id", user); err != nil {
 		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
+		return
+	}
+	if account != "" {
+		if err := validateID("account_id", account); err != nil {
+			writeError(w, http.StatusBadRequest, codeValidation, err.Error())
+			return
+		}
+		folder := folderParam(q.Get("folder"))
+		total, unread := s.mailbox(user, account).count(folder)
+		writeJSON(w, http.StatusOK, folderUnreadResponse{Folder: folder, Unread: unread, Total: total})
 		return
 	}
 	resp := unreadResponse{Accounts: []string{}}
@@ -381,11 +473,20 @@ type errorResponse struct {
 type errorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Retryable tells the client that the same request may succeed later.
+	Retryable bool `json:"retryable"`
+}
+
+// retryable reports whether an answer of status may succeed when sent
+// again: rate limits and server-side failures, whatever their code (an
+// injected 429 keeps the code INJECTED).
+func retryable(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
 }
 
 // writeError answers status with the error shape.
 func writeError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, errorResponse{Error: errorBody{Code: code, Message: message}})
+	writeJSON(w, status, errorResponse{Error: errorBody{Code: code, Message: message, Retryable: retryable(status)}})
 }
 
 // writeJSON answers status with v as JSON, without HTML escaping, so the

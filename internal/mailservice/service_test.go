@@ -168,7 +168,7 @@ func TestInboxShape(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("status %d, body %s", status, body)
 	}
-	if got, want := keys(t, body), []string{"messages", "total", "has_more"}; !slices.Equal(got, want) {
+	if got, want := keys(t, body), []string{"messages", "total", "has_more", "next_cursor", "folder"}; !slices.Equal(got, want) {
 		t.Fatalf("keys %v, want %v", got, want)
 	}
 	var raw struct{ Messages []json.RawMessage }
@@ -471,13 +471,14 @@ func TestErrors(t *testing.T) {
 			if status != tt.wantStatus {
 				t.Fatalf("status %d, want %d; body %s", status, tt.wantStatus, body)
 			}
-			assertError(t, body, tt.wantCode)
+			assertError(t, status, body, tt.wantCode)
 		})
 	}
 }
 
-// assertError checks that body is exactly the error shape with code.
-func assertError(t *testing.T, body []byte, code string) {
+// assertError checks that body is exactly the error shape with code, and
+// retryable exactly when status is 429 or 5xx.
+func assertError(t *testing.T, status int, body []byte, code string) {
 	t.Helper()
 	if got := keys(t, body); !slices.Equal(got, []string{"error"}) {
 		t.Fatalf("keys %v, want [error]; body %s", got, body)
@@ -486,8 +487,8 @@ func assertError(t *testing.T, body []byte, code string) {
 	if err := json.Unmarshal(body, &resp); err != nil {
 		t.Fatal(err)
 	}
-	if got := keys(t, resp.Error); !slices.Equal(got, []string{"code", "message"}) {
-		t.Fatalf("error keys %v, want [code message]", got)
+	if got := keys(t, resp.Error); !slices.Equal(got, []string{"code", "message", "retryable"}) {
+		t.Fatalf("error keys %v, want [code message retryable]", got)
 	}
 	var e errorBody
 	if err := json.Unmarshal(resp.Error, &e); err != nil {
@@ -495,6 +496,9 @@ func assertError(t *testing.T, body []byte, code string) {
 	}
 	if e.Code != code || e.Message == "" {
 		t.Errorf("error %+v, want code %s and a message", e, code)
+	}
+	if want := status == http.StatusTooManyRequests || status >= 500; e.Retryable != want {
+		t.Errorf("status %d: retryable %v, want %v", status, e.Retryable, want)
 	}
 }
 
@@ -538,7 +542,7 @@ func TestFaultInjection(t *testing.T) {
 						t.Fatalf("%s %s: status %d, want %d", target.method, target.target, resp.StatusCode, tt.wantStatus)
 					}
 					if tt.wantStatus != 200 {
-						assertError(t, body, codeInjected)
+						assertError(t, resp.StatusCode, body, codeInjected)
 					}
 				}
 			}
@@ -569,7 +573,7 @@ func TestLatencyEndsWithTheRequest(t *testing.T) {
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("status %d, want 503", rec.Code)
 	}
-	assertError(t, rec.Body.Bytes(), codeCancelled)
+	assertError(t, rec.Code, rec.Body.Bytes(), codeCancelled)
 	if got := s.Requests()["/v1/unread"]; got != 1 {
 		t.Errorf("requests %d, want 1", got)
 	}
