@@ -56,6 +56,15 @@ const maxEventLen = 128
 // so handlers return upstream and cache errors as they are.
 type Handler[P any] func(c *ctx.Call, params P) (Result, error)
 
+// Validator is implemented by parameters with rules a schema does not
+// say, such as "ids or a query". Validate runs once the call's parameters
+// are decoded, before the confirmation gate and the handler: its error
+// fails the call and nothing runs (a *CodedError keeps its code and
+// message; any other error is EXT_UNSTRUCTURED_ERROR).
+type Validator interface {
+	Validate() error
+}
+
 // NoData is the result data of a function that returns none: its successes
 // carry nil data, encoded {}.
 type NoData struct{}
@@ -275,6 +284,11 @@ func AddFunction[P, D any](tool *ChatTool, fn Function[P, D]) *Func {
 			p, ignored, err := schema.Decode(raw)
 			if err != nil {
 				return Bound{}, ignored, err
+			}
+			if v, ok := any(&p).(Validator); ok {
+				if err := v.Validate(); err != nil {
+					return Bound{}, ignored, err
+				}
 			}
 			b := Bound{run: func(c *ctx.Call) (Result, error) {
 				res, err := handler(c, p)

@@ -39,7 +39,7 @@ func ExtensionConfig[T any](ext *Extension, defaults T) *Config[T] {
 				return nil, configError(err)
 			}
 		}
-		if validator, ok := any(&v).(interface{ Validate() error }); ok {
+		if validator, ok := any(&v).(Validator); ok {
 			if err := validator.Validate(); err != nil {
 				var ce *ConfigError
 				if errors.As(err, &ce) {
