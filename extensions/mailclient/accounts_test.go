@@ -23,7 +23,7 @@ func TestAccountsLiveInTheStore(t *testing.T) {
 				User:       ctx.User{ImperalID: "ann", TenantID: "default"},
 			})
 			for _, p := range []string{
-				`{"account_id":"work","email":"ann@work.example","primary":true}`,
+				`{"account_id":"work","email":"ann@work.example","active":true}`,
 				`{"account_id":"home","email":"ann@home.example","provider":"gmail"}`,
 			} {
 				if res := h.Call("mail-client", "connect_account", json.RawMessage(p)); !res.OK() {
@@ -35,7 +35,7 @@ func TestAccountsLiveInTheStore(t *testing.T) {
 			if err := json.Unmarshal(res.Data, &data); err != nil || len(data.Accounts) != 2 {
 				t.Fatalf("list_accounts = %s", res.JSON)
 			}
-			if a := data.Accounts[1]; a.AccountID != "work" || !a.Primary || a.Provider != "imap" || len(a.Etag) != 64 {
+			if a := data.Accounts[1]; a.AccountID != "work" || !a.Active || a.Provider != "imap" || len(a.Etag) != 64 {
 				t.Fatalf("work account = %+v", a)
 			}
 			if ops := res.Trace.Store; len(ops) != 1 || ops[0].Op != "query" || ops[0].Collection != "mail_accounts" || ops[0].Outcome != "ok" {

@@ -5,9 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/ctx"
-	"github.com/imperalcloud/exthost/httpclient"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -40,21 +38,10 @@ var PurgeTrash = runtime.AddFunction(chat, runtime.Function[PurgeTrashParams, Pu
 func purgeTrash(c *ctx.Call, p PurgeTrashParams) (runtime.Result, error) {
 	// The mail-service purges up to maxByQuery a request: the user
 	// confirmed emptying the whole Trash, so ask until none is left.
-	var purged int
-	for round := 0; round < maxPurgeRounds; round++ {
-		out, err := byQuery(c, p.AccountID, "in:trash", "purge", maxByQuery)
-		if err != nil {
-			if purged > 0 {
-				invalidate(c, p.AccountID, "trash")
-			}
-			return runtime.Result{}, err
-		}
-		purged += out.Succeeded
-		if out.Matched <= out.Total || out.Succeeded == 0 {
-			break
-		}
+	purged, err := purgeByQuery(c, p.AccountID, folderTrash, "in:trash")
+	if err != nil {
+		return runtime.Result{}, err
 	}
-	invalidate(c, p.AccountID, "trash")
 	return runtime.Success(PurgeData{Purged: purged},
 		fmt.Sprintf("Deleted %d message(s) from Trash for good.", purged)), nil
 }
@@ -107,74 +94,21 @@ const maxArchiveRounds = 500
 func archiveByQuery(c *ctx.Call, p ArchiveByQueryParams) (runtime.Result, error) {
 	// The query is limited to the inbox, so what is archived stops
 	// matching and the loop ends when nothing is left.
-	q := "in:inbox " + p.Query
+	req := batchRequest{AccountID: p.AccountID, Ops: []string{"archive"}, Query: "in:inbox " + p.Query, Max: archiveBatch}
 	var done ArchivedByQuery
-	for done.Batches < maxArchiveRounds {
-		out, err := byQuery(c, p.AccountID, q, "archive", archiveBatch)
-		if err != nil {
-			return runtime.Result{}, err
-		}
-		if out.Total == 0 {
-			break
-		}
-		done.Archived += out.Succeeded
-		done.Batches++
-		invalidate(c, p.AccountID, "INBOX")
-		left := out.Matched - out.Total
-		percent := 100 * float64(done.Archived) / float64(done.Archived+left)
-		if err := c.Progress(percent, fmt.Sprintf("Archived %d message(s).", done.Archived)); err != nil {
-			return runtime.Result{}, err // cancelled
-		}
-		if left == 0 || out.Succeeded == 0 {
-			break
-		}
+	archived, err := byQuery(c, req, maxArchiveRounds, func(archived, left int) error {
+		done.Archived, done.Batches = archived, done.Batches+1
+		forget(c, mailboxChange{account: p.AccountID, listings: []string{folderInbox, folderArchive, folderStarred}, unread: true})
+		percent := 100 * float64(archived) / float64(archived+left)
+		return c.Progress(percent, fmt.Sprintf("Archived %d message(s).", archived)) // fails once cancelled
+	})
+	if err != nil {
+		return runtime.Result{}, err
 	}
+	done.Archived = archived
 	summary := fmt.Sprintf("Archived %d message(s) matching the query.", done.Archived)
 	if err := c.Notify(summary, done); err != nil {
 		c.Log().Info("archive_by_query notification not sent", zap.Error(err))
 	}
 	return runtime.Success(done, summary), nil
-}
-
-// byQueryRequest is the body of POST /v1/messages/batch-by-query.
-type byQueryRequest struct {
-	UserID    string   `json:"user_id"`
-	AccountID string   `json:"account_id"`
-	Query     string   `json:"q"`
-	Ops       []string `json:"ops"`
-	Max       int      `json:"max"`
-}
-
-// byQueryResult is its answer: how many matched, how many were picked
-// (total) and how many of those changed.
-type byQueryResult struct {
-	Matched   int `json:"matched"`
-	Total     int `json:"total"`
-	Succeeded int `json:"succeeded"`
-}
-
-// byQuery applies op to up to limit messages of the account matching q.
-func byQuery(c *ctx.Call, accountID, q, op string, limit int) (byQueryResult, error) {
-	var out byQueryResult
-	req := byQueryRequest{UserID: c.UserID(), AccountID: accountID, Query: q, Ops: []string{op}, Max: limit}
-	resp, err := c.HTTP().Post(c, "http://mail-service/v1/messages/batch-by-query", authorized(c, httpclient.JSON(req))...)
-	if err != nil {
-		return out, err
-	}
-	return out, resp.Decode(&out)
-}
-
-// invalidate drops the cached first page of folder and the unread count,
-// after a write changed them; a key outside the cache charset was never
-// cached.
-func invalidate(c *ctx.Call, accountID, folder string) {
-	var stale []string
-	for _, key := range []string{inboxKey(accountID, folder), unreadKey(c.UserID())} {
-		if cache.ValidateKey(key) == nil {
-			stale = append(stale, key)
-		}
-	}
-	if err := c.Cache().Delete(c, stale...); err != nil {
-		c.Log().Warn("cache invalidation failed; entries stay until their TTL", zap.Error(err))
-	}
 }

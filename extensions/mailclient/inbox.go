@@ -41,8 +41,9 @@ func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
 		return runtime.Fail("No account specified."), nil
 	}
 
-	// Key syntax: [A-Za-z0-9_\-:], max 128 chars (I-CACHE-KEY-SAFETY).
-	// ':' is the namespace separator; the cache adds the user namespace itself.
+	// Key syntax: [A-Za-z0-9_\-:], max 128 chars (I-CACHE-KEY-SAFETY);
+	// inboxKey makes any account id or folder name fit it. ':' is the
+	// namespace separator; the cache adds the user namespace itself.
 	cacheKey := inboxKey(p.AccountID, p.Folder)
 
 	// fetchInbox runs on a miss, with f: the call detached from any one
@@ -144,10 +145,6 @@ func getUnreadSummary(c *ctx.Call, _ UnreadParams) (runtime.Result, error) {
 	return runtime.Success(UnreadData{Unread: summary.Unread, Accounts: summary.Accounts},
 		fmt.Sprintf("%d unread message(s).", summary.Unread)), nil
 }
-
-func inboxKey(accountID, folder string) string { return "inbox:" + accountID + ":" + folder + ":0" }
-
-func unreadKey(userID string) string { return "unread:" + userID }
 
 // nonNil keeps an absent list an empty one, as the seed's body.get(k, []) does.
 func nonNil[T any](list []T) []T {

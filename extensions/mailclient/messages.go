@@ -2,17 +2,14 @@ package mailclient
 
 import (
 	"fmt"
+	"slices"
 
-	"go.uber.org/zap"
-
-	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/ctx"
-	"github.com/imperalcloud/exthost/httpclient"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
-// writeEffects are declared by every write: the sidebar panel refreshes and
-// the platform learns an email changed.
+// writeEffects are declared by the writes DESIGN §7 fixes: the sidebar
+// panel refreshes and the platform learns an email changed.
 var writeEffects = []string{"__panel__sidebar", "update:email"}
 
 // ── Chat function: archive a message ────────────────────────────────────────
@@ -52,22 +49,36 @@ func archiveMessage(c *ctx.Call, p ArchiveMessageParams) (runtime.Result, error)
 		Archived int `json:"archived"`
 	}
 	req := messagesRequest{UserID: uid, AccountID: p.AccountID, MessageIDs: []string{p.MessageID}}
-	if err := writeMessages(c, "http://mail-service/v1/messages/archive", p.Folder, req, &body); err != nil {
+	if err := mailPost(c, "/v1/messages/archive", req, &body); err != nil {
 		return runtime.Result{}, err
 	}
-
+	if body.Archived > 0 {
+		forget(c, mailboxChange{account: p.AccountID, listings: []string{p.Folder, folderArchive, folderStarred}, unread: true})
+	} else {
+		forget(c, mailboxChange{account: p.AccountID, listings: []string{p.Folder}})
+	}
 	return runtime.Success(ArchiveData{Archived: body.Archived, MessageID: p.MessageID},
 		fmt.Sprintf("Archived %d message(s).", body.Archived)), nil
 }
 
-// ── Chat function: mark a message read or unread ────────────────────────────
+// ── Chat function: mark messages read or unread ─────────────────────────────
 
-// MarkReadParams are mark_read's parameters.
+// MarkReadParams are mark_read's parameters: DESIGN §7's, and ids or a
+// query beside message_id.
 type MarkReadParams struct {
 	AccountID string `json:"account_id" jsonschema:"required" jsonschema_description:"Mail account holding the message."`
-	MessageID string `json:"message_id" jsonschema:"required,minLength=1" jsonschema_description:"Message to mark."`
-	Read      bool   `json:"read" jsonschema_description:"True marks the message read, false unread."`
-	Folder    string `json:"folder" jsonschema_description:"Folder the message is in."`
+	MessageID string `json:"message_id" jsonschema:"minLength=1" jsonschema_description:"Message to mark."`
+	Selection
+	Read   bool   `json:"read" jsonschema_description:"True marks the messages read, false unread."`
+	Folder string `json:"folder" jsonschema_description:"Folder the messages are in."`
+}
+
+// Validate asks for something to mark: message_id, message_ids or a query.
+func (p *MarkReadParams) Validate() error {
+	if p.MessageID == "" && len(p.MessageIDs) == 0 && p.Query == "" {
+		return &runtime.CodedError{Code: runtime.CodeValidationMissingField, Message: "Provide message_id, message_ids or query."}
+	}
+	return nil
 }
 
 // MarkReadData is mark_read's result data.
@@ -75,12 +86,14 @@ type MarkReadData struct {
 	Updated   int    `json:"updated"`
 	MessageID string `json:"message_id"`
 	Read      bool   `json:"read"`
+	// MessageIDs are the ids marked, when the call gave several.
+	MessageIDs []string `json:"message_ids,omitempty"`
 }
 
 // MarkRead is mark_read, declared as the SDK's @chat.function.
 var MarkRead = runtime.AddFunction(chat, runtime.Function[MarkReadParams, MarkReadData]{
 	Name:         "mark_read",
-	Description:  "Mark one message as read, or as unread with read=false.",
+	Description:  "Mark messages as read, or as unread with read=false: one message_id, several message_ids, or a search query.",
 	ActionType:   runtime.Write,
 	Effects:      writeEffects,
 	Event:        "email.marked_read",
@@ -94,56 +107,60 @@ func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
 	if uid == "" || p.AccountID == "" {
 		return runtime.Fail("No account specified."), nil
 	}
-
-	var body struct {
-		Updated int `json:"updated"`
+	var ids []string
+	if len(p.MessageIDs) > 0 || p.Query != "" {
+		var err error
+		if ids, err = p.ids(); err != nil {
+			return runtime.Result{}, err
+		}
 	}
-	req := messagesRequest{UserID: uid, AccountID: p.AccountID, MessageIDs: []string{p.MessageID}, Read: &p.Read}
-	if err := writeMessages(c, "http://mail-service/v1/messages/mark_read", p.Folder, req, &body); err != nil {
-		return runtime.Result{}, err
+	if p.MessageID != "" && !slices.Contains(ids, p.MessageID) {
+		ids = append([]string{p.MessageID}, ids...)
 	}
-
 	state := "read"
 	if !p.Read {
 		state = "unread"
 	}
-	return runtime.Success(MarkReadData{Updated: body.Updated, MessageID: p.MessageID, Read: p.Read},
-		fmt.Sprintf("Marked %d message(s) as %s.", body.Updated, state)), nil
+	read := p.Read
+	data := MarkReadData{MessageID: p.MessageID, Read: p.Read}
+	if len(ids) > 0 {
+		var body struct {
+			Updated int `json:"updated"`
+		}
+		req := messagesRequest{UserID: uid, AccountID: p.AccountID, MessageIDs: ids, Read: &read}
+		if err := mailPost(c, "/v1/messages/mark_read", req, &body); err != nil {
+			return runtime.Result{}, err
+		}
+		data.Updated = body.Updated
+		if len(ids) > 1 {
+			data.MessageIDs = ids
+		}
+		// A state-only change: the pages showing the messages are patched.
+		forget(c, mailboxChange{account: p.AccountID, patched: []string{p.Folder, folderStarred}, ids: ids,
+			edit: func(m *MessagePreview) { m.Unread = !read }, unread: true})
+	} else {
+		// What is marked stops matching, so the loop ends.
+		q := "is:unread " + p.Query
+		if !read {
+			q = "is:read " + p.Query
+		}
+		n, err := byQuery(c, batchRequest{AccountID: p.AccountID, Ops: []string{state}, Query: q, FromFolder: p.Folder}, maxQueryRounds, nil)
+		if n > 0 {
+			forget(c, mailboxChange{account: p.AccountID, listings: []string{p.Folder, folderStarred}, unread: true})
+		}
+		if err != nil {
+			return runtime.Result{}, err
+		}
+		data.Updated = n
+	}
+	return runtime.Success(data, fmt.Sprintf("Marked %d message(s) as %s.", data.Updated, state)), nil
 }
 
-// messagesRequest is the body of the mail-service's message endpoints.
+// messagesRequest is the body of the mail-service's archive and mark_read
+// endpoints.
 type messagesRequest struct {
 	UserID     string   `json:"user_id"`
 	AccountID  string   `json:"account_id"`
 	MessageIDs []string `json:"message_ids"`
 	Read       *bool    `json:"read,omitempty"`
-}
-
-// writeMessages sends one write to the mail-service, decodes its answer
-// into out, and then drops the cache entries the write made stale, so the
-// next read is fresh. The inbox key is checked before the write: a key the
-// cache would refuse must fail the call before the mailbox changes, not
-// after. The unread key is dropped only when it is a valid key: a user id
-// outside the key charset never had an unread summary cached.
-func writeMessages(c *ctx.Call, url, folder string, req messagesRequest, out any) error {
-	stale := []string{inboxKey(req.AccountID, folder)}
-	if err := cache.ValidateKey(stale[0]); err != nil {
-		return err
-	}
-	if key := unreadKey(req.UserID); cache.ValidateKey(key) == nil {
-		stale = append(stale, key)
-	}
-	resp, err := c.HTTP().Post(c, url, authorized(c, httpclient.JSON(req))...)
-	if err != nil {
-		return err
-	}
-	if err := resp.Decode(out); err != nil {
-		return err
-	}
-	// The write happened: a cache failure is logged, not returned, and the
-	// entries expire within their TTL anyway.
-	if err := c.Cache().Delete(c, stale...); err != nil {
-		c.Log().Warn("cache invalidation failed; entries stay until their TTL", zap.Error(err))
-	}
-	return nil
 }

@@ -211,7 +211,7 @@ func TestHarnessStore(t *testing.T) {
 			})
 			storeURL := h.URL() + "/v1/harness/store"
 			status, doc := send(t, http.MethodPost, storeURL,
-				`{"app":"mail-client","user_id":"ann","collection":"mail_accounts","id":"work","data":{"email":"ann@x.io","provider":"imap","primary":true}}`)
+				`{"app":"mail-client","user_id":"ann","collection":"mail_accounts","id":"work","data":{"email":"ann@x.io","provider":"imap","active":true}}`)
 			if status != 200 || doc["id"] != "work" || len(doc["etag"].(string)) != 64 {
 				t.Fatalf("seed = %d %v", status, doc)
 			}
