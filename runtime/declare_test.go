@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -223,5 +224,43 @@ func TestParamsSchemaIsDerivedOnce(t *testing.T) {
 	}
 	if !strings.Contains(string(schema.Properties["inner"]), `"additionalProperties":false`) {
 		t.Errorf("nested objects are not closed: %s", schema.Properties["inner"])
+	}
+}
+
+// rangeParams refuse a range whose ends are the wrong way round, a rule
+// the schema cannot say.
+type rangeParams struct {
+	From int `json:"from"`
+	To   int `json:"to"`
+}
+
+func (p *rangeParams) Validate() error {
+	if p.From > p.To {
+		return &runtime.CodedError{Code: "BAD_RANGE", Message: "from is after to."}
+	}
+	return nil
+}
+
+func TestParamsValidatorRunsBeforeTheHandlerAndTheGate(t *testing.T) {
+	ext := runtime.NewExtension(runtime.ExtensionInfo{AppID: "demo-app"})
+	ran := false
+	fn := runtime.AddFunction(ext.ChatTool("tool_demo_chat", ""), runtime.Function[rangeParams, runtime.NoData]{
+		Name: "wipe", ActionType: runtime.Destructive,
+		Handler: func(*ctx.Call, rangeParams) (runtime.Result, error) { ran = true; return runtime.Success(nil, ""), nil },
+	})
+	_, _, err := fn.Bind([]byte(`{"from":3,"to":1}`))
+	var coded *runtime.CodedError
+	if !errors.As(err, &coded) || coded.Code != "BAD_RANGE" {
+		t.Fatalf("Bind of a bad range = %v, want the validator's BAD_RANGE", err)
+	}
+	run, _, err := fn.Bind([]byte(`{"from":1,"to":3}`))
+	if err != nil {
+		t.Fatalf("Bind of a good range: %v", err)
+	}
+	if run.ConfirmSummary() == "" {
+		t.Fatal("a destructive call has no confirm summary")
+	}
+	if ran {
+		t.Fatal("binding ran the handler")
 	}
 }
