@@ -60,12 +60,20 @@ func KeyPart(s string) string {
 // Key joins parts into a key, each made safe with KeyPart:
 // Key("inbox", account, folder, "0").
 func Key(parts ...string) string {
+	var buf [8]string
+	safe := buf[:0] // the caller's slice is theirs
+	n := len(parts)
+	for _, p := range parts {
+		safe = append(safe, KeyPart(p))
+		n += len(safe[len(safe)-1])
+	}
 	var b strings.Builder
-	for i, p := range parts {
+	b.Grow(n) // one allocation: keys are built on every call
+	for i, p := range safe {
 		if i > 0 {
 			b.WriteByte(':')
 		}
-		b.WriteString(KeyPart(p))
+		b.WriteString(p)
 	}
 	return b.String()
 }
