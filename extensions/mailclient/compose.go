@@ -104,7 +104,7 @@ func send(c *ctx.Call, p SendParams) (runtime.Result, error) {
 	}
 	req := sendRequest{UserID: c.UserID(), AccountID: acct.ID, To: to, Cc: p.Cc, Bcc: p.Bcc, Subject: subject, Body: body, IsHTML: p.IsHTML}
 	var sent sentAnswer
-	if err := mailPost(c, "/v1/send", req, &sent, idempotencyKey(c, req)); err != nil {
+	if err := mailPost(c, "/v1/send", req, &sent, idempotencyKey(c, "/v1/send", req)); err != nil {
 		return runtime.Result{}, neverRetried(err)
 	}
 	forget(c, mailboxChange{account: acct.ID, listings: []string{folderSent}, counts: true})
@@ -126,14 +126,15 @@ func subjectFrom(body string) string {
 	return line
 }
 
-// idempotencyKey names the send of one call: the same call retried (same
-// request id, X-Request-ID or the RPC corr_id, and the same parameters)
-// gets the same key, so the mail-service sends it once; any other call,
-// even with the same text, is a new send.
-func idempotencyKey(c *ctx.Call, req sendRequest) httpclient.Option {
+// idempotencyKey names the send of one call to path: the same call
+// retried (same request id, X-Request-ID or the RPC corr_id, and the same
+// parameters) gets the same key, so the mail-service sends it once; any
+// other call, even with the same text or to another message, is a new
+// send.
+func idempotencyKey(c *ctx.Call, path string, req sendRequest) httpclient.Option {
 	body, _ := json.Marshal(req) // strings and bools always encode
 	h := sha256.New()
-	for _, part := range [...]string{c.AppID(), c.UserID(), c.Function(), c.RequestID()} {
+	for _, part := range [...]string{c.AppID(), c.UserID(), c.Function(), c.RequestID(), path} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
@@ -200,7 +201,8 @@ func reply(c *ctx.Call, p ReplyParams) (runtime.Result, error) {
 	}
 	req := sendRequest{UserID: c.UserID(), AccountID: acct.ID, To: strings.TrimSpace(p.To), Cc: p.Cc, Bcc: p.Bcc, Body: body, IsHTML: p.IsHTML}
 	var sent sentAnswer
-	if err := mailPost(c, "/v1/messages/"+url.PathEscape(id)+"/reply", req, &sent, idempotencyKey(c, req)); err != nil {
+	path := "/v1/messages/" + url.PathEscape(id) + "/reply"
+	if err := mailPost(c, path, req, &sent, idempotencyKey(c, path, req)); err != nil {
 		return runtime.Result{}, neverRetried(err)
 	}
 	forget(c, mailboxChange{account: acct.ID, listings: []string{folderSent}, counts: true})

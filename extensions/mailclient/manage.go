@@ -37,6 +37,16 @@ type Selection struct {
 	Query      string          `json:"query" jsonschema:"maxLength=2048" jsonschema_description:"Instead of ids: every message this search query matches."`
 }
 
+// given reports whether the selection names anything: ids (null, [] and
+// "" are none, as models send for "no ids") or a query.
+func (s Selection) given() bool {
+	switch strings.Join(strings.Fields(string(s.MessageIDs)), "") {
+	case "", "null", "[]", `""`:
+		return strings.TrimSpace(s.Query) != ""
+	}
+	return true
+}
+
 // ids returns the selection's ids, trimmed and without repeats; none
 // means the query.
 func (s Selection) ids() ([]string, error) {

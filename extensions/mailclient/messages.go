@@ -75,7 +75,7 @@ type MarkReadParams struct {
 
 // Validate asks for something to mark: message_id, message_ids or a query.
 func (p *MarkReadParams) Validate() error {
-	if p.MessageID == "" && len(p.MessageIDs) == 0 && p.Query == "" {
+	if p.MessageID == "" && !p.given() {
 		return &runtime.CodedError{Code: runtime.CodeValidationMissingField, Message: "Provide message_id, message_ids or query."}
 	}
 	return nil
@@ -108,7 +108,7 @@ func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
 		return runtime.Fail("No account specified."), nil
 	}
 	var ids []string
-	if len(p.MessageIDs) > 0 || p.Query != "" {
+	if p.given() {
 		var err error
 		if ids, err = p.ids(); err != nil {
 			return runtime.Result{}, err
@@ -136,7 +136,10 @@ func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
 			data.MessageIDs = ids
 		}
 		// A state-only change: the pages showing the messages are patched.
-		forget(c, mailboxChange{account: p.AccountID, patched: []string{p.Folder, folderStarred}, ids: ids,
+		// The inbox tool's pages name the folder canonically, list_inbox's
+		// as the call spelled it.
+		patched := slices.Compact([]string{p.Folder, canonicalFolder(p.Folder), folderStarred})
+		forget(c, mailboxChange{account: p.AccountID, patched: patched, ids: ids,
 			edit: func(m *MessagePreview) { m.Unread = !read }, unread: true})
 	} else {
 		// What is marked stops matching, so the loop ends.
@@ -146,7 +149,7 @@ func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
 		}
 		n, err := byQuery(c, batchRequest{AccountID: p.AccountID, Ops: []string{state}, Query: q, FromFolder: p.Folder}, maxQueryRounds, nil)
 		if n > 0 {
-			forget(c, mailboxChange{account: p.AccountID, listings: []string{p.Folder, folderStarred}, unread: true})
+			forget(c, mailboxChange{account: p.AccountID, listings: slices.Compact([]string{p.Folder, canonicalFolder(p.Folder), folderStarred}), unread: true})
 		}
 		if err != nil {
 			return runtime.Result{}, err
