@@ -69,7 +69,11 @@ func connectAccount(c *ctx.Call, p ConnectAccountParams) (runtime.Result, error)
 		return runtime.Result{}, err
 	}
 	if p.Active {
-		if err := activate(c, doc.ID); err != nil {
+		all, err := storedAccounts(c)
+		if err == nil {
+			err = activate(c, all, doc.ID)
+		}
+		if err != nil {
 			return runtime.Result{}, err
 		}
 	}
@@ -185,14 +189,10 @@ func resolveAccount(c *ctx.Call, ref string) (store.Document[Account], []store.D
 		Message: "Account not found. Available: " + strings.Join(ids, ", ") + "."}
 }
 
-// activate marks the account id active and every other one inactive, each
-// write conditional on the etag read, so a concurrent change is a conflict
-// rather than lost.
-func activate(c *ctx.Call, id string) error {
-	all, err := storedAccounts(c)
-	if err != nil {
-		return err
-	}
+// activate marks the account id active and every other of all, the
+// user's accounts as just read, inactive; each write is conditional on the
+// etag read, so a concurrent change is a conflict rather than lost.
+func activate(c *ctx.Call, all []store.Document[Account], id string) error {
 	for _, d := range all {
 		if want := d.ID == id; d.Data.Active != want {
 			d.Data.Active = want
@@ -308,7 +308,7 @@ func switchAccount(c *ctx.Call, p SwitchAccountParams) (runtime.Result, error) {
 			previous = d.ID
 		}
 	}
-	if err := activate(c, target.ID); err != nil {
+	if err := activate(c, all, target.ID); err != nil {
 		return runtime.Result{}, err
 	}
 	// The pages of the account left behind are what a panel showed a

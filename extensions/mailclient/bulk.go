@@ -38,12 +38,12 @@ var PurgeTrash = runtime.AddFunction(chat, runtime.Function[PurgeTrashParams, Pu
 func purgeTrash(c *ctx.Call, p PurgeTrashParams) (runtime.Result, error) {
 	// The mail-service purges up to maxByQuery a request: the user
 	// confirmed emptying the whole Trash, so ask until none is left.
-	purged, err := purgeByQuery(c, p.AccountID, folderTrash, "in:trash")
+	res, err := purgeFrom(c, p.AccountID, folderTrash, nil, "in:trash")
 	if err != nil {
 		return runtime.Result{}, err
 	}
-	return runtime.Success(PurgeData{Purged: purged},
-		fmt.Sprintf("Deleted %d message(s) from Trash for good.", purged)), nil
+	return runtime.Success(PurgeData{Purged: res.Succeeded},
+		fmt.Sprintf("Deleted %d message(s) from Trash for good.", res.Succeeded)), nil
 }
 
 // maxPurgeRounds bounds purge_trash's requests: 100 000 messages.

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -196,12 +195,12 @@ func reply(c *ctx.Call, p ReplyParams) (runtime.Result, error) {
 	if err != nil {
 		return runtime.Result{}, err
 	}
-	if id == "." || id == ".." {
+	path, ok := messagePath(id, "/reply")
+	if !ok {
 		return runtime.Fail("Message not found in this account.").WithCode(codeNotFound), nil
 	}
 	req := sendRequest{UserID: c.UserID(), AccountID: acct.ID, To: strings.TrimSpace(p.To), Cc: p.Cc, Bcc: p.Bcc, Body: body, IsHTML: p.IsHTML}
 	var sent sentAnswer
-	path := "/v1/messages/" + url.PathEscape(id) + "/reply"
 	if err := mailPost(c, path, req, &sent, idempotencyKey(c, path, req)); err != nil {
 		return runtime.Result{}, neverRetried(err)
 	}

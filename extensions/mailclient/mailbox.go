@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -275,14 +274,15 @@ func readEmail(c *ctx.Call, p ReadEmailParams) (runtime.Result, error) {
 
 // fetchMessage reads a message from the mail-service, marking it read.
 func fetchMessage(c *ctx.Call, accountID, id string) (EmailMessage, error) {
-	if id == "." || id == ".." {
-		return EmailMessage{}, &runtime.CodedError{Code: codeNotFound, Message: "No such message."} // not a path the client may send
+	path, ok := messagePath(id, "")
+	if !ok {
+		return EmailMessage{}, &runtime.CodedError{Code: codeNotFound, Message: "No such message."}
 	}
 	var body struct {
 		ID string `json:"id"`
 		EmailMessage
 	}
-	err := mailGet(c, "/v1/messages/"+url.PathEscape(id), httpclient.Params{"user_id": c.UserID(), "account_id": accountID, "mark_read": true}, &body)
+	err := mailGet(c, path, httpclient.Params{"user_id": c.UserID(), "account_id": accountID, "mark_read": true}, &body)
 	msg := body.EmailMessage
 	msg.MessageID = body.ID
 	msg.Attachments = nonNil(msg.Attachments)
@@ -423,13 +423,8 @@ func countIn(c *ctx.Call, accountID string, p CountEmailsParams) (int, error) {
 		_, total, err := searchAccount(c, accountID, p.Query, p.Folder, 1, false)
 		return total, err
 	}
-	pick := map[string]func(MailCounts) int{
-		"": func(m MailCounts) int { return m.Total }, "all": func(m MailCounts) int { return m.Total },
-		"unread": func(m MailCounts) int { return m.Unread }, "inbox": func(m MailCounts) int { return m.InboxTotal },
-		"today": func(m MailCounts) int { return m.Today }, "spam": func(m MailCounts) int { return m.Spam },
-		"archive": func(m MailCounts) int { return m.Archive },
-	}[strings.ToLower(p.Folder)]
-	if pick == nil {
+	what := strings.ToLower(p.Folder)
+	if _, counted := (MailCounts{}).of(what); !counted {
 		f, err := folderUnread(c, accountID, canonicalFolder(p.Folder))
 		return f.Total, err
 	}
@@ -439,5 +434,26 @@ func countIn(c *ctx.Call, accountID string, p CountEmailsParams) (int, error) {
 		m.AccountID, m.FetchedAt = accountID, f.Now().UTC().Format(time.RFC3339Nano)
 		return m, err
 	})
-	return pick(counts), err
+	n, _ := counts.of(what)
+	return n, err
+}
+
+// of returns the count count_emails names what ("" or "all", unread,
+// inbox, today, spam, archive), and false for a name it does not hold.
+func (m MailCounts) of(what string) (int, bool) {
+	switch what {
+	case "", "all":
+		return m.Total, true
+	case "unread":
+		return m.Unread, true
+	case "inbox":
+		return m.InboxTotal, true
+	case "today":
+		return m.Today, true
+	case "spam":
+		return m.Spam, true
+	case "archive":
+		return m.Archive, true
+	}
+	return 0, false
 }

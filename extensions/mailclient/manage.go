@@ -378,24 +378,21 @@ func purge(c *ctx.Call, p PurgeParams) (runtime.Result, error) {
 		return runtime.Result{}, err
 	}
 	from := canonicalFolder(p.FromFolder)
-	res, err := apply(c, batchRequest{AccountID: acct.ID, Ops: []string{"purge"}, Query: p.Query, FromFolder: from}, ids, maxPurgeRounds)
-	if res.Succeeded > 0 {
-		forget(c, mailboxChange{account: acct.ID, listings: []string{from, folderStarred}, unread: true})
-	}
+	res, err := purgeFrom(c, acct.ID, from, ids, p.Query)
 	if err != nil {
 		return runtime.Result{}, finalErr(err)
 	}
 	return runtime.Success(res, fmt.Sprintf("Deleted %s from %s for good.", emails(res.Succeeded), from)), nil
 }
 
-// purgeByQuery deletes for good every message of folder that q matches
-// (the mail-service limits the query to from_folder, so what is purged
-// stops matching), and drops what that made stale, also when it fails
-// half-way.
-func purgeByQuery(c *ctx.Call, accountID, folder, q string) (int, error) {
-	res, err := apply(c, batchRequest{AccountID: accountID, Ops: []string{"purge"}, Query: q, FromFolder: folder}, nil, maxPurgeRounds)
+// purgeFrom deletes for good the ids of folder, or without ids every
+// message of folder that q matches (the mail-service limits the query to
+// from_folder, so what is purged stops matching), and drops what that
+// made stale, also when it fails half-way.
+func purgeFrom(c *ctx.Call, accountID, folder string, ids []string, q string) (BulkResult, error) {
+	res, err := apply(c, batchRequest{AccountID: accountID, Ops: []string{"purge"}, Query: q, FromFolder: folder}, ids, maxPurgeRounds)
 	if res.Succeeded > 0 {
 		forget(c, mailboxChange{account: accountID, listings: []string{folder, folderStarred}, unread: true})
 	}
-	return res.Succeeded, err
+	return res, err
 }

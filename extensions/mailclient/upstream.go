@@ -3,6 +3,7 @@ package mailclient
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/httpclient"
@@ -104,6 +105,16 @@ func final(err error, code, message string) error {
 		return err // a 4xx is final already
 	}
 	return &runtime.CodedError{Code: code, Message: message}
+}
+
+// messagePath is the mail-service path of message id, then rest; false for
+// an id that is a dot segment ("." or ".."), which no message has and the
+// HTTP client refuses to send.
+func messagePath(id, rest string) (string, bool) {
+	if id == "." || id == ".." {
+		return "", false
+	}
+	return "/v1/messages/" + url.PathEscape(id) + rest, true
 }
 
 // isNotFound reports whether err is the mail-service's "no such message".
