@@ -58,7 +58,10 @@ func countsKey(accountID string) string { return cache.Key("counts", accountID) 
 // ── What a write changes ────────────────────────────────────────────────────
 
 // mailboxChange is what one write changed in one account's mailbox, for
-// forget and patch to make the cache agree.
+// forget and patch to make the cache agree. Folders may be spelled as the
+// call spelled them ("inbox"): forget drops list_inbox's page under that
+// spelling and the canonical one, and the inbox tool's pages and counts,
+// always keyed canonically, under the canonical one.
 type mailboxChange struct {
 	account string
 	// listings are the folders whose listing changed: messages entered or
@@ -80,11 +83,15 @@ type mailboxChange struct {
 // happened: a cache failure is logged, not returned, and the entries
 // expire within their TTL anyway.
 func forget(c *ctx.Call, ch mailboxChange) {
+	spelled := slices.Concat(ch.listings, ch.patched)
+	ch.listings, ch.patched = canonicalFolders(ch.listings), canonicalFolders(ch.patched)
 	var stale []string
-	for _, f := range slices.Concat(ch.listings, ch.patched) {
-		// list_inbox's page shows read and starred states too.
+	// list_inbox's page shows read and starred states too.
+	for _, f := range distinct(slices.Concat(spelled, ch.listings, ch.patched)) {
 		stale = append(stale, inboxKey(ch.account, f))
-		if ch.unread {
+	}
+	if ch.unread {
+		for _, f := range distinct(slices.Concat(ch.listings, ch.patched)) {
 			stale = append(stale, folderUnreadKey(ch.account, f))
 		}
 	}
@@ -110,6 +117,26 @@ func forget(c *ctx.Call, ch mailboxChange) {
 		}
 	}
 	patch(c, ch)
+}
+
+// canonicalFolders returns folders spelled canonically, each once.
+func canonicalFolders(folders []string) []string {
+	out := make([]string, len(folders))
+	for i, f := range folders {
+		out[i] = canonicalFolder(f)
+	}
+	return distinct(out)
+}
+
+// distinct returns list without repeats, in first-seen order.
+func distinct(list []string) []string {
+	out := list[:0:0]
+	for _, s := range list {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // patch rewrites the messages of a state-only change in the cached first

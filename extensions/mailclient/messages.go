@@ -136,10 +136,7 @@ func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
 			data.MessageIDs = ids
 		}
 		// A state-only change: the pages showing the messages are patched.
-		// The inbox tool's pages name the folder canonically, list_inbox's
-		// as the call spelled it.
-		patched := slices.Compact([]string{p.Folder, canonicalFolder(p.Folder), folderStarred})
-		forget(c, mailboxChange{account: p.AccountID, patched: patched, ids: ids,
+		forget(c, mailboxChange{account: p.AccountID, patched: []string{p.Folder, folderStarred}, ids: ids,
 			edit: func(m *MessagePreview) { m.Unread = !read }, unread: true})
 	} else {
 		// What is marked stops matching, so the loop ends.
@@ -149,7 +146,7 @@ func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
 		}
 		n, err := byQuery(c, batchRequest{AccountID: p.AccountID, Ops: []string{state}, Query: q, FromFolder: p.Folder}, maxQueryRounds, nil)
 		if n > 0 {
-			forget(c, mailboxChange{account: p.AccountID, listings: slices.Compact([]string{p.Folder, canonicalFolder(p.Folder), folderStarred}), unread: true})
+			forget(c, mailboxChange{account: p.AccountID, listings: []string{p.Folder, folderStarred}, unread: true})
 		}
 		if err != nil {
 			return runtime.Result{}, err
