@@ -1174,8 +1174,11 @@ func TestWritesWhenTheMailServiceFails(t *testing.T) {
 			503: backend5xx, 429: {runtime.CodeRateLimited, limited, true}, 404: {"NOT_FOUND", notFound, false}}},
 		{"move", map[string]any{"message_ids": "m-0001", "to_folder": "X"}, "/v1/messages/batch", map[int]outcome{
 			503: backend5xx, 429: {runtime.CodeRateLimited, limited, true}, 404: {"NOT_FOUND", notFound, false}}},
+		// mark_read's endpoint is DESIGN §7's: its refusals keep the
+		// host's codes of DESIGN §6.
 		{"mark_read", map[string]any{"account_id": "work", "message_ids": "m-0001"}, "/v1/messages/mark_read", map[int]outcome{
-			503: backend5xx, 429: {runtime.CodeRateLimited, limited, true}, 404: {"NOT_FOUND", notFound, false}}},
+			503: backend5xx, 429: {runtime.CodeBackend4xx, "mail-service rejected the request (HTTP 429).", false},
+			404: {runtime.CodeBackend4xx, "mail-service rejected the request (HTTP 404).", false}}},
 		// A purge the user confirmed may be half done: never retryable.
 		{"purge", map[string]any{"message_ids": "m-0001"}, "/v1/messages/batch", map[int]outcome{
 			503: {"UNCONFIRMED", "The mail-service did not confirm the change; some of it may be done. Look before trying again.", false},

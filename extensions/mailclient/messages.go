@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/imperalcloud/exthost/ctx"
+	"github.com/imperalcloud/exthost/httpclient"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -49,7 +50,7 @@ func archiveMessage(c *ctx.Call, p ArchiveMessageParams) (runtime.Result, error)
 		Archived int `json:"archived"`
 	}
 	req := messagesRequest{UserID: uid, AccountID: p.AccountID, MessageIDs: []string{p.MessageID}}
-	if err := mailPost(c, "/v1/messages/archive", req, &body); err != nil {
+	if err := writeMessages(c, "/v1/messages/archive", req, &body); err != nil {
 		return runtime.Result{}, err
 	}
 	if body.Archived > 0 {
@@ -128,7 +129,7 @@ func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
 			Updated int `json:"updated"`
 		}
 		req := messagesRequest{UserID: uid, AccountID: p.AccountID, MessageIDs: ids, Read: &read}
-		if err := mailPost(c, "/v1/messages/mark_read", req, &body); err != nil {
+		if err := writeMessages(c, "/v1/messages/mark_read", req, &body); err != nil {
 			return runtime.Result{}, err
 		}
 		data.Updated = body.Updated
@@ -154,6 +155,18 @@ func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
 		data.Updated = n
 	}
 	return runtime.Success(data, fmt.Sprintf("Marked %d message(s) as %s.", data.Updated, state)), nil
+}
+
+// writeMessages sends one of the writes DESIGN §7 fixes. Their refusals
+// keep the host's codes of DESIGN §6 (BACKEND_4XX, BACKEND_5XX), which
+// other programs expect of these functions; the newer functions name
+// their own (mailError).
+func writeMessages(c *ctx.Call, path string, req messagesRequest, out any) error {
+	resp, err := c.HTTP().Post(c, mailService+path, authorized(c, httpclient.JSON(req))...)
+	if err != nil {
+		return err
+	}
+	return resp.Decode(out)
 }
 
 // messagesRequest is the body of the mail-service's archive and mark_read
