@@ -53,11 +53,9 @@ func archiveMessage(c *ctx.Call, p ArchiveMessageParams) (runtime.Result, error)
 	if err := writeMessages(c, "/v1/messages/archive", req, &body); err != nil {
 		return runtime.Result{}, err
 	}
-	if body.Archived > 0 {
-		forget(c, mailboxChange{account: p.AccountID, listings: []string{p.Folder, folderArchive, folderStarred}, unread: true})
-	} else {
-		forget(c, mailboxChange{account: p.AccountID, listings: []string{p.Folder}})
-	}
+	// DESIGN §7: after the write, the folder's page and the unread
+	// summary go, whatever the count.
+	forget(c, mailboxChange{account: p.AccountID, listings: []string{p.Folder, folderArchive, folderStarred}, unread: true})
 	return runtime.Success(ArchiveData{Archived: body.Archived, MessageID: p.MessageID},
 		fmt.Sprintf("Archived %d message(s).", body.Archived)), nil
 }
