@@ -102,11 +102,10 @@ func send(c *ctx.Call, p SendParams) (runtime.Result, error) {
 		subject = subjectFrom(body)
 	}
 	req := sendRequest{UserID: c.UserID(), AccountID: acct.ID, To: to, Cc: p.Cc, Bcc: p.Bcc, Subject: subject, Body: body, IsHTML: p.IsHTML}
-	var sent sentAnswer
-	if err := mailPost(c, "/v1/send", req, &sent, idempotencyKey(c, "/v1/send", req)); err != nil {
-		return runtime.Result{}, neverRetried(err)
+	sent, err := post(c, "/v1/send", req)
+	if err != nil {
+		return runtime.Result{}, err
 	}
-	forget(c, mailboxChange{account: acct.ID, listings: []string{folderSent}, counts: true})
 	return runtime.Success(SentEmail{Sent: true, MessageID: sent.ID, ThreadID: sent.ThreadID, Account: acct.ID, To: to, Subject: subject},
 		"Email sent to "+to+"."), nil
 }
@@ -123,6 +122,18 @@ func subjectFrom(body string) string {
 		line = string([]rune(line)[:60])
 	}
 	return line
+}
+
+// post sends req to path, a send or a reply, once however often the call
+// is retried; a failure is never retryable. What went out is filed in
+// Sent, so Sent's pages and the counts go.
+func post(c *ctx.Call, path string, req sendRequest) (sentAnswer, error) {
+	var sent sentAnswer
+	if err := mailPost(c, path, req, &sent, idempotencyKey(c, path, req)); err != nil {
+		return sent, neverRetried(err)
+	}
+	forget(c, mailboxChange{account: req.AccountID, listings: []string{folderSent}, counts: true})
+	return sent, nil
 }
 
 // idempotencyKey names the send of one call to path: the same call
@@ -200,11 +211,10 @@ func reply(c *ctx.Call, p ReplyParams) (runtime.Result, error) {
 		return runtime.Fail("Message not found in this account.").WithCode(codeNotFound), nil
 	}
 	req := sendRequest{UserID: c.UserID(), AccountID: acct.ID, To: strings.TrimSpace(p.To), Cc: p.Cc, Bcc: p.Bcc, Body: body, IsHTML: p.IsHTML}
-	var sent sentAnswer
-	if err := mailPost(c, path, req, &sent, idempotencyKey(c, path, req)); err != nil {
-		return runtime.Result{}, neverRetried(err)
+	sent, err := post(c, path, req)
+	if err != nil {
+		return runtime.Result{}, err
 	}
-	forget(c, mailboxChange{account: acct.ID, listings: []string{folderSent}, counts: true})
 	summary := "Reply sent."
 	if to != "" {
 		summary = "Reply sent to " + to + "."
