@@ -3,7 +3,6 @@ package mailclient
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/imperalcloud/exthost/ctx"
 	"github.com/imperalcloud/exthost/httpclient"
@@ -71,7 +70,7 @@ func listInbox(c *ctx.Call, p ListInboxParams) (runtime.Result, error) {
 			Messages:  nonNil(body.Messages),
 			Total:     body.Total,
 			HasMore:   body.HasMore,
-			FetchedAt: f.Now().UTC().Format(time.RFC3339Nano),
+			FetchedAt: fetchedAt(f),
 		}, nil
 	}
 
@@ -133,7 +132,7 @@ func getUnreadSummary(c *ctx.Call, _ UnreadParams) (runtime.Result, error) {
 		return UnreadSummary{
 			Unread:    body.Unread,
 			Accounts:  nonNil(body.Accounts),
-			FetchedAt: f.Now().UTC().Format(time.RFC3339Nano),
+			FetchedAt: fetchedAt(f),
 		}, nil
 	}
 

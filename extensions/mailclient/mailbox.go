@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -129,7 +128,7 @@ func inbox(c *ctx.Call, p InboxParams) (runtime.Result, error) {
 			return InboxMessages{}, err
 		}
 		return InboxMessages{AccountID: acct.ID, Folder: folder, Page: at.Page, Messages: previews(body.Messages),
-			HasMore: body.HasMore, NextCursor: body.NextCursor, FetchedAt: f.Now().UTC().Format(time.RFC3339Nano)}, nil
+			HasMore: body.HasMore, NextCursor: body.NextCursor, FetchedAt: fetchedAt(f)}, nil
 	}
 	// Pages of the default size are cached, by page number; other sizes
 	// are rarer and go to the mail-service.
@@ -166,7 +165,7 @@ func folderUnread(c *ctx.Call, accountID, folder string) (FolderUnread, error) {
 		}
 		err := mailGet(f, "/v1/unread", httpclient.Params{"user_id": f.UserID(), "account_id": accountID, "folder": folder}, &body)
 		return FolderUnread{AccountID: accountID, Folder: folder, UnreadCount: body.Unread, Total: body.Total,
-			FetchedAt: f.Now().UTC().Format(time.RFC3339Nano)}, err
+			FetchedAt: fetchedAt(f)}, err
 	})
 }
 
@@ -431,7 +430,7 @@ func countIn(c *ctx.Call, accountID string, p CountEmailsParams) (int, error) {
 	counts, err := mailCounts.GetOrFetch(c, countsKey(accountID), countsTTL, func(f *ctx.Call) (MailCounts, error) {
 		m := MailCounts{AccountID: accountID}
 		err := mailGet(f, "/v1/counts", httpclient.Params{"user_id": f.UserID(), "account_id": accountID}, &m)
-		m.AccountID, m.FetchedAt = accountID, f.Now().UTC().Format(time.RFC3339Nano)
+		m.AccountID, m.FetchedAt = accountID, fetchedAt(f)
 		return m, err
 	})
 	n, _ := counts.of(what)

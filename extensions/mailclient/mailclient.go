@@ -153,6 +153,10 @@ var (
 	mailCounts      = runtime.CacheModel[MailCounts](ext, "mail_counts")
 )
 
+// fetchedAt stamps a cached value with the call's clock, as the models'
+// fetched_at fields hold it.
+func fetchedAt(c *ctx.Call) string { return c.Now().UTC().Format(time.RFC3339Nano) }
+
 // countsTTL is how long counts stay cached: they move with every arrival.
 const countsTTL = 30 * time.Second
 
