@@ -124,14 +124,19 @@ func (l *l1) drop(keys []string) {
 // Redis holds the very envelope it was made from: the change was this
 // replica's own write of it (Redis tells every tracker of every write,
 // its writer's too), and dropping it would send the next read to Redis for
-// nothing. Anything else, or a failed check, drops it.
+// nothing. Anything else, or a failed check, drops it. An entry set
+// while the check ran (this replica's own later write, or a read that
+// began after this word arrived) is newer than the change and is kept: a
+// change after it has a word of its own, still to come.
 func (l *l1) invalidate(ctx context.Context, rdb redis.UniversalClient, timeout time.Duration, keys []string) {
 	l.mu.Lock()
 	l.gen.Add(1)
 	var held []string
+	var checked [][]byte // the envelope each held entry had
 	for _, k := range keys {
-		if _, ok := l.entries.GetEntryQuietly(k); ok {
+		if e, ok := l.entries.GetEntryQuietly(k); ok {
 			held = append(held, k)
+			checked = append(checked, e.Value.envelope)
 		}
 	}
 	l.mu.Unlock()
@@ -151,7 +156,7 @@ func (l *l1) invalidate(ctx context.Context, rdb redis.UniversalClient, timeout 
 	defer l.mu.Unlock()
 	for i, k := range held {
 		e, ok := l.entries.GetEntryQuietly(k)
-		if !ok {
+		if !ok || !bytes.Equal(e.Value.envelope, checked[i]) {
 			continue
 		}
 		current, getErr := gets[i].Bytes()
