@@ -112,6 +112,10 @@ type Options struct {
 	// notification rate. Default 30 a minute, 10 at once.
 	NotificationsPerMinute float64
 	NotificationBurst      int
+	// MCPStateless serves /mcp with no sessions, and MCPJSONResponse
+	// answers its requests with JSON instead of event streams (config
+	// mcp.stateless and mcp.json_response).
+	MCPStateless, MCPJSONResponse bool
 }
 
 // Host is an extension host running for one test.
@@ -165,6 +169,7 @@ func New(t TB, opts Options) *Host {
 	if opts.NotificationsPerMinute > 0 {
 		cfg.Notifications.PerMinute = opts.NotificationsPerMinute
 	}
+	cfg.MCP.Stateless, cfg.MCP.JSONResponse = opts.MCPStateless, opts.MCPJSONResponse
 	if opts.NotificationBurst > 0 {
 		cfg.Notifications.Burst = opts.NotificationBurst
 	}

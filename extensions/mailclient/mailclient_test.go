@@ -408,7 +408,12 @@ func TestBadInput(t *testing.T) {
 func TestGoldenManifestAndCatalog(t *testing.T) {
 	ext, _ := registry.Lookup("mail-client")
 	tools := catalog.NewCatalog([]*runtime.Extension{ext})
+	mcpTools, err := catalog.MCPTools([]*runtime.Extension{ext})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, v := range map[string]any{
+		"tools.mcp.json":    map[string]any{"tools": mcpTools},
 		"manifest.json":     catalog.NewManifest(ext),
 		"tools.json":        tools,
 		"tools.openai.json": tools.OpenAITools(),

@@ -62,6 +62,8 @@ type Config struct {
 	Tasks Tasks `yaml:"tasks" envPrefix:"TASKS_"`
 	// Notifications configures ctx notify (DESIGN §13; an addition).
 	Notifications Notifications `yaml:"notifications" envPrefix:"NOTIFICATIONS_"`
+	// MCP configures the MCP endpoint (DESIGN §14).
+	MCP MCP `yaml:"mcp" envPrefix:"MCP_"`
 	// Log configures the logs.
 	Log Log `yaml:"log" envPrefix:"LOG_"`
 	// Debug configures the diagnostics listener (an addition).
@@ -218,6 +220,21 @@ type Notifications struct {
 	Burst int `yaml:"burst" env:"BURST"`
 }
 
+// MCP configures the MCP endpoint at /mcp.
+type MCP struct {
+	// Enabled serves /mcp.
+	Enabled bool `yaml:"enabled" env:"ENABLED"`
+	// Stateless serves every MCP HTTP request on its own, with no session
+	// (the 2026-07-28 protocol's way); false keeps the 2025-11-25 sessions
+	// (Mcp-Session-Id), which server-to-client requests need.
+	Stateless bool `yaml:"stateless" env:"STATELESS"`
+	// JSONResponse answers a request with one application/json body
+	// instead of an event stream.
+	JSONResponse bool `yaml:"json_response" env:"JSON_RESPONSE"`
+	// SessionTimeout closes a session idle this long (session mode).
+	SessionTimeout time.Duration `yaml:"session_timeout" env:"SESSION_TIMEOUT"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -277,6 +294,7 @@ func Default() Config {
 			OversizeDiscardBytes:   16 << 20,
 			OversizeDiscardTimeout: 5 * time.Second,
 		},
+		MCP:           MCP{Enabled: true, SessionTimeout: 30 * time.Minute},
 		Log:           Log{Level: "info", Format: "json", SampleSuccess: Sampling{First: 100, Thereafter: 100}},
 		Confirmation:  Confirmation{TTL: 5 * time.Minute},
 		Tasks:         Tasks{MaxRunning: 64, Timeout: 180 * time.Second, LongTimeout: 1800 * time.Second, ResultTTL: 24 * time.Hour},
@@ -534,6 +552,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: limits.oversize_discard_bytes: must not be negative, got %d", c.Limits.OversizeDiscardBytes)
 	case c.Limits.OversizeDiscardTimeout < 0:
 		return fmt.Errorf("config: limits.oversize_discard_timeout: must not be negative, got %s", c.Limits.OversizeDiscardTimeout)
+	}
+	if c.MCP.SessionTimeout < 0 {
+		return fmt.Errorf("config: mcp.session_timeout: must not be negative, got %s", c.MCP.SessionTimeout)
 	}
 	switch {
 	case c.Confirmation.TTL <= 0:

@@ -217,13 +217,23 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	if h.harness != nil {
 		harnessAPI = h.harness
 	}
-	h.api = server.New(server.Options{
+	var mcp *server.MCPOptions
+	if cfg.MCP.Enabled {
+		mcp = &server.MCPOptions{
+			Stateless: cfg.MCP.Stateless, JSONResponse: cfg.MCP.JSONResponse, SessionTimeout: cfg.MCP.SessionTimeout,
+			Version: opts.Version,
+		}
+	}
+	if h.api, err = server.New(server.Options{
 		Harness:    harnessAPI,
 		Dispatcher: h.dispatcher, Tokens: tokens, Logger: h.log, Metrics: h.metrics,
 		SuccessSampling: server.Sampling(cfg.Log.SampleSuccess),
 		MaxBodyBytes:    cfg.Limits.MaxBodyBytes, MaxConcurrentCalls: cfg.Limits.MaxConcurrentCalls,
 		OversizeDiscardBytes: cfg.Limits.OversizeDiscardBytes, OversizeDiscardTimeout: cfg.Limits.OversizeDiscardTimeout,
-	})
+		MCP: mcp,
+	}); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
 	ok = true
 	return h, nil
 }

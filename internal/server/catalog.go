@@ -18,9 +18,10 @@ type answers struct {
 	manifests  map[string][]byte
 	tools      []byte
 	openai     []byte
+	mcp        []byte
 }
 
-func newAnswers(exts []*runtime.Extension) answers {
+func newAnswers(exts []*runtime.Extension) (answers, error) {
 	summaries := make([]catalog.ExtensionSummary, len(exts))
 	c := answers{manifests: make(map[string][]byte, len(exts))}
 	for i, ext := range exts {
@@ -31,7 +32,12 @@ func newAnswers(exts []*runtime.Extension) answers {
 	tools := catalog.NewCatalog(exts)
 	c.tools = mustEncode(tools)
 	c.openai = mustEncode(tools.OpenAITools())
-	return c
+	mcpTools, err := catalog.MCPTools(exts)
+	if err != nil {
+		return answers{}, err
+	}
+	c.mcp = mustEncode(map[string]any{"tools": mcpTools})
+	return c, nil
 }
 
 // mustEncode encodes declarations, which are plain data: a failure is a bug.
@@ -64,6 +70,8 @@ func (s *Server) tools(c echo.Context) error {
 		return c.JSONBlob(http.StatusOK, s.answers.tools)
 	case "openai":
 		return c.JSONBlob(http.StatusOK, s.answers.openai)
+	case "mcp":
+		return c.JSONBlob(http.StatusOK, s.answers.mcp)
 	}
-	return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, `Unknown format; use "openai" or none.`)
+	return s.reject(c, http.StatusBadRequest, runtime.CodeBadRequest, `Unknown format; use "openai", "mcp" or none.`)
 }

@@ -89,10 +89,14 @@ func hxNewHostOpts(tb testing.TB, maxBody int64, maxConcurrent int) http.Handler
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = d.Cache().Close() })
-	return server.New(server.Options{
+	srv, err := server.New(server.Options{
 		Dispatcher: d, Logger: zap.NewNop(), Metrics: metrics.New(), MaxBodyBytes: maxBody,
-		MaxConcurrentCalls: maxConcurrent,
-	}).Handler()
+		MaxConcurrentCalls: maxConcurrent, MCP: &server.MCPOptions{Stateless: true, JSONResponse: true},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv.Handler()
 }
 
 var hxCodePattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{2,63}$`)

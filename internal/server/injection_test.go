@@ -180,7 +180,11 @@ func TestInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := httptest.NewServer(server.New(server.Options{Dispatcher: d, Logger: zap.NewNop(), Metrics: metrics.New()}).Handler())
+	srv, err := server.New(server.Options{Dispatcher: d, Logger: zap.NewNop(), Metrics: metrics.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := httptest.NewServer(srv.Handler())
 	t.Cleanup(host.Close)
 
 	call := func(t *testing.T, user, function string, params any) (int, map[string]any) {

@@ -10,6 +10,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -78,6 +79,8 @@ type Options struct {
 	MaxConcurrentCalls int
 	// Harness, when set, serves the /v1/harness/ endpoints over it.
 	Harness Harness
+	// MCP, when set, serves the functions as MCP tools at /mcp.
+	MCP *MCPOptions
 }
 
 // Sampling says which lines of one message to keep each second: the first
@@ -106,7 +109,7 @@ type Server struct {
 }
 
 // New returns the API for opts.
-func New(opts Options) *Server {
+func New(opts Options) (*Server, error) {
 	s := &Server{
 		d:       opts.Dispatcher,
 		tokens:  opts.Tokens,
@@ -137,7 +140,10 @@ func New(opts Options) *Server {
 		limit = 1024
 	}
 	s.calls, s.limit = semaphore.NewWeighted(int64(limit)), limit
-	s.answers = newAnswers(s.d.Extensions())
+	var err error
+	if s.answers, err = newAnswers(s.d.Extensions()); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -171,8 +177,15 @@ func New(opts Options) *Server {
 	if opts.Harness != nil {
 		s.routeHarness(e, opts.Harness)
 	}
+	if opts.MCP != nil {
+		h, err := s.newMCP(*opts.MCP)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		e.Any("/mcp", echo.WrapHandler(h))
+	}
 	s.echo = e
-	return s
+	return s, nil
 }
 
 // Handler returns the API as an http.Handler.

@@ -133,7 +133,9 @@ func newAPI(t *testing.T, o apiOptions) *api {
 		t.Cleanup(v.Close)
 		opts.Tokens = v
 	}
-	a.srv = server.New(opts)
+	if a.srv, err = server.New(opts); err != nil {
+		t.Fatal(err)
+	}
 	a.Server = httptest.NewServer(a.srv.Handler())
 	t.Cleanup(a.Close)
 	// Before the server closes, which waits for its handlers: a call

@@ -1,0 +1,147 @@
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/imperalcloud/exthost/runtime"
+)
+
+// MaxMCPToolNameLen bounds a tool name: the chat models that call MCP
+// tools refuse longer names (the protocol itself allows 128).
+const MaxMCPToolNameLen = 64
+
+// ConfirmationTokenArgument is the argument that carries a confirmation
+// token in an MCP tools/call: an MCP client can send arguments only, so a
+// function behind the confirmation gate takes one more, which the host
+// removes before the parameters are read.
+const ConfirmationTokenArgument = "confirmation_token"
+
+// MCPTool is a function as an MCP tool (DESIGN §14), with the protocol's
+// field names.
+type MCPTool struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// AppID and Function say which function the tool calls.
+	AppID    string `json:"-"`
+	Function string `json:"-"`
+	// Confirmed says calls wait at the confirmation gate, so the input
+	// schema has ConfirmationTokenArgument.
+	Confirmed    bool            `json:"-"`
+	InputSchema  json.RawMessage `json:"inputSchema"`
+	OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
+	Annotations  MCPAnnotations  `json:"annotations"`
+}
+
+// MCPAnnotations are the behaviour hints of an MCP tool, from its
+// function's action type.
+type MCPAnnotations struct {
+	ReadOnlyHint    bool  `json:"readOnlyHint"`
+	DestructiveHint *bool `json:"destructiveHint,omitempty"`
+	IdempotentHint  bool  `json:"idempotentHint"`
+}
+
+// MCPTools lists every function of exts as an MCP tool, in their order. A
+// name longer than MaxMCPToolNameLen is an error: a tool that no model can
+// call is a declaration to fix, found at start-up.
+func MCPTools(exts []*runtime.Extension) ([]MCPTool, error) {
+	var tools []MCPTool
+	for _, ext := range exts {
+		for _, fn := range ext.Functions() {
+			f := fn.Info()
+			t := MCPTool{
+				Name:        ToolName(ext.AppID(), f.Name),
+				Description: f.Description,
+				AppID:       ext.AppID(),
+				Function:    f.Name,
+				Confirmed:   f.ConfirmationRequired,
+				InputSchema: f.ParamsSchema,
+				Annotations: annotations(f.ActionType),
+			}
+			if len(t.Name) > MaxMCPToolNameLen {
+				return nil, fmt.Errorf("catalog: MCP tool %s is longer than %d characters", t.Name, MaxMCPToolNameLen)
+			}
+			var err error
+			if t.Confirmed {
+				if t.InputSchema, err = withConfirmationToken(f.ParamsSchema); err != nil {
+					return nil, fmt.Errorf("catalog: %s input schema: %w", t.Name, err)
+				}
+			}
+			if len(f.ReturnSchema) > 0 {
+				if t.OutputSchema, err = actionResultSchema(f.ReturnSchema); err != nil {
+					return nil, fmt.Errorf("catalog: %s output schema: %w", t.Name, err)
+				}
+			}
+			tools = append(tools, t)
+		}
+	}
+	return tools, nil
+}
+
+func annotations(action runtime.ActionType) MCPAnnotations {
+	destructive := action == runtime.Destructive
+	a := MCPAnnotations{ReadOnlyHint: action == runtime.Read, IdempotentHint: action == runtime.Read}
+	if !a.ReadOnlyHint {
+		// The protocol's default for a tool that writes is destructive: a
+		// write says it is not.
+		a.DestructiveHint = &destructive
+	}
+	return a
+}
+
+// withConfirmationToken adds ConfirmationTokenArgument to a parameters
+// schema.
+func withConfirmationToken(params json.RawMessage) (json.RawMessage, error) {
+	var schema map[string]json.RawMessage
+	if err := json.Unmarshal(params, &schema); err != nil {
+		return nil, err
+	}
+	props := map[string]json.RawMessage{}
+	if raw, ok := schema["properties"]; ok {
+		if err := json.Unmarshal(raw, &props); err != nil {
+			return nil, err
+		}
+	}
+	props[ConfirmationTokenArgument] = json.RawMessage(`{"type":"string","description":` +
+		`"Leave out at first: the call answers CONFIRMATION_REQUIRED with a token. Once the user agrees, ` +
+		`call again with the same arguments and this token."}`)
+	var err error
+	if schema["properties"], err = json.Marshal(props); err != nil {
+		return nil, err
+	}
+	return json.Marshal(schema)
+}
+
+// taskDataSchema is the data of a call that handed its work to a
+// background task (DESIGN §13).
+const taskDataSchema = `{"type":"object","properties":{"task_id":{"type":"string"},"background":{"const":true}},` +
+	`"required":["task_id","background"]}`
+
+// actionResultSchema is the schema of an MCP tool's structured content:
+// the ActionResult, whose data on success is the function's result type
+// (or a background task's id). The result type's $defs move to the root,
+// where its references find them.
+func actionResultSchema(returns json.RawMessage) (json.RawMessage, error) {
+	var data map[string]json.RawMessage
+	if err := json.Unmarshal(returns, &data); err != nil {
+		return nil, err
+	}
+	defs := data["$defs"]
+	delete(data, "$defs")
+	delete(data, "$schema")
+	dataSchema, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	schema := `{"type":"object",` +
+		`"properties":{"status":{"enum":["success","error"]},"summary":{"type":"string"},"data":{"type":"object"},` +
+		`"error":{"type":"string"},"error_code":{"type":"string"},"retryable":{"type":"boolean"},"ui":{},` +
+		`"refresh_panels":{"type":"array","items":{"type":"string"}}},` +
+		`"required":["status","summary","data"],` +
+		`"if":{"properties":{"status":{"const":"success"}}},` +
+		`"then":{"properties":{"data":{"anyOf":[` + string(dataSchema) + `,` + taskDataSchema + `]}}}`
+	if len(defs) > 0 {
+		schema += `,"$defs":` + string(defs)
+	}
+	return json.RawMessage(schema + `}`), nil
+}
