@@ -135,7 +135,7 @@ func actionResultSchema(returns json.RawMessage) (json.RawMessage, error) {
 	}
 	schema := `{"type":"object",` +
 		`"properties":{"status":{"enum":["success","error"]},"summary":{"type":"string"},"data":{"type":"object"},` +
-		`"error":{"type":"string"},"error_code":{"type":"string"},"retryable":{"type":"boolean"},"ui":{},` +
+		`"error":{"type":"string"},"error_code":{"type":"string"},"retryable":{"type":"boolean"},"ui":{"type":"object"},` +
 		`"refresh_panels":{"type":"array","items":{"type":"string"}}},` +
 		`"required":["status","summary","data"],` +
 		`"if":{"properties":{"status":{"const":"success"}}},` +

@@ -83,7 +83,7 @@ func New(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcpserver: %w", err)
 	}
-	logger := slog.New(zapslog.NewHandler(opts.Logger.Named("mcp").Core()))
+	logger := slog.New(atMostWarn{zapslog.NewHandler(opts.Logger.Named("mcp").Core())})
 	srv := mcp.NewServer(&mcp.Implementation{Name: "exthost", Version: opts.Version}, &mcp.ServerOptions{
 		Logger: logger,
 	})
@@ -216,3 +216,19 @@ func refuse(w http.ResponseWriter, status int, message string) {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+// atMostWarn logs the SDK's records at warn level at most: the SDK logs a
+// client's malformed or outdated request at error level, with a stack
+// trace, and a client's mistake is no error of the host's.
+type atMostWarn struct{ slog.Handler }
+
+func (h atMostWarn) Handle(c context.Context, r slog.Record) error {
+	r.Level = min(r.Level, slog.LevelWarn)
+	return h.Handler.Handle(c, r)
+}
+
+func (h atMostWarn) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return atMostWarn{h.Handler.WithAttrs(attrs)}
+}
+
+func (h atMostWarn) WithGroup(name string) slog.Handler { return atMostWarn{h.Handler.WithGroup(name)} }
