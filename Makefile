@@ -62,7 +62,7 @@ perf-soak: build
 ## profile: CPU and allocation profiles of both hosts under wrk, both
 ## workloads, in bin/profile/{hot,rotating}, and their top entries
 profile: build
-	bin/perf -bin bin -rounds 1 -min-redis 0 -min-memory 0 -min-rotating 0 -max-p99 100 -profile bin/profile
+	bin/perf -bin bin -rounds 1 -min-redis 0 -min-memory 0 -min-rotating 0 -min-mcp 0 -max-p99 100 -profile bin/profile
 	@for p in bin/profile/*/*.cpu.pprof; do echo "== $$p"; $(GO) tool pprof -top -nodecount=25 bin/host $$p 2>/dev/null | tail -n +6; done
 	@for p in bin/profile/*/*.allocs.pprof; do echo "== $$p"; $(GO) tool pprof -sample_index=alloc_space -top -nodecount=15 bin/host $$p 2>/dev/null | tail -n +5; done
 

@@ -25,7 +25,12 @@
 // spelled differently from the last (key order, white space, the folder
 // given or defaulted), with wrk's two threads.
 //
-// It exits 1 when a goal is missed: a median ratio below -min-redis or
+// A third workload is the hot entry as an MCP tools/call at each host's
+// /mcp (stateless, JSON answers) beside a bare server of the official MCP
+// Go SDK, in the baseline process, whose tool answers the same result.
+//
+// It exits 1 when a goal is missed: an MCP median ratio below -min-mcp
+// (0.9), a median ratio below -min-redis or
 // -min-memory (0.8, the hot entry) or -min-rotating (0.75), a median p99
 // above -max-p99 (1.5) times the baseline's, any non-2xx answer or socket
 // error, a stampede that reached the upstream more or less than once or
@@ -55,6 +60,7 @@ type options struct {
 	minRedis    float64
 	minMemory   float64
 	minRotating float64
+	minMCP      float64
 	maxP99      float64
 	maxGrowth   float64
 	profileDir  string
@@ -71,6 +77,7 @@ func main() {
 	flag.Float64Var(&o.minRedis, "min-redis", 0.8, "goal: Redis host / baseline on the hot entry, median of the rounds")
 	flag.Float64Var(&o.minMemory, "min-memory", 0.8, "goal: memory host / baseline on the hot entry, median of the rounds")
 	flag.Float64Var(&o.minRotating, "min-rotating", 0.75, "goal: each host / baseline on the rotating workload, median of the rounds")
+	flag.Float64Var(&o.minMCP, "min-mcp", 0.9, "goal: each host's /mcp / the bare SDK server on the hot entry, median of the rounds")
 	flag.Float64Var(&o.maxP99, "max-p99", 1.5, "goal: each host's p99 / the baseline's, median of the rounds")
 	flag.StringVar(&o.profileDir, "profile", "", "after the rounds, profile each host under one more wrk run into this directory")
 	flag.Float64Var(&o.maxGrowth, "max-growth", 0.1, "goal: resident memory growth over the soak after its first minute, as a fraction")
@@ -115,15 +122,26 @@ func run(o options) error {
 			return err
 		}
 	}
+	mcpScript := filepath.Join(dir, "mcp.lua")
+	if err := writeScript(mcpScript, mcpBody, mcpHeaders...); err != nil {
+		return err
+	}
 	w := wrk{connections: o.connections, threads: o.threads}
 	missed := false
+	hosts := []target{{"redis", s.redis.url}, {"memory", s.memory.url}}
 	fmt.Println("workload: the hot entry")
-	hot, err := measureRounds(w, s, func(int) string { return script }, o, nil)
+	hot, err := measureRounds(w, s.baselineURL, hosts, func(int) string { return script }, o, nil)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("workload: %d users rotating, calls spelled %d ways, every entry warm, 2 wrk threads\n", rotatingUsers, len(rotatingBodies))
-	rot, err := measureRounds(wrk{connections: o.connections, threads: 2}, s, rotating, o, s.warm)
+	rot, err := measureRounds(wrk{connections: o.connections, threads: 2}, s.baselineURL, hosts, rotating, o, s.warm)
+	if err != nil {
+		return err
+	}
+	fmt.Println("workload: the hot entry as an MCP tools/call (stateless, JSON), beside a bare MCP Go SDK server")
+	mcpHosts := []target{{"redis", s.redis.mcpURL}, {"memory", s.memory.mcpURL}}
+	overMCP, err := measureRounds(w, s.baselineMCP, mcpHosts, func(int) string { return mcpScript }, o, nil)
 	if err != nil {
 		return err
 	}
@@ -141,7 +159,16 @@ func run(o options) error {
 		fmt.Printf("%-8s %-7s host / baseline = %.2f (median of %d; goal >= %.2f), p99 %.2fx the baseline's (goal <= %.2f) %s\n",
 			g.workload, g.target, ratio, o.rounds, g.min, p99, o.maxP99, verdict)
 	}
-	if n := hot.failures() + rot.failures(); n > 0 {
+	for _, backend := range []string{"redis", "memory"} {
+		ratio, p99 := overMCP.medianRatio(backend), overMCP.medianP99Ratio(backend)
+		verdict := "ok"
+		if ratio < o.minMCP {
+			verdict, missed = "BELOW GOAL", true
+		}
+		fmt.Printf("mcp      %-7s host / bare SDK = %.2f (median of %d; goal >= %.2f), p99 %.2fx the bare SDK's %s\n",
+			backend, ratio, o.rounds, o.minMCP, p99, verdict)
+	}
+	if n := hot.failures() + rot.failures() + overMCP.failures(); n > 0 {
 		fmt.Printf("non-2xx answers or socket errors: %d\n", n)
 		missed = true
 	}

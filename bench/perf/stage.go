@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,14 @@ const upstreamLatency = 20 * time.Millisecond
 // callPath is the host's call endpoint for the mail client.
 const callPath = "/v1/extensions/mail-client/call"
 
+// mcpBody is the measured call as an MCP tools/call, which the hosts and
+// the baseline's bare SDK server answer statelessly, in JSON.
+const mcpBody = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"mail-client__list_inbox","arguments":{"account_id":"work"}}}`
+
+// mcpHeaders are the headers of mcpBody's requests: what the Streamable
+// HTTP transport requires, and the caller in dev mode.
+var mcpHeaders = []string{"Accept", "application/json, text/event-stream", "X-User-ID", "perf-user"}
+
 // stage is everything a run measures, started.
 type stage struct {
 	redisServer *rig.Proc
@@ -34,6 +43,8 @@ type stage struct {
 	memory      *hostProc // the host with the memory backend
 	baseline    *rig.Proc
 	baselineURL string
+	// baselineMCP is the baseline's bare MCP server.
+	baselineMCP string
 	client      *http.Client
 	body        string // the measured call's envelope
 	response    []byte // the host's answer to it, which the baseline repeats
@@ -43,6 +54,7 @@ type stage struct {
 type hostProc struct {
 	backend  string
 	url      string
+	mcpURL   string // its /mcp
 	debugURL string // its profiler
 	proc     *rig.Proc
 }
@@ -61,7 +73,7 @@ func startStage(bin, dir string) (_ *stage, err error) {
 			s.stop()
 		}
 	}()
-	addrs := make([]string, 7)
+	addrs := make([]string, 8)
 	for i := range addrs {
 		if addrs[i], err = rig.FreeAddr(); err != nil {
 			return nil, err
@@ -101,7 +113,7 @@ func startStage(bin, dir string) (_ *stage, err error) {
 		return nil, err
 	}
 	s.baseline = &rig.Proc{Name: filepath.Join(bin, "baseline"),
-		Args: []string{"-addr", baselineAddr, "-response", responseFile}, Ready: "listening"}
+		Args: []string{"-addr", baselineAddr, "-response", responseFile, "-mcp-addr", addrs[7]}, Ready: "baseline listening"}
 	if err := s.baseline.Start(); err != nil {
 		return nil, err
 	}
@@ -109,7 +121,50 @@ func startStage(bin, dir string) (_ *stage, err error) {
 	if got, err := s.call(s.baselineURL, s.body); err != nil || !bytes.Equal(got, s.response) {
 		return nil, fmt.Errorf("the baseline does not answer the host's bytes (%v)", err)
 	}
+	s.baselineMCP = "http://" + addrs[7] + "/mcp"
+	want, err := s.callMCP(s.baselineMCP)
+	if err != nil {
+		return nil, fmt.Errorf("the baseline's MCP server: %w", err)
+	}
+	for _, h := range []*hostProc{s.redis, s.memory} {
+		if got, err := s.callMCP(h.mcpURL); err != nil || got != want {
+			return nil, fmt.Errorf("the %s host's /mcp does not answer the baseline's tool result (%v)", h.backend, err)
+		}
+	}
 	return s, nil
+}
+
+// callMCP posts mcpBody to url and returns its tool result, which must be
+// a success, in a canonical JSON spelling.
+func (s *stage) callMCP(url string) (string, error) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(mcpBody))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(mcpHeaders); i += 2 {
+		req.Header.Set(mcpHeaders[i], mcpHeaders[i+1])
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Result *struct {
+			Content           json.RawMessage `json:"content"`
+			StructuredContent map[string]any  `json:"structuredContent"`
+			IsError           bool            `json:"isError"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		return "", fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
+	}
+	if answer.Result == nil || answer.Result.IsError || answer.Result.StructuredContent["status"] != "success" {
+		return "", fmt.Errorf("HTTP %d: no successful tool result", resp.StatusCode)
+	}
+	canonical, err := json.Marshal(answer.Result)
+	return string(canonical), err
 }
 
 // serveMail serves the reference mail-service in this process.
@@ -131,7 +186,7 @@ func startHost(bin, dir, backend, addr, debugAddr, redisAddr, mailAddr string) (
 	config := filepath.Join(dir, "host-"+backend+".yaml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(
 		// The L1 holds every user of the rotating workload.
-		"listen: %s\nauth: {mode: dev}\ncache: {backend: %s, redis: {url: redis://%s/0, l1_max_entries: 40000}}\nservices: {mail-service: http://%s}\ndebug: {listen: %s}\n",
+		"listen: %s\nauth: {mode: dev}\ncache: {backend: %s, redis: {url: redis://%s/0, l1_max_entries: 40000}}\nservices: {mail-service: http://%s}\ndebug: {listen: %s}\nmcp: {stateless: true, json_response: true}\n",
 		addr, backend, redisAddr, mailAddr, debugAddr)), 0o600); err != nil {
 		return nil, err
 	}
@@ -146,7 +201,7 @@ func startHost(bin, dir, backend, addr, debugAddr, redisAddr, mailAddr string) (
 	if err != nil {
 		return nil, err
 	}
-	return &hostProc{backend: backend, url: "http://" + addr + callPath, debugURL: "http://" + debugAddr + "/debug/pprof/", proc: p}, nil
+	return &hostProc{backend: backend, url: "http://" + addr + callPath, mcpURL: "http://" + addr + "/mcp", debugURL: "http://" + debugAddr + "/debug/pprof/", proc: p}, nil
 }
 
 // stop stops what started.

@@ -36,11 +36,16 @@ done = function(summary, latency, requests)
 end
 `
 
-// writeScript writes a wrk script that posts body on every request.
-func writeScript(path, body string) error {
+// writeScript writes a wrk script that posts body on every request, with
+// headers (name, value, name, value...) besides its Content-Type.
+func writeScript(path, body string, headers ...string) error {
+	var set strings.Builder
+	for i := 0; i+1 < len(headers); i += 2 {
+		fmt.Fprintf(&set, "wrk.headers[%q] = %q\n", headers[i], headers[i+1])
+	}
 	return os.WriteFile(path, []byte(`wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [==[`+body+`]==]
+`+set.String()+`wrk.body = [==[`+body+`]==]
 `+reportLua), 0o600)
 }
 
@@ -140,14 +145,17 @@ func parseResult(out []byte) (wrkResult, error) {
 // rounds are the results of measureRounds, by target, one per round.
 type rounds map[string][]wrkResult
 
+// target is one server a workload drives.
+type target struct{ name, url string }
+
 // measureRounds runs wrk at the baseline, then at each host, o.rounds
 // times, printing each result as it comes. script names the wrk script of
 // each round; prepare, when set, runs before each host's run (to warm its
-// entries of the round).
-func measureRounds(w wrk, s *stage, script func(round int) string, o options, prepare func(url string, round int) error) (rounds, error) {
-	type target struct{ name, url string }
-	baseline := target{"baseline", s.baselineURL}
-	hosts := []target{{"redis", s.redis.url}, {"memory", s.memory.url}}
+// entries of the round). The baseline's results are under "baseline".
+func measureRounds(w wrk, baselineURL string, hosts []target, script func(round int) string, o options,
+	prepare func(url string, round int) error) (rounds, error) {
+	baseline := target{"baseline", baselineURL}
+	hosts = slices.Clone(hosts)
 	results := rounds{}
 	fmt.Printf("%-5s %-8s %9s %6s %9s %9s %9s %6s\n", "round", "target", "requests", "failed", "req/s", "p50", "p99", "ratio")
 	for round := 1; round <= o.rounds; round++ {
