@@ -368,3 +368,46 @@ func TestDebugListenerServesTheProfilerOnly(t *testing.T) {
 		t.Error("the debug listener outlives the host")
 	}
 }
+
+// TestDrainEndsMCPSessions: an MCP session's open event stream does not
+// hold a draining host to its drain timeout: the drain ends the sessions
+// and Run returns cleanly.
+func TestDrainEndsMCPSessions(t *testing.T) {
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	defer close(release)
+	r := runHost(t, config.Default(), host.Options{Extensions: []*runtime.Extension{slowExtension(started, release)}, Logger: zap.NewNop()})
+	endpoint := "http://" + r.addr + "/mcp"
+	mcpRequest := func(method, sessionID, body string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, endpoint, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("X-User-ID", "u-1")
+		if sessionID != "" {
+			req.Header.Set("Mcp-Session-Id", sessionID)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s /mcp: %v", method, err)
+		}
+		return resp
+	}
+	initialized := mcpRequest(http.MethodPost, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":`+
+		`{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"drain-test","version":"1"}}}`)
+	_, _ = io.Copy(io.Discard, initialized.Body)
+	initialized.Body.Close()
+	session := initialized.Header.Get("Mcp-Session-Id")
+	if session == "" {
+		t.Fatalf("initialize: HTTP %d and no session", initialized.StatusCode)
+	}
+	mcpRequest(http.MethodPost, session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`).Body.Close()
+	stream := mcpRequest(http.MethodGet, session, "")
+	defer stream.Body.Close()
+	if stream.StatusCode != http.StatusOK {
+		t.Fatalf("GET /mcp: HTTP %d, want the session's event stream", stream.StatusCode)
+	}
+	r.stop()
+	if err := <-r.ran; err != nil {
+		t.Fatalf("Run = %v, want a clean drain with the event stream open", err)
+	}
+}

@@ -71,8 +71,24 @@ type Options struct {
 	Logger  *zap.Logger
 }
 
-// New returns the MCP endpoint's handler.
-func New(opts Options) (http.Handler, error) {
+// Endpoint is the MCP endpoint, an http.Handler.
+type Endpoint struct {
+	http.Handler
+	server *mcp.Server
+}
+
+// CloseSessions ends every open session, and with them their event
+// streams, which would otherwise hold a draining server's connections
+// open to its drain timeout. A client opens a new session when it next
+// calls.
+func (e *Endpoint) CloseSessions() {
+	for session := range e.server.Sessions() {
+		_ = session.Close()
+	}
+}
+
+// New returns the MCP endpoint.
+func New(opts Options) (*Endpoint, error) {
 	if opts.Run == nil {
 		return nil, errors.New("mcpserver: no pipeline")
 	}
@@ -115,7 +131,7 @@ func New(opts Options) (http.Handler, error) {
 	if opts.RequireUserHeader {
 		h = requireUser(h)
 	}
-	return h, nil
+	return &Endpoint{Handler: h, server: srv}, nil
 }
 
 // handler runs the tool t's calls.

@@ -24,7 +24,7 @@ type MCPOptions struct {
 }
 
 // newMCP returns the MCP endpoint, whose calls run through mcpCall.
-func (s *Server) newMCP(opts MCPOptions) (http.Handler, error) {
+func (s *Server) newMCP(opts MCPOptions) (*mcpserver.Endpoint, error) {
 	return mcpserver.New(mcpserver.Options{
 		Extensions:        s.d.Extensions(),
 		Run:               s.mcpCall,

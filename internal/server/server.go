@@ -28,6 +28,7 @@ import (
 
 	"github.com/imperalcloud/exthost/internal/calltoken"
 	"github.com/imperalcloud/exthost/internal/dispatch"
+	"github.com/imperalcloud/exthost/internal/mcpserver"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/runtime"
 )
@@ -106,6 +107,7 @@ type Server struct {
 	limit    int
 	draining atomic.Bool
 	answers  answers
+	mcp      *mcpserver.Endpoint // nil when /mcp is off
 }
 
 // New returns the API for opts.
@@ -178,11 +180,10 @@ func New(opts Options) (*Server, error) {
 		s.routeHarness(e, opts.Harness)
 	}
 	if opts.MCP != nil {
-		h, err := s.newMCP(*opts.MCP)
-		if err != nil {
+		if s.mcp, err = s.newMCP(*opts.MCP); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
-		e.Any("/mcp", echo.WrapHandler(h))
+		e.Any("/mcp", echo.WrapHandler(s.mcp))
 	}
 	s.echo = e
 	return s, nil
@@ -192,8 +193,14 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // Drain makes the host refuse new calls (503 UNAVAILABLE) and report not
-// ready, while calls already running finish.
-func (s *Server) Drain() { s.draining.Store(true) }
+// ready, while calls already running finish. It ends the MCP sessions,
+// whose event streams would hold their connections open.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	if s.mcp != nil {
+		s.mcp.CloseSessions()
+	}
+}
 
 // ── request ids ─────────────────────────────────────────────────────────────
 
