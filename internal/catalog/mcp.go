@@ -112,36 +112,15 @@ func withConfirmationToken(params json.RawMessage) (json.RawMessage, error) {
 	return json.Marshal(schema)
 }
 
-// taskDataSchema is the data of a call that handed its work to a
-// background task (DESIGN §13).
-const taskDataSchema = `{"type":"object","properties":{"task_id":{"type":"string"},"background":{"const":true}},` +
-	`"required":["task_id","background"]}`
-
 // actionResultSchema is the schema of an MCP tool's structured content:
-// the ActionResult, whose data on success is the function's result type
-// (or a background task's id). The result type's $defs move to the root,
-// where its references find them.
-func actionResultSchema(returns json.RawMessage) (json.RawMessage, error) {
-	var data map[string]json.RawMessage
-	if err := json.Unmarshal(returns, &data); err != nil {
-		return nil, err
-	}
-	defs := data["$defs"]
-	delete(data, "$defs")
-	delete(data, "$schema")
-	dataSchema, err := json.Marshal(data)
-	if err != nil {
-		return nil, err
-	}
-	schema := `{"type":"object",` +
+// the ActionResult. Its data stays an object of any shape: the result
+// types' derived schemas say "integer" for a field a handler leaves null
+// (a *int), and clients validate structured content against the output
+// schema, so copying them in refused real answers (inbox's total).
+func actionResultSchema(json.RawMessage) (json.RawMessage, error) {
+	return json.RawMessage(`{"type":"object",` +
 		`"properties":{"status":{"enum":["success","error"]},"summary":{"type":"string"},"data":{"type":"object"},` +
 		`"error":{"type":"string"},"error_code":{"type":"string"},"retryable":{"type":"boolean"},"ui":{"type":"object"},` +
 		`"refresh_panels":{"type":"array","items":{"type":"string"}}},` +
-		`"required":["status","summary","data"],` +
-		`"if":{"properties":{"status":{"const":"success"}}},` +
-		`"then":{"properties":{"data":{"anyOf":[` + string(dataSchema) + `,` + taskDataSchema + `]}}}`
-	if len(defs) > 0 {
-		schema += `,"$defs":` + string(defs)
-	}
-	return json.RawMessage(schema + `}`), nil
+		`"required":["status","summary","data"]}`), nil
 }

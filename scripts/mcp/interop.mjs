@@ -43,6 +43,14 @@ assert.equal(listed.content[0].type, "text");
 assert.equal(listed.content[0].text, listed.structuredContent.summary);
 step(`tools/call list_inbox: ${listed.content[0].text}`);
 
+// Every read of the mail client answers what its output schema says (the
+// client checks): inbox's total is null.
+for (const name of ["inbox", "status", "count_emails", "list_accounts", "get_unread_summary"]) {
+  const res = await client.callTool({ name: `mail-client__${name}`, arguments: {} });
+  assert.equal(res.structuredContent.status, "success", `${name}: ${res.content[0].text}`);
+}
+step("reads: inbox, status, count_emails, list_accounts, get_unread_summary");
+
 // Bad arguments are a tool error, not a protocol error.
 const bad = await client.callTool({ name: "mail-client__list_inbox", arguments: { account_id: 3 } });
 assert.equal(bad.isError, true);
