@@ -61,16 +61,14 @@ func MCPTools(exts []*runtime.Extension) ([]MCPTool, error) {
 			if len(t.Name) > MaxMCPToolNameLen {
 				return nil, fmt.Errorf("catalog: MCP tool %s is longer than %d characters", t.Name, MaxMCPToolNameLen)
 			}
-			var err error
 			if t.Confirmed {
+				var err error
 				if t.InputSchema, err = withConfirmationToken(f.ParamsSchema); err != nil {
 					return nil, fmt.Errorf("catalog: %s input schema: %w", t.Name, err)
 				}
 			}
 			if len(f.ReturnSchema) > 0 {
-				if t.OutputSchema, err = actionResultSchema(f.ReturnSchema); err != nil {
-					return nil, fmt.Errorf("catalog: %s output schema: %w", t.Name, err)
-				}
+				t.OutputSchema = actionResultSchema
 			}
 			tools = append(tools, t)
 		}
@@ -117,10 +115,8 @@ func withConfirmationToken(params json.RawMessage) (json.RawMessage, error) {
 // types' derived schemas say "integer" for a field a handler leaves null
 // (a *int), and clients validate structured content against the output
 // schema, so copying them in refused real answers (inbox's total).
-func actionResultSchema(json.RawMessage) (json.RawMessage, error) {
-	return json.RawMessage(`{"type":"object",` +
-		`"properties":{"status":{"enum":["success","error"]},"summary":{"type":"string"},"data":{"type":"object"},` +
-		`"error":{"type":"string"},"error_code":{"type":"string"},"retryable":{"type":"boolean"},"ui":{"type":"object"},` +
-		`"refresh_panels":{"type":"array","items":{"type":"string"}}},` +
-		`"required":["status","summary","data"]}`), nil
-}
+var actionResultSchema = json.RawMessage(`{"type":"object",` +
+	`"properties":{"status":{"enum":["success","error"]},"summary":{"type":"string"},"data":{"type":"object"},` +
+	`"error":{"type":"string"},"error_code":{"type":"string"},"retryable":{"type":"boolean"},"ui":{"type":"object"},` +
+	`"refresh_panels":{"type":"array","items":{"type":"string"}}},` +
+	`"required":["status","summary","data"]}`)

@@ -75,7 +75,7 @@ func badRequest(format string, args ...any) *rejection {
 // envelope decoded into v. weight returns the slots v needs.
 func (s *Server) admit(c echo.Context, v any, weight func() int) (release func(), rej *rejection) {
 	if s.draining.Load() {
-		return nil, &rejection{http.StatusServiceUnavailable, runtime.CodeUnavailable, "The host is shutting down."}
+		return nil, shuttingDown()
 	}
 	body, rej := s.readBody(c)
 	if rej != nil {
@@ -84,11 +84,28 @@ func (s *Server) admit(c echo.Context, v any, weight func() int) (release func()
 	if err := decodeStrict(body, v); err != nil {
 		return nil, badRequest("The request body is not a valid call envelope: %s", envelopeProblem(err))
 	}
-	n := int64(weight())
+	return s.acquire(int64(weight()))
+}
+
+// acquire takes n slots of the concurrency limit, released by the
+// returned func, or refuses the request when they are not free.
+func (s *Server) acquire(n int64) (release func(), rej *rejection) {
 	if !s.calls.TryAcquire(n) {
 		return nil, &rejection{http.StatusTooManyRequests, runtime.CodeRateLimited, "The host is at its concurrency limit; retry shortly."}
 	}
 	return func() { s.calls.Release(n) }, nil
+}
+
+func shuttingDown() *rejection {
+	return &rejection{http.StatusServiceUnavailable, runtime.CodeUnavailable, "The host is shutting down."}
+}
+
+// result is the error result that answers the rejection: retryable when
+// the host is overloaded or shutting down.
+func (r *rejection) result() runtime.Result {
+	res := runtime.Fail(r.message).WithCode(r.code)
+	res.Retryable = r.status == http.StatusTooManyRequests || r.status == http.StatusServiceUnavailable
+	return res
 }
 
 // readBody reads the whole body, refusing more than the configured limit.

@@ -44,12 +44,13 @@ func (s *Server) newMCP(opts MCPOptions) (*mcpserver.Endpoint, error) {
 // put in its body.
 func (s *Server) mcpCall(ctx context.Context, call mcpserver.Call) ([]byte, runtime.Result) {
 	if s.draining.Load() {
-		return s.mcpRefuse(&rejection{http.StatusServiceUnavailable, runtime.CodeUnavailable, "The host is shutting down."})
+		return s.mcpRefuse(shuttingDown())
 	}
-	if !s.calls.TryAcquire(1) {
-		return s.mcpRefuse(&rejection{http.StatusTooManyRequests, runtime.CodeRateLimited, "The host is at its concurrency limit; retry shortly."})
+	release, rej := s.acquire(1)
+	if rej != nil {
+		return s.mcpRefuse(rej)
 	}
-	defer s.calls.Release(1)
+	defer release()
 	id, rej := s.mcpCaller(ctx, call)
 	if rej != nil {
 		return s.mcpRefuse(rej)
@@ -96,8 +97,7 @@ func (s *Server) mcpCaller(ctx context.Context, call mcpserver.Call) (identity, 
 // mcpRefuse is the answer to an MCP call refused before dispatch, counted
 // as the HTTP API counts its rejections.
 func (s *Server) mcpRefuse(r *rejection) ([]byte, runtime.Result) {
-	res := runtime.Fail(r.message).WithCode(r.code)
-	res.Retryable = r.status == http.StatusTooManyRequests || r.status == http.StatusServiceUnavailable
+	res := r.result()
 	s.metrics.Rejected(r.status, r.code)
 	answer, _ := res.AppendJSON(nil)
 	return answer, res

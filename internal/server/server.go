@@ -288,8 +288,7 @@ func putBuffer(b *[]byte) {
 
 // reject answers a request that was not dispatched, with an error result.
 func (s *Server) reject(c echo.Context, status int, code, message string) error {
-	res := runtime.Fail(message).WithCode(code)
-	res.Retryable = status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
+	res := (&rejection{status, code, message}).result()
 	s.metrics.Rejected(status, code)
 	s.log.Info("request rejected", zap.String("request_id", requestIDOf(c)), zap.String("path", c.Path()),
 		zap.Int("http_status", status), zap.String("error_code", code), zap.String("reason", message))
@@ -356,7 +355,7 @@ func (s *Server) healthz(c echo.Context) error {
 func (s *Server) readyz(c echo.Context) error {
 	switch {
 	case s.draining.Load():
-		return s.reject(c, http.StatusServiceUnavailable, runtime.CodeUnavailable, "The host is shutting down.")
+		return s.refuse(c, shuttingDown())
 	case len(s.d.Extensions()) == 0:
 		return s.reject(c, http.StatusServiceUnavailable, runtime.CodeUnavailable, "No extension is loaded.")
 	}
