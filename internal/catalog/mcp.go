@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/buger/jsonparser"
+
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -12,9 +14,9 @@ import (
 const MaxMCPToolNameLen = 64
 
 // ConfirmationTokenArgument is the argument that carries a confirmation
-// token in an MCP tools/call: an MCP client can send arguments only, so a
-// function behind the confirmation gate takes one more, which the host
-// removes before the parameters are read.
+// token in an MCP tools/call or a Fast-RPC call, whose callers send
+// arguments only: a function behind the confirmation gate takes one more,
+// which the host removes before the parameters are read.
 const ConfirmationTokenArgument = "confirmation_token"
 
 // MCPTool is a function as an MCP tool (DESIGN §14), with the protocol's
@@ -120,3 +122,31 @@ var actionResultSchema = json.RawMessage(`{"type":"object",` +
 	`"error":{"type":"string"},"error_code":{"type":"string"},"retryable":{"type":"boolean"},"ui":{"type":"object"},` +
 	`"refresh_panels":{"type":"array","items":{"type":"string"}}},` +
 	`"required":["status","summary","data"]}`)
+
+// SplitConfirmation returns a call's parameters, which are its arguments
+// without the confirmation token of a gated function, and that token: the
+// transports whose callers can send arguments only (MCP, Fast-RPC) carry
+// the token as ConfirmationTokenArgument. ok is false when the token is
+// not a string.
+func SplitConfirmation(args json.RawMessage, gated bool) (params json.RawMessage, token string, ok bool) {
+	if len(args) == 0 || string(args) == "null" {
+		return json.RawMessage("{}"), "", true
+	}
+	if !gated {
+		return args, "", true
+	}
+	value, typ, _, err := jsonparser.Get(args, ConfirmationTokenArgument)
+	switch {
+	case err != nil:
+		// No token, or arguments that are no object, which the
+		// parameters' own check refuses.
+		return args, "", true
+	case typ != jsonparser.String:
+		return nil, "", false
+	}
+	if token, err = jsonparser.ParseString(value); err != nil {
+		return nil, "", false
+	}
+	params = jsonparser.Delete(append(json.RawMessage(nil), args...), ConfirmationTokenArgument)
+	return params, token, true
+}

@@ -64,6 +64,8 @@ type Config struct {
 	Notifications Notifications `yaml:"notifications" envPrefix:"NOTIFICATIONS_"`
 	// MCP configures the MCP endpoint (DESIGN §14).
 	MCP MCP `yaml:"mcp" envPrefix:"MCP_"`
+	// RPC configures the Fast-RPC worker (DESIGN §15).
+	RPC RPC `yaml:"rpc" envPrefix:"RPC_"`
 	// Log configures the logs.
 	Log Log `yaml:"log" envPrefix:"LOG_"`
 	// Debug configures the diagnostics listener (an addition).
@@ -235,6 +237,36 @@ type MCP struct {
 	SessionTimeout time.Duration `yaml:"session_timeout" env:"SESSION_TIMEOUT"`
 }
 
+// RPC configures the Fast-RPC worker: the host serves the call envelopes
+// of a Redis stream as one consumer of a group that every host shares. It
+// reaches Redis with cache.redis's settings, whatever the cache backend.
+type RPC struct {
+	// Enabled runs the worker beside the HTTP API.
+	Enabled bool `yaml:"enabled" env:"ENABLED"`
+	// Stream is the stream the platform adds calls to.
+	Stream string `yaml:"stream" env:"STREAM"`
+	// Group is the consumer group the hosts share.
+	Group string `yaml:"group" env:"GROUP"`
+	// MaxInFlight bounds the stream's calls running at once in this
+	// process; a full worker stops reading (an addition).
+	MaxInFlight int `yaml:"max_in_flight" env:"MAX_IN_FLIGHT"`
+	// ClaimIdle is how long an entry may stay pending with a consumer
+	// before another host claims it; more than limits.call_timeout (an
+	// addition).
+	ClaimIdle time.Duration `yaml:"claim_idle" env:"CLAIM_IDLE"`
+	// MaxDeliveries is how often an entry may be delivered before it is
+	// answered as poison and dropped (an addition).
+	MaxDeliveries int `yaml:"max_deliveries" env:"MAX_DELIVERIES"`
+	// ReplyTTL is the expiry of a reply list (an addition).
+	ReplyTTL time.Duration `yaml:"reply_ttl" env:"REPLY_TTL"`
+	// RecordTTL is how long an answered corr_id is remembered, so that it
+	// is never run twice (an addition).
+	RecordTTL time.Duration `yaml:"record_ttl" env:"RECORD_TTL"`
+	// Tenants, when set, are the only tenants served; others get a
+	// tenant_mismatch reply (an addition).
+	Tenants []string `yaml:"tenants" env:"TENANTS"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -294,7 +326,11 @@ func Default() Config {
 			OversizeDiscardBytes:   16 << 20,
 			OversizeDiscardTimeout: 5 * time.Second,
 		},
-		MCP:           MCP{Enabled: true, SessionTimeout: 30 * time.Minute},
+		MCP: MCP{Enabled: true, SessionTimeout: 30 * time.Minute},
+		RPC: RPC{
+			Stream: "imperal:rpc:extension_call", Group: "exthost", MaxInFlight: 64, ClaimIdle: 30 * time.Second,
+			MaxDeliveries: 3, ReplyTTL: 5 * time.Minute, RecordTTL: 24 * time.Hour,
+		},
 		Log:           Log{Level: "info", Format: "json", SampleSuccess: Sampling{First: 100, Thereafter: 100}},
 		Confirmation:  Confirmation{TTL: 5 * time.Minute},
 		Tasks:         Tasks{MaxRunning: 64, Timeout: 180 * time.Second, LongTimeout: 1800 * time.Second, ResultTTL: 24 * time.Hour},
@@ -556,6 +592,9 @@ func (c Config) Validate() error {
 	if c.MCP.SessionTimeout < 0 {
 		return fmt.Errorf("config: mcp.session_timeout: must not be negative, got %s", c.MCP.SessionTimeout)
 	}
+	if err := c.RPC.validate(c.Limits.CallTimeout); err != nil {
+		return err
+	}
 	switch {
 	case c.Confirmation.TTL <= 0:
 		return fmt.Errorf("config: confirmation.ttl: must be positive, got %s", c.Confirmation.TTL)
@@ -600,4 +639,26 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validate checks the worker's settings, whether or not it is enabled.
+func (r RPC) validate(callTimeout time.Duration) error {
+	switch {
+	case r.Stream == "":
+		return errors.New("config: rpc.stream: must not be empty")
+	case r.Group == "":
+		return errors.New("config: rpc.group: must not be empty")
+	case r.MaxInFlight <= 0:
+		return fmt.Errorf("config: rpc.max_in_flight: must be positive, got %d", r.MaxInFlight)
+	case r.ClaimIdle <= callTimeout:
+		return fmt.Errorf("config: rpc.claim_idle: must exceed limits.call_timeout (%s), or running calls are claimed, got %s",
+			callTimeout, r.ClaimIdle)
+	case r.MaxDeliveries <= 0:
+		return fmt.Errorf("config: rpc.max_deliveries: must be positive, got %d", r.MaxDeliveries)
+	case r.ReplyTTL <= 0:
+		return fmt.Errorf("config: rpc.reply_ttl: must be positive, got %s", r.ReplyTTL)
+	case r.RecordTTL <= 0:
+		return fmt.Errorf("config: rpc.record_ttl: must be positive, got %s", r.RecordTTL)
+	}
+	return nil
 }

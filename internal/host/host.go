@@ -29,6 +29,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/confirm"
 	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/events"
+	"github.com/imperalcloud/exthost/internal/fastrpc"
 	"github.com/imperalcloud/exthost/internal/metrics"
 	"github.com/imperalcloud/exthost/internal/notify"
 	"github.com/imperalcloud/exthost/internal/replay"
@@ -79,7 +80,9 @@ type Host struct {
 	notes      *events.NotificationLog
 	sender     *notify.Sender
 	tasks      *tasks.Pool
-	replays    *replay.Set // of confirmation tokens
+	replays    *replay.Set           // of confirmation tokens
+	rpc        *fastrpc.Worker       // nil unless rpc.enabled
+	rpcRedis   redis.UniversalClient // the worker's own client, with the memory cache backend
 	closeOnce  sync.Once
 }
 
@@ -234,9 +237,45 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	if cfg.RPC.Enabled {
+		if err := h.newWorker(cfg, opts.Namespace); err != nil {
+			return nil, err
+		}
+	}
 	ok = true
 	return h, nil
 }
+
+// newWorker makes the Fast-RPC worker, with the cache's Redis client or,
+// with the memory cache backend, one of its own from cache.redis.
+func (h *Host) newWorker(cfg config.Config, namespace string) error {
+	rdb := h.rdb
+	if rdb == nil {
+		var err error
+		if h.rpcRedis, err = cache.NewRedisClient(cache.RedisConfig{
+			URL: cfg.Cache.Redis.URL, Addrs: cfg.Cache.Redis.Addrs, MasterName: cfg.Cache.Redis.MasterName,
+			Timeout: cfg.Cache.Redis.Timeout,
+		}); err != nil {
+			return fmt.Errorf("host: rpc: %w", err)
+		}
+		rdb = h.rpcRedis
+	}
+	var err error
+	h.rpc, err = fastrpc.New(fastrpc.Options{
+		Redis: rdb, Handler: h.api.RPCCall, Stream: cfg.RPC.Stream, Group: cfg.RPC.Group,
+		KeyPrefix: namespace + fastrpc.DefaultKeyPrefix, MaxInFlight: cfg.RPC.MaxInFlight, ClaimIdle: cfg.RPC.ClaimIdle,
+		MaxDeliveries: cfg.RPC.MaxDeliveries, ReplyTTL: cfg.RPC.ReplyTTL, RecordTTL: cfg.RPC.RecordTTL,
+		Tenants: cfg.RPC.Tenants, Logger: h.log.Named("rpc"), Observer: h.metrics,
+	})
+	if err != nil {
+		return fmt.Errorf("host: %w", err)
+	}
+	h.metrics.WatchRPC(h.rpc.InFlight)
+	return nil
+}
+
+// Worker returns the Fast-RPC worker of a host with rpc.enabled, else nil.
+func (h *Host) Worker() *fastrpc.Worker { return h.rpc }
 
 // confirmationGate returns the gate of confirmation tokens. Its keys are
 // confirmation.secrets, or derived from auth.secrets in call_token mode,
@@ -354,8 +393,15 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 	listener := &closeSignal{Listener: l, closed: make(chan struct{})}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(listener) }()
+	workerServed := make(chan error, 1)
+	if h.rpc != nil {
+		go func() { workerServed <- h.rpc.Serve() }()
+	} else {
+		workerServed <- fastrpc.ErrWorkerClosed
+	}
 	select {
 	case err := <-served:
+		h.stopWorker(workerServed)
 		h.close(context.Background())
 		return fmt.Errorf("host: %w", err)
 	case <-ctx.Done():
@@ -366,13 +412,16 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 	defer cancel()
 	shutdown := make(chan error, 1)
 	go func() { shutdown <- srv.Shutdown(drainCtx) }()
+	workerShutdown := make(chan error, 1)
+	go func() { workerShutdown <- h.shutdownWorker(drainCtx) }()
 	// Draining begins once no connection can arrive: the line says so.
 	<-listener.closed
 	h.log.Info("host draining", zap.Duration("drain_timeout", h.cfg.Limits.DrainTimeout))
-	err = <-shutdown
+	err = errors.Join(<-shutdown, <-workerShutdown)
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		h.log.Warn("serve ended with an error", zap.Error(err))
 	}
+	<-workerServed
 	closeCtx := drainCtx
 	if n := h.tasks.Drain(drainCtx); n > 0 {
 		h.log.Warn("drain timeout passed with background tasks running; cancelled them", zap.Int("tasks", n))
@@ -388,6 +437,23 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 	}
 	h.log.Info("host stopped")
 	return nil
+}
+
+// shutdownWorker stops the Fast-RPC worker's reading and waits, until ctx
+// ends, for the calls it has taken.
+func (h *Host) shutdownWorker(ctx context.Context) error {
+	if h.rpc == nil {
+		return nil
+	}
+	return h.rpc.Shutdown(ctx)
+}
+
+// stopWorker ends the worker at once and waits for Serve to return.
+func (h *Host) stopWorker(served <-chan error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = h.shutdownWorker(ctx)
+	<-served
 }
 
 // flushTimeout bounds the last flush of events after a drain that ran out
@@ -417,6 +483,11 @@ func (h *Host) close(ctx context.Context) {
 }
 
 func (h *Host) release(ctx context.Context) {
+	if h.rpc != nil {
+		stopped, cancel := context.WithCancel(ctx)
+		cancel()
+		_ = h.rpc.Shutdown(stopped) // Run shut it down; else it never served
+	}
 	if h.tasks != nil {
 		_ = h.tasks.Close()
 	}
@@ -437,6 +508,9 @@ func (h *Host) release(ctx context.Context) {
 	}
 	if h.pg != nil {
 		h.pg.Close()
+	}
+	if h.rpcRedis != nil {
+		_ = h.rpcRedis.Close()
 	}
 	if h.store != nil {
 		_ = h.store.Close() // closes Redis too: the store owns the backend

@@ -142,7 +142,7 @@ func handler(t catalog.MCPTool, run Pipeline) mcp.ToolHandler {
 			call.Header = req.Extra.Header
 		}
 		var ok bool
-		call.Params, call.ConfirmationToken, ok = splitArguments(req.Params.Arguments, t.Confirmed)
+		call.Params, call.ConfirmationToken, ok = catalog.SplitConfirmation(req.Params.Arguments, t.Confirmed)
 		if !ok {
 			res := runtime.Fail(catalog.ConfirmationTokenArgument + " must be a string.").WithCode(runtime.CodeValidationTypeError)
 			answer, _ := res.AppendJSON(nil)
@@ -151,32 +151,6 @@ func handler(t catalog.MCPTool, run Pipeline) mcp.ToolHandler {
 		answer, res := run(ctx, call)
 		return toolResult(t, answer, res), nil
 	}
-}
-
-// splitArguments returns a call's parameters, which are its arguments
-// without the confirmation token of a gated function, and that token. ok
-// is false when the token is not a string.
-func splitArguments(args json.RawMessage, gated bool) (params json.RawMessage, token string, ok bool) {
-	if len(args) == 0 || string(args) == "null" {
-		return json.RawMessage("{}"), "", true
-	}
-	if !gated {
-		return args, "", true
-	}
-	value, typ, _, err := jsonparser.Get(args, catalog.ConfirmationTokenArgument)
-	switch {
-	case err != nil:
-		// No token, or arguments that are no object, which the
-		// parameters' own check refuses.
-		return args, "", true
-	case typ != jsonparser.String:
-		return nil, "", false
-	}
-	if token, err = jsonparser.ParseString(value); err != nil {
-		return nil, "", false
-	}
-	params = jsonparser.Delete(append(json.RawMessage(nil), args...), catalog.ConfirmationTokenArgument)
-	return params, token, true
 }
 
 // toolResult is a call's answer as an MCP tool result: the ActionResult as

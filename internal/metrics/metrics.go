@@ -15,12 +15,16 @@ import (
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/httpclient"
 	"github.com/imperalcloud/exthost/internal/dispatch"
+	"github.com/imperalcloud/exthost/internal/fastrpc"
 )
 
 // Metrics are the host's metrics. Labels take only values the host knows
 // (registered apps and functions, stable codes), so their number is bounded.
 type Metrics struct {
 	registry         *prometheus.Registry
+	rpcEntries       *prometheus.CounterVec
+	rpcLegacy        prometheus.Counter
+	rpcRedisErrors   *prometheus.CounterVec
 	calls            *prometheus.CounterVec
 	callDuration     *prometheus.HistogramVec
 	storeOps         *prometheus.CounterVec
@@ -107,8 +111,18 @@ func New() *Metrics {
 		confirmLocal: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "exthost_confirmation_replay_local_total", Help: "Confirmation tokens claimed in the local replay set because Redis failed.",
 		}),
+		rpcEntries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_rpc_entries_total", Help: "Fast-RPC stream entries settled, by outcome.",
+		}, []string{"outcome"}),
+		rpcLegacy: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exthost_rpc_legacy_envelopes_total", Help: "Fast-RPC envelopes with no \"v\", served as version 1.",
+		}),
+		rpcRedisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exthost_rpc_redis_errors_total", Help: "Failed Redis commands of the Fast-RPC worker, by operation.",
+		}, []string{"op"}),
 	}
 	m.registry.MustRegister(
+		m.rpcEntries, m.rpcLegacy, m.rpcRedisErrors,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.calls, m.callDuration, m.inFlight, m.cacheLookups, m.cacheErrors, m.cacheDegraded, m.collapsed,
@@ -227,4 +241,20 @@ func (m *Metrics) WatchTasks(running func() int) {
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "exthost_tasks_running", Help: "Background tasks running in this process.",
 	}, func() float64 { return float64(running()) }))
+}
+
+// Entry counts a settled Fast-RPC entry (a fastrpc.Observer).
+func (m *Metrics) Entry(o fastrpc.Outcome) { m.rpcEntries.WithLabelValues(string(o)).Inc() }
+
+// LegacyEnvelope counts a Fast-RPC envelope with no "v".
+func (m *Metrics) LegacyEnvelope() { m.rpcLegacy.Inc() }
+
+// RedisError counts a failed Redis command of the Fast-RPC worker.
+func (m *Metrics) RedisError(op string) { m.rpcRedisErrors.WithLabelValues(op).Inc() }
+
+// WatchRPC exports the worker's calls in flight as a gauge.
+func (m *Metrics) WatchRPC(inFlight func() int) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "exthost_rpc_in_flight", Help: "Fast-RPC calls running now.",
+	}, func() float64 { return float64(inFlight()) }))
 }

@@ -91,6 +91,13 @@ func Start(t testing.TB) *Server {
 	return start(t)
 }
 
+// StartDurable runs a private redis-server that keeps its data across
+// Restart: every write is in its append-only file before it is answered.
+func StartDurable(t testing.TB) *Server {
+	t.Helper()
+	return start(t, "--appendonly", "yes", "--appendfsync", "always", "--dir", t.TempDir())
+}
+
 // start runs a private redis-server with extra arguments.
 func start(t testing.TB, extra ...string) *Server {
 	t.Helper()
