@@ -13,6 +13,9 @@ import (
 // here is stopped or closed, so none of their goroutines (servers, Redis
 // pools, publishers, cache clean-up) may remain.
 func TestMain(m *testing.M) {
+	if path := os.Getenv(workerProcessEnv); path != "" {
+		os.Exit(serveWorkerProcess(path))
+	}
 	code := m.Run()
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections() // the tests' own client
 	if code == 0 {
