@@ -9,7 +9,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 FUZZTIME    ?= 3s
 
-.PHONY: run test fuzz mcp-interop bench lint build perf perf-soak profile load-faults clean
+.PHONY: run test fuzz mcp-interop rpc-interop bench lint build perf perf-soak profile load-faults clean
 
 ## run: the dev server (memory cache, dev auth, 127.0.0.1:8080) and the
 ## reference mail-service (127.0.0.1:8081); Ctrl-C stops both
@@ -20,13 +20,14 @@ run: build
 
 ## test: the whole suite under the race detector (the end-to-end tests
 ## build and drive the binaries, the out-of-tree example's among them),
-## the MCP endpoint against other implementations, then each fuzz target
-## briefly
+## the MCP endpoint and the Fast-RPC worker against other implementations,
+## then each fuzz target briefly
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	cd examples/notes && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory mcp-interop
+	$(MAKE) --no-print-directory rpc-interop
 	$(MAKE) --no-print-directory fuzz
 
 ## mcp-interop: /mcp driven by the official TypeScript SDK client, the MCP
@@ -34,6 +35,12 @@ test:
 ## which brings Node 22)
 mcp-interop: build
 	scripts/mcp/run.sh
+
+## rpc-interop: the Fast-RPC worker driven by a Python producer built on the
+## vendored Imperal SDK's codec, calling every mail-client function
+## (scripts/rpc; needs Redis and Debian's python3-redis)
+rpc-interop: build
+	scripts/rpc/run.sh
 
 ## fuzz: each fuzz target for FUZZTIME (default 3s); the seed corpora in
 ## testdata/fuzz also run as plain tests in `go test`
