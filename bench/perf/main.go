@@ -55,6 +55,7 @@ type options struct {
 	connections int
 	threads     int
 	duration    time.Duration
+	rpcDuration time.Duration
 	rounds      int
 	soak        time.Duration
 	minRedis    float64
@@ -72,6 +73,7 @@ func main() {
 	flag.IntVar(&o.connections, "connections", 64, "wrk connections")
 	flag.IntVar(&o.threads, "threads", 1, "wrk threads")
 	flag.DurationVar(&o.duration, "duration", 8*time.Second, "length of each wrk run")
+	flag.DurationVar(&o.rpcDuration, "rpc-duration", 5*time.Second, "length of each Go load run of the Fast-RPC round")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of baseline, Redis host, memory host")
 	flag.DurationVar(&o.soak, "soak", 0, "length of the memory soak on the Redis host (0: none)")
 	flag.Float64Var(&o.minRedis, "min-redis", 0.8, "goal: Redis host / baseline on the hot entry, median of the rounds")
@@ -167,6 +169,10 @@ func run(o options) error {
 		}
 		fmt.Printf("mcp      %-7s host / bare SDK = %.2f (median of %d; goal >= %.2f), p99 %.2fx the bare SDK's %s\n",
 			backend, ratio, o.rounds, o.minMCP, p99, verdict)
+	}
+	if err := rpcRound(s, o.rpcDuration); err != nil {
+		fmt.Println(err)
+		missed = true
 	}
 	if n := hot.failures() + rot.failures() + overMCP.failures(); n > 0 {
 		fmt.Printf("non-2xx answers or socket errors: %d\n", n)

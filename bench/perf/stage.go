@@ -46,6 +46,9 @@ type stage struct {
 	// baselineMCP is the baseline's bare MCP server.
 	baselineMCP string
 	client      *http.Client
+	redisAddr   string // the Redis both hosts share
+	mailAddr    string
+	dir, bin    string
 	body        string // the measured call's envelope
 	response    []byte // the host's answer to it, which the baseline repeats
 }
@@ -80,6 +83,7 @@ func startStage(bin, dir string) (_ *stage, err error) {
 		}
 	}
 	redisAddr, mailAddr, baselineAddr := addrs[0], addrs[1], addrs[2]
+	s.redisAddr, s.mailAddr, s.dir, s.bin = redisAddr, mailAddr, dir, bin
 
 	s.redisServer = rig.Redis(redisAddr, dir)
 	if err := s.redisServer.Start(); err != nil {
@@ -93,7 +97,7 @@ func startStage(bin, dir string) (_ *stage, err error) {
 		backend         string
 		addr, debugAddr string
 	}{{&s.redis, "redis", addrs[3], addrs[4]}, {&s.memory, "memory", addrs[5], addrs[6]}} {
-		if *h.into, err = startHost(bin, dir, h.backend, h.addr, h.debugAddr, redisAddr, mailAddr); err != nil {
+		if *h.into, err = startHost(bin, dir, h.backend, h.backend, h.addr, h.debugAddr, redisAddr, mailAddr); err != nil {
 			return nil, err
 		}
 	}
@@ -179,18 +183,21 @@ func (s *stage) serveMail(addr string) error {
 	return nil
 }
 
-// startHost starts a host with the given cache backend, its profiler on
-// debugAddr and the default logging (info, JSON), its log going to a file
-// in dir.
-func startHost(bin, dir, backend, addr, debugAddr, redisAddr, mailAddr string) (*hostProc, error) {
-	config := filepath.Join(dir, "host-"+backend+".yaml")
+// rpcStream is the stream the Redis-backed hosts serve.
+const rpcStream = "perf:rpc:extension_call"
+
+// startHost starts a host called name with the given cache backend, its
+// profiler on debugAddr and the default logging (info, JSON), its log
+// going to a file in dir. A Redis-backed host serves rpcStream too.
+func startHost(bin, dir, name, backend, addr, debugAddr, redisAddr, mailAddr string) (*hostProc, error) {
+	config := filepath.Join(dir, "host-"+name+".yaml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(
 		// The L1 holds every user of the rotating workload.
-		"listen: %s\nauth: {mode: dev}\ncache: {backend: %s, redis: {url: redis://%s/0, l1_max_entries: 40000}}\nservices: {mail-service: http://%s}\ndebug: {listen: %s}\nmcp: {stateless: true, json_response: true}\n",
-		addr, backend, redisAddr, mailAddr, debugAddr)), 0o600); err != nil {
+		"listen: %s\nauth: {mode: dev}\ncache: {backend: %s, redis: {url: redis://%s/0, l1_max_entries: 40000}}\nservices: {mail-service: http://%s}\ndebug: {listen: %s}\nmcp: {stateless: true, json_response: true}\nrpc: {enabled: %t, stream: %q}\n",
+		addr, backend, redisAddr, mailAddr, debugAddr, backend == "redis", rpcStream)), 0o600); err != nil {
 		return nil, err
 	}
-	log, err := os.Create(filepath.Join(dir, "host-"+backend+".log"))
+	log, err := os.Create(filepath.Join(dir, "host-"+name+".log"))
 	if err != nil {
 		return nil, err
 	}

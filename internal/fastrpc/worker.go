@@ -151,6 +151,7 @@ type Worker struct {
 	state       int // idle, serving or closed, under stateMu
 	stateMu     sync.Mutex
 	done        chan struct{} // closed when Serve has finished
+	acks        chan settled  // entries to acknowledge
 }
 
 // The states of a worker.
@@ -188,6 +189,7 @@ func New(opts Options) (*Worker, error) {
 		opts: opts, rdb: opts.Redis, log: opts.Logger, obs: opts.Observer,
 		slots: make(chan struct{}, opts.MaxInFlight), stop: make(chan struct{}), ready: make(chan struct{}),
 		failing: make(map[string]bool), active: make(map[string]struct{}), done: make(chan struct{}),
+		acks: make(chan settled, opts.MaxInFlight),
 	}
 	if w.log == nil {
 		w.log = zap.NewNop()
@@ -222,9 +224,16 @@ func (w *Worker) Serve() error {
 	defer close(w.done)
 	var loops sync.WaitGroup
 	loops.Go(w.claimLoop)
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		w.ackLoop()
+	}()
 	w.readLoop()
 	loops.Wait()
 	w.calls.Wait()
+	close(w.acks)
+	<-acked
 	return ErrWorkerClosed
 }
 
@@ -517,7 +526,12 @@ func (w *Worker) serve(msg redis.XMessage, deliveries int64) {
 		w.drop(msg, "its reply list cannot be written with a record in its hash slot")
 		return
 	}
-	prev, err := w.rdb.HMGet(ctx, record, "entry", "reply").Result()
+	running := w.runningKey(req.ReplyList, req.CorrID)
+	// A call ends by its deadline, or by the host's call timeout, which
+	// ClaimIdle exceeds: the mark outlives a live run, a dead one not by
+	// much.
+	hold := min(max(req.Deadline.Sub(started), 0), w.opts.ClaimIdle) + time.Second
+	state, err := begin.Run(ctx, w.rdb, []string{record, running}, msg.ID, hold.Milliseconds()).StringSlice()
 	if err != nil {
 		// Leave it pending: without the record it might run twice. It is
 		// claimed again after ClaimIdle.
@@ -525,27 +539,19 @@ func (w *Worker) serve(msg redis.XMessage, deliveries int64) {
 		return
 	}
 	w.recovered("reply")
-	if entry, _ := prev[0].(string); entry == msg.ID {
+	switch state[0] {
+	case "duplicate":
 		w.settle(msg, OutcomeDuplicate)
 		return
-	}
-	if stored, _ := prev[1].(string); stored != "" {
-		if w.write(ctx, msg.ID, req.ReplyList, record, []byte(stored), true) {
+	case "replay":
+		if w.write(ctx, msg.ID, req.ReplyList, record, running, []byte(state[1]), true) {
 			w.settle(msg, OutcomeReplayed)
 		}
 		return
-	}
-	// One entry of a corr_id runs at a time, here or on another worker; a
-	// second one waits, pending, to be claimed and answered from the record.
-	running := w.runningKey(req.ReplyList, req.CorrID)
-	// A call ends by its deadline, or by the host's call timeout, which
-	// ClaimIdle exceeds: the hold outlives a live run, not a dead one by
-	// much.
-	hold := min(max(req.Deadline.Sub(started), 0), w.opts.ClaimIdle) + time.Second
-	if taken, err := takeRun.Run(ctx, w.rdb, []string{running}, msg.ID, hold.Milliseconds()).Int(); err != nil || taken == 0 {
-		if err != nil {
-			w.failed("reply", err)
-		}
+	case "busy":
+		// Another entry of the corr_id is running, here or on another
+		// worker: this one waits, pending, to be claimed and answered
+		// from the record.
 		return
 	}
 	reply := Reply{V: EnvelopeVersion, CorrID: req.CorrID, WorkerID: w.opts.WorkerID, StartedAtNs: started.UnixNano()}
@@ -581,11 +587,8 @@ func (w *Worker) serve(msg redis.XMessage, deliveries int64) {
 		reply.fail(CategoryInfrastructure, "The call's result could not be encoded.", false)
 		body, _ = reply.encode()
 	}
-	if w.write(ctx, msg.ID, req.ReplyList, record, body, reply.Cacheable()) {
+	if w.write(ctx, msg.ID, req.ReplyList, record, running, body, reply.Cacheable()) {
 		w.settle(msg, outcome)
-	}
-	if err := w.rdb.Del(ctx, running).Err(); err != nil {
-		w.failed("reply", err) // it expires
 	}
 }
 
@@ -616,7 +619,7 @@ func (w *Worker) refuse(msg redis.XMessage, payload string, decodeErr error, sta
 	reply.fail(CategorySchema, message, false)
 	reply.FinishedAtNs = time.Now().UnixNano()
 	body, _ := reply.encode()
-	if w.write(w.callCtx, msg.ID, replyList, record, body, true) {
+	if w.write(w.callCtx, msg.ID, replyList, record, w.runningKey(replyList, corrID), body, true) {
 		w.settle(msg, OutcomeMalformed)
 	}
 }
@@ -627,20 +630,54 @@ func (w *Worker) drop(msg redis.XMessage, why string) {
 	w.settle(msg, OutcomeUnaddressable)
 }
 
-// settle acknowledges an entry, retrying while Redis fails: an entry left
-// unacknowledged is claimed again, and settled then by its record.
+// settle acknowledges an entry, in the next batch of acknowledgements.
 func (w *Worker) settle(msg redis.XMessage, outcome Outcome) {
-	backoff := newBackoff()
-	for {
-		err := w.rdb.XAck(w.callCtx, w.opts.Stream, w.opts.Group, msg.ID).Err()
-		if err == nil {
-			w.recovered("ack")
-			w.obs.Entry(outcome)
-			return
+	w.acks <- settled{msg.ID, outcome}
+}
+
+// settled is an entry to acknowledge.
+type settled struct {
+	id      string
+	outcome Outcome
+}
+
+// maxAcks bounds the entries one XACK acknowledges.
+const maxAcks = 64
+
+// ackLoop acknowledges settled entries, as many as have queued up in one
+// XACK, retrying while Redis fails: an entry left unacknowledged is
+// claimed again, and settled then by its record.
+func (w *Worker) ackLoop() {
+	batch := make([]settled, 0, maxAcks)
+	ids := make([]string, 0, maxAcks)
+	for first := range w.acks {
+		batch, ids = append(batch[:0], first), append(ids[:0], first.id)
+	more:
+		for len(batch) < maxAcks {
+			select {
+			case next, ok := <-w.acks:
+				if !ok {
+					break more
+				}
+				batch, ids = append(batch, next), append(ids, next.id)
+			default:
+				break more
+			}
 		}
-		w.failed("ack", err)
-		if !backoff.wait(w.callCtx.Done()) {
-			return
+		backoff := newBackoff()
+		for {
+			err := w.rdb.XAck(w.callCtx, w.opts.Stream, w.opts.Group, ids...).Err()
+			if err == nil {
+				w.recovered("ack")
+				for _, s := range batch {
+					w.obs.Entry(s.outcome)
+				}
+				break
+			}
+			w.failed("ack", err)
+			if !backoff.wait(w.callCtx.Done()) {
+				break
+			}
 		}
 	}
 }
@@ -648,14 +685,14 @@ func (w *Worker) settle(msg redis.XMessage, outcome Outcome) {
 // write pushes a reply and records it, retrying while Redis fails, until
 // the worker gives its calls up. It reports whether the reply is written
 // (now, or before for this entry).
-func (w *Worker) write(ctx context.Context, entry, replyList, record string, body []byte, cacheable bool) bool {
+func (w *Worker) write(ctx context.Context, entry, replyList, record, running string, body []byte, cacheable bool) bool {
 	stored := ""
 	if cacheable {
 		stored = "1"
 	}
 	backoff := newBackoff()
 	for {
-		err := writeReply.Run(ctx, w.rdb, []string{replyList, record}, entry, body,
+		err := writeReply.Run(ctx, w.rdb, []string{replyList, record, running}, entry, body,
 			w.opts.ReplyTTL.Milliseconds(), w.opts.RecordTTL.Milliseconds(), stored).Err()
 		if err == nil {
 			w.recovered("reply")
@@ -669,11 +706,30 @@ func (w *Worker) write(ctx context.Context, entry, replyList, record string, bod
 	}
 }
 
+// begin looks an entry (ARGV[1]) up in its corr_id's record (KEYS[1])
+// and, when it is to run, marks it as the entry of its corr_id running
+// (KEYS[2]) for ARGV[2] ms. It answers "duplicate" when the record names
+// the entry, "replay" and the reply when the record keeps one, "busy"
+// when another entry of the corr_id is running, else "run". The mark of
+// the same entry is taken over: it was left by an earlier try of it whose
+// consumer died, or whose answer was lost.
+var begin = redis.NewScript(`
+local rec = redis.call('HMGET', KEYS[1], 'entry', 'reply')
+if rec[1] == ARGV[1] then return {'duplicate'} end
+if rec[2] then return {'replay', rec[2]} end
+local mark = redis.call('GET', KEYS[2])
+if mark and mark ~= ARGV[1] then return {'busy'} end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return {'run'}
+`)
+
 // writeReply pushes a reply (ARGV[2]) to its list (KEYS[1]) and records
 // it against the entry (ARGV[1]) in the corr_id's record (KEYS[2]),
-// unless the record says the entry is answered already. The record keeps
-// the reply itself when ARGV[5] is "1".
+// unless the record says the entry is answered already; either way it
+// clears the entry's running mark (KEYS[3]). The record keeps the reply
+// itself when ARGV[5] is "1".
 var writeReply = redis.NewScript(`
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 if redis.call('HGET', KEYS[2], 'entry') == ARGV[1] then return 0 end
 redis.call('LPUSH', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -697,17 +753,6 @@ func (w *Worker) recordKey(replyList, corrID string) (string, bool) {
 	}
 	return w.opts.KeyPrefix + "reply:{" + tag + "}:" + corrID, true
 }
-
-// takeRun marks an entry (ARGV[1]) as the one of its corr_id running
-// (KEYS[1]) for ARGV[2] ms, unless another entry of the corr_id is. The
-// mark of the same entry is taken over: it was left by an earlier try of
-// it whose consumer died, or whose answer was lost.
-var takeRun = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v and v ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`)
 
 // runningKey is the key that says an entry of corrID is running, in the
 // slot of its record.

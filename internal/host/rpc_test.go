@@ -20,6 +20,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/fastrpc"
 	"github.com/imperalcloud/exthost/internal/host"
 	"github.com/imperalcloud/exthost/internal/mailservice"
+	"github.com/imperalcloud/exthost/internal/testkit"
 	"github.com/imperalcloud/exthost/internal/testredis"
 	"github.com/imperalcloud/exthost/registry"
 	"github.com/imperalcloud/exthost/runtime"
@@ -255,10 +256,10 @@ func TestRPCWorkerKilledMidCall(t *testing.T) {
 	if reply.Status != fastrpc.StatusSuccess || !strings.HasPrefix(string(reply.Result), `{"status":"success"`) {
 		t.Fatalf("reply %+v %s", reply.Error, reply.Result)
 	}
-	pending, err := rdb.XPending(context.Background(), cfg.RPC.Stream, cfg.RPC.Group).Result()
-	if err != nil || pending.Count != 0 {
-		t.Fatalf("pending %+v %v", pending, err)
-	}
+	testkit.WaitFor(t, 10*time.Second, "the entry acknowledged", func() bool {
+		pending, err := rdb.XPending(context.Background(), cfg.RPC.Stream, cfg.RPC.Group).Result()
+		return err == nil && pending.Count == 0
+	})
 	if n, _ := rdb.LLen(context.Background(), p.ReplyList).Result(); n != 0 {
 		t.Fatalf("%d more replies", n)
 	}
