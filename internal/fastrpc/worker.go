@@ -373,7 +373,9 @@ func (w *Worker) ensureGroup(backoff *backoff) bool {
 	default:
 	}
 	for {
-		err := w.rdb.XGroupCreateMkStream(w.callCtx, w.opts.Stream, w.opts.Group, "$").Err()
+		// From the stream's start: entries added before the first host
+		// are served, and those past their deadline answered timeout.
+		err := w.rdb.XGroupCreateMkStream(w.callCtx, w.opts.Stream, w.opts.Group, "0").Err()
 		if err == nil || strings.HasPrefix(err.Error(), "BUSYGROUP") {
 			w.recovered("group")
 			w.setLost(false)

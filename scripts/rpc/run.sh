@@ -54,7 +54,7 @@ env EXTHOST_LISTEN="127.0.0.1:$listen" EXTHOST_SERVICES="mail-service=http://127
 pids+=($!)
 ready "http://127.0.0.1:$mail/"
 ready "http://127.0.0.1:$listen/readyz"
-# The worker makes its group at the stream's end: wait for it.
+# Wait for the worker to make its group.
 for _ in $(seq 100); do
 	redis-cli -u "$redis_url" xinfo groups "$stream" 2>/dev/null | grep -q exthost && break
 	sleep 0.1
