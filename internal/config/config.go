@@ -655,10 +655,10 @@ func (r RPC) validate(callTimeout time.Duration) error {
 			callTimeout, r.ClaimIdle)
 	case r.MaxDeliveries <= 0:
 		return fmt.Errorf("config: rpc.max_deliveries: must be positive, got %d", r.MaxDeliveries)
-	case r.ReplyTTL <= 0:
-		return fmt.Errorf("config: rpc.reply_ttl: must be positive, got %s", r.ReplyTTL)
-	case r.RecordTTL <= 0:
-		return fmt.Errorf("config: rpc.record_ttl: must be positive, got %s", r.RecordTTL)
+	case r.ReplyTTL < time.Second:
+		return fmt.Errorf("config: rpc.reply_ttl: must be at least 1s, got %s", r.ReplyTTL)
+	case r.RecordTTL < time.Second:
+		return fmt.Errorf("config: rpc.record_ttl: must be at least 1s, got %s", r.RecordTTL)
 	}
 	return nil
 }

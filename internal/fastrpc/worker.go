@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/buger/jsonparser"
 	"github.com/redis/go-redis/v9"
@@ -146,7 +147,7 @@ type Worker struct {
 	readyOnce   sync.Once
 	failing     map[string]bool // ops failing now, to log an outage once
 	failingMu   sync.Mutex
-	active      map[string]struct{} // ids of the entries being served
+	active      map[string]string // the entries being served: id → running mark ("" before it is taken)
 	activeMu    sync.Mutex
 	state       int // idle, serving or closed, under stateMu
 	stateMu     sync.Mutex
@@ -181,14 +182,17 @@ func New(opts Options) (*Worker, error) {
 		opts.WorkerID = fmt.Sprintf("%s-%d-%s", cmp.Or(host, "host"), os.Getpid(), crand.Text()[:8])
 	}
 	switch {
-	case opts.MaxInFlight < 0, opts.Block < 0, opts.ClaimIdle < 0, opts.ClaimInterval <= 0, opts.MaxDeliveries < 0,
-		opts.ReplyTTL < 0, opts.RecordTTL < 0:
+	case opts.MaxInFlight < 0, opts.Block < 0, opts.ClaimIdle < 0, opts.ClaimInterval <= 0, opts.MaxDeliveries < 0:
 		return nil, errors.New("fastrpc: negative limits")
+	case opts.ReplyTTL < time.Millisecond, opts.RecordTTL < time.Millisecond:
+		return nil, errors.New("fastrpc: reply and record TTLs must be at least a millisecond")
+	case strings.ContainsAny(opts.KeyPrefix, "{}"):
+		return nil, errors.New("fastrpc: the key prefix holds a brace, which would move records out of their reply list's hash slot")
 	}
 	w := &Worker{
 		opts: opts, rdb: opts.Redis, log: opts.Logger, obs: opts.Observer,
 		slots: make(chan struct{}, opts.MaxInFlight), stop: make(chan struct{}), ready: make(chan struct{}),
-		failing: make(map[string]bool), active: make(map[string]struct{}), done: make(chan struct{}),
+		failing: make(map[string]bool), active: make(map[string]string), done: make(chan struct{}),
 		acks: make(chan settled, opts.MaxInFlight),
 	}
 	if w.log == nil {
@@ -209,7 +213,11 @@ func (w *Worker) ID() string { return w.opts.WorkerID }
 func (w *Worker) Ready() <-chan struct{} { return w.ready }
 
 // InFlight returns the number of calls running now.
-func (w *Worker) InFlight() int { return len(w.slots) }
+func (w *Worker) InFlight() int {
+	w.activeMu.Lock()
+	defer w.activeMu.Unlock()
+	return len(w.active)
+}
 
 // Serve reads and serves entries until Shutdown, then returns
 // ErrWorkerClosed once the calls in flight have been answered.
@@ -244,15 +252,16 @@ func (w *Worker) Serve() error {
 func (w *Worker) Shutdown(ctx context.Context) error {
 	w.stopOnce.Do(func() { close(w.stop) })
 	w.stateMu.Lock()
-	served := w.state == workerServing
+	served := w.state != workerIdle
 	w.state = workerClosed
 	w.stateMu.Unlock()
-	defer w.cancelCalls()
 	if !served {
+		w.cancelCalls()
 		return nil
 	}
 	select {
 	case <-w.done:
+		w.cancelCalls()
 		return nil
 	case <-ctx.Done():
 		w.cancelCalls()
@@ -330,6 +339,18 @@ func (w *Worker) acquire() int {
 	return n
 }
 
+// tryAcquire takes every free slot up to a batch, without waiting.
+func (w *Worker) tryAcquire() int {
+	for n := 0; n < maxBatch; n++ {
+		select {
+		case w.slots <- struct{}{}:
+		default:
+			return n
+		}
+	}
+	return maxBatch
+}
+
 // maxBatch bounds the entries one read or claim asks for.
 const maxBatch = 16
 
@@ -349,10 +370,16 @@ func (w *Worker) start(msg redis.XMessage, deliveries int64) {
 		w.release(1)
 		return
 	}
-	w.active[msg.ID] = struct{}{}
+	w.active[msg.ID] = ""
 	w.activeMu.Unlock()
 	w.calls.Go(func() {
 		defer func() {
+			if p := recover(); p != nil {
+				// Left pending: claimed again, it is answered as poison
+				// once delivered too often.
+				w.log.Error("rpc entry panicked the worker", zap.String("entry", msg.ID),
+					zap.String("panic", fmt.Sprint(p)), zap.Stack("stack"))
+			}
 			w.activeMu.Lock()
 			delete(w.active, msg.ID)
 			w.activeMu.Unlock()
@@ -430,20 +457,30 @@ func (w *Worker) claimLoop() {
 
 // touch resets the idle time of the entries this worker is serving, so
 // that no claim takes them from a live worker (XCLAIM JUSTID leaves their
-// delivery counts alone).
+// delivery counts alone), and renews their running marks.
 func (w *Worker) touch() {
 	w.activeMu.Lock()
 	ids := make([]string, 0, len(w.active))
-	for id := range w.active {
+	marks := make([]string, 0, len(w.active))
+	for id, mark := range w.active {
 		ids = append(ids, id)
+		if mark != "" {
+			marks = append(marks, mark)
+		}
 	}
 	w.activeMu.Unlock()
 	if len(ids) == 0 {
 		return
 	}
-	err := w.rdb.XClaimJustID(w.callCtx, &redis.XClaimArgs{
-		Stream: w.opts.Stream, Group: w.opts.Group, Consumer: w.opts.WorkerID, Messages: ids,
-	}).Err()
+	_, err := w.rdb.Pipelined(w.callCtx, func(p redis.Pipeliner) error {
+		p.XClaimJustID(w.callCtx, &redis.XClaimArgs{
+			Stream: w.opts.Stream, Group: w.opts.Group, Consumer: w.opts.WorkerID, Messages: ids,
+		})
+		for _, m := range marks {
+			p.PExpire(w.callCtx, m, w.markTTL())
+		}
+		return nil
+	})
 	if err != nil {
 		w.failed("claim", err)
 	}
@@ -453,9 +490,9 @@ func (w *Worker) touch() {
 func (w *Worker) claim() {
 	start := "0-0"
 	for !w.stopping() {
-		n := w.acquire()
+		n := w.tryAcquire()
 		if n == 0 {
-			return
+			return // full: the claim waits for the next tick, touch does not
 		}
 		msgs, next, err := w.rdb.XAutoClaim(w.callCtx, &redis.XAutoClaimArgs{
 			Stream: w.opts.Stream, Group: w.opts.Group, Consumer: w.opts.WorkerID,
@@ -495,7 +532,7 @@ func (w *Worker) deliveries(msgs []redis.XMessage) map[string]int64 {
 	}
 	pending, err := w.rdb.XPendingExt(w.callCtx, &redis.XPendingExtArgs{
 		Stream: w.opts.Stream, Group: w.opts.Group, Start: msgs[0].ID, End: msgs[len(msgs)-1].ID,
-		Count: int64(len(msgs)), Consumer: w.opts.WorkerID,
+		Count: int64(len(msgs) + w.InFlight()), Consumer: w.opts.WorkerID,
 	}).Result()
 	if err != nil {
 		w.failed("claim", err)
@@ -510,30 +547,39 @@ func (w *Worker) deliveries(msgs []redis.XMessage) map[string]int64 {
 }
 
 // serve settles one entry: it answers it unless its reply is written
-// already, then acknowledges it.
+// already, then acknowledges it. An entry delivered too often is answered
+// as poison before its payload is even decoded.
 func (w *Worker) serve(msg redis.XMessage, deliveries int64) {
 	ctx := w.callCtx
 	started := time.Now()
 	payload, _ := msg.Values["payload"].(string)
-	req, err := DecodeRequest([]byte(payload))
-	if err != nil {
-		w.refuse(msg, payload, err, started)
-		return
+	poisoned := deliveries > int64(w.opts.MaxDeliveries)
+	var (
+		req       Request
+		decodeErr error = errPoison
+	)
+	if !poisoned {
+		req, decodeErr = DecodeRequest([]byte(payload))
 	}
-	if req.Legacy {
+	if decodeErr != nil {
+		// What can still be read of a refused envelope: where to answer.
+		raw := []byte(payload)
+		req.CorrID, _ = jsonparser.GetString(raw, "corr_id")
+		req.ReplyList, _ = jsonparser.GetString(raw, "reply_list")
+		if n := utf8.RuneCountInString(req.CorrID); n < 16 || n > 64 {
+			w.drop(msg, "refused, with no corr_id to answer")
+			return
+		}
+	} else if req.Legacy {
 		w.obs.LegacyEnvelope()
 	}
 	record, ok := w.recordKey(req.ReplyList, req.CorrID)
 	if !ok {
-		w.drop(msg, "its reply list cannot be written with a record in its hash slot")
+		w.drop(msg, "its reply list is unusable or cannot share its record's hash slot")
 		return
 	}
 	running := w.runningKey(req.ReplyList, req.CorrID)
-	// A call ends by its deadline, or by the host's call timeout, which
-	// ClaimIdle exceeds: the mark outlives a live run, a dead one not by
-	// much.
-	hold := min(max(req.Deadline.Sub(started), 0), w.opts.ClaimIdle) + time.Second
-	state, err := begin.Run(ctx, w.rdb, []string{record, running}, msg.ID, hold.Milliseconds()).StringSlice()
+	state, err := begin.Run(ctx, w.rdb, []string{record, running}, msg.ID, w.markTTL().Milliseconds()).StringSlice()
 	if err != nil {
 		// Leave it pending: without the record it might run twice. It is
 		// claimed again after ClaimIdle.
@@ -556,15 +602,19 @@ func (w *Worker) serve(msg redis.XMessage, deliveries int64) {
 		// from the record.
 		return
 	}
+	w.mark(msg.ID, running)
 	reply := Reply{V: EnvelopeVersion, CorrID: req.CorrID, WorkerID: w.opts.WorkerID, StartedAtNs: started.UnixNano()}
 	outcome := OutcomeReplied
+	var envErr *EnvelopeError
 	switch {
-	case deliveries > int64(w.opts.MaxDeliveries):
+	case poisoned:
 		outcome = OutcomePoison
 		reply.fail(CategoryInfrastructure, "The call was abandoned by every worker that took it.", false)
 		w.log.Error("rpc entry delivered too often; answering it as poison", zap.String("entry", msg.ID),
-			zap.String("corr_id", req.CorrID), zap.String("app", req.AppID), zap.String("function", req.Function),
-			zap.Int64("deliveries", deliveries))
+			zap.String("corr_id", req.CorrID), zap.Int64("deliveries", deliveries))
+	case errors.As(decodeErr, &envErr):
+		outcome = OutcomeMalformed
+		reply.fail(CategorySchema, envErr.Message(), false)
 	case !started.Before(req.Deadline):
 		outcome = OutcomeExpired
 		reply.fail(CategoryTimeout, "The call's deadline passed before it was run.", true)
@@ -594,36 +644,27 @@ func (w *Worker) serve(msg redis.XMessage, deliveries int64) {
 	}
 }
 
+// errPoison stands for the envelope of a poison entry, never decoded.
+var errPoison = errors.New("fastrpc: poison entry")
+
+// markTTL is how long a running mark lives unless renewed: a live worker
+// renews it every ClaimInterval, so it lapses only for a worker that
+// died or lost Redis.
+func (w *Worker) markTTL() time.Duration { return w.opts.ClaimIdle + time.Second }
+
+// mark notes the running mark of an entry being served, for touch to renew.
+func (w *Worker) mark(id, running string) {
+	w.activeMu.Lock()
+	defer w.activeMu.Unlock()
+	if _, ok := w.active[id]; ok {
+		w.active[id] = running
+	}
+}
+
 // fail makes r an error reply.
 func (r *Reply) fail(c Category, message string, retryable bool) {
 	r.Status, r.Result = StatusError, nil
 	r.Error = &Error{Category: c, Message: sealMessage(message), Retryable: retryable}
-}
-
-// refuse answers an envelope the codec refuses with a schema_violation
-// reply, when its corr_id and reply list can be read and used.
-func (w *Worker) refuse(msg redis.XMessage, payload string, decodeErr error, started time.Time) {
-	raw := []byte(payload)
-	corrID, err1 := jsonparser.GetString(raw, "corr_id")
-	replyList, err2 := jsonparser.GetString(raw, "reply_list")
-	n := len([]rune(corrID))
-	record, ok := w.recordKey(replyList, corrID)
-	if err1 != nil || err2 != nil || n < 16 || n > 64 || !ok {
-		w.drop(msg, "malformed, with no corr_id and reply list to answer")
-		return
-	}
-	var envErr *EnvelopeError
-	message := "The call envelope is invalid."
-	if errors.As(decodeErr, &envErr) {
-		message = envErr.Message()
-	}
-	reply := Reply{V: EnvelopeVersion, CorrID: corrID, WorkerID: w.opts.WorkerID, StartedAtNs: started.UnixNano()}
-	reply.fail(CategorySchema, message, false)
-	reply.FinishedAtNs = time.Now().UnixNano()
-	body, _ := reply.encode()
-	if w.write(w.callCtx, msg.ID, replyList, record, w.runningKey(replyList, corrID), body, true) {
-		w.settle(msg, OutcomeMalformed)
-	}
 }
 
 // drop acknowledges an entry that cannot be answered.
@@ -709,16 +750,16 @@ func (w *Worker) write(ctx context.Context, entry, replyList, record, running st
 }
 
 // begin looks an entry (ARGV[1]) up in its corr_id's record (KEYS[1])
-// and, when it is to run, marks it as the entry of its corr_id running
-// (KEYS[2]) for ARGV[2] ms. It answers "duplicate" when the record names
-// the entry, "replay" and the reply when the record keeps one, "busy"
-// when another entry of the corr_id is running, else "run". The mark of
-// the same entry is taken over: it was left by an earlier try of it whose
-// consumer died, or whose answer was lost.
+// and, when it is to be answered, marks it as the entry of its corr_id
+// running (KEYS[2]) for ARGV[2] ms. It answers "duplicate" when the
+// record has the entry answered, "replay" and the reply when the record
+// keeps one, "busy" when another entry of the corr_id is running, else
+// "run". The mark of the same entry is taken over: it was left by an
+// earlier try of it whose consumer died, or whose answer was lost.
 var begin = redis.NewScript(`
-local rec = redis.call('HMGET', KEYS[1], 'entry', 'reply')
-if rec[1] == ARGV[1] then return {'duplicate'} end
-if rec[2] then return {'replay', rec[2]} end
+if redis.call('HEXISTS', KEYS[1], 'e:' .. ARGV[1]) == 1 then return {'duplicate'} end
+local reply = redis.call('HGET', KEYS[1], 'reply')
+if reply then return {'replay', reply} end
 local mark = redis.call('GET', KEYS[2])
 if mark and mark ~= ARGV[1] then return {'busy'} end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
@@ -726,21 +767,17 @@ return {'run'}
 `)
 
 // writeReply pushes a reply (ARGV[2]) to its list (KEYS[1]) and records
-// it against the entry (ARGV[1]) in the corr_id's record (KEYS[2]),
-// unless the record says the entry is answered already; either way it
-// clears the entry's running mark (KEYS[3]). The record keeps the reply
-// itself when ARGV[5] is "1".
+// the entry (ARGV[1]) as answered in the corr_id's record (KEYS[2]),
+// unless the record has it answered already; either way it clears the
+// entry's running mark (KEYS[3]). The record keeps the reply itself when
+// ARGV[5] is "1".
 var writeReply = redis.NewScript(`
 if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
-if redis.call('HGET', KEYS[2], 'entry') == ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[2], 'e:' .. ARGV[1]) == 1 then return 0 end
 redis.call('LPUSH', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if ARGV[5] == '1' then
-  redis.call('HSET', KEYS[2], 'entry', ARGV[1], 'reply', ARGV[2])
-else
-  redis.call('HSET', KEYS[2], 'entry', ARGV[1])
-  redis.call('HDEL', KEYS[2], 'reply')
-end
+redis.call('HSET', KEYS[2], 'e:' .. ARGV[1], '1')
+if ARGV[5] == '1' then redis.call('HSET', KEYS[2], 'reply', ARGV[2]) end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return 1
 `)

@@ -158,6 +158,9 @@ func TestServesACallAndAcknowledgesIt(t *testing.T) {
 		t.Fatalf("reply %+v", reply)
 	}
 	r.acknowledged(t)
+	if n := w.InFlight(); n != 0 { // its read is waiting, holding slots: none of them is a call
+		t.Fatalf("%d calls in flight on an idle worker", n)
+	}
 	ttl, _ := r.rdb.PTTL(context.Background(), env["reply_list"].(string)).Result()
 	if ttl != -2 { // popped; an unpopped list expires
 		t.Fatalf("reply list TTL %s", ttl)
@@ -292,21 +295,60 @@ func payload(env map[string]any) map[string]any {
 	return map[string]any{"payload": string(raw)}
 }
 
-// A corr_id sent again is answered from its record, not run again.
-func TestACorrIDIsRunOnce(t *testing.T) {
+// A corr_id sent again is answered from its record, not run again, and a
+// refused envelope of that corr_id does not replace the record: it gets
+// the recorded reply too.
+func TestACorrIDIsAnsweredFromItsRecord(t *testing.T) {
 	r := newRig(t, testredis.Client(t))
 	var calls atomic.Int64
 	r.worker(t, fastrpc.Options{Handler: echo(&calls)})
 	env := r.envelope(nil)
+	list := env["reply_list"].(string)
 	r.send(t, env)
-	first := r.reply(t, env["reply_list"].(string))
-	r.send(t, env)
-	again := r.reply(t, env["reply_list"].(string))
+	first := r.reply(t, list)
+	for _, again := range []map[string]any{
+		payload(env),
+		payload(map[string]any{"v": 1, "corr_id": env["corr_id"], "reply_list": list}), // refused
+		payload(env),
+	} {
+		r.sendRaw(t, again)
+		if reply := r.reply(t, list); reply.Status != fastrpc.StatusSuccess || reply.StartedAtNs != first.StartedAtNs ||
+			string(reply.Result) != string(first.Result) {
+			t.Fatalf("reply %+v %+v, want the first", reply, reply.Error)
+		}
+	}
 	if calls.Load() != 1 {
 		t.Fatalf("ran %d times", calls.Load())
 	}
-	if first.StartedAtNs != again.StartedAtNs || string(first.Result) != string(again.Result) {
-		t.Fatalf("the second reply is not the first: %+v vs %+v", first, again)
+}
+
+// Every answered entry of a corr_id stays answered: an entry whose
+// acknowledgement was lost, claimed after a later entry of its corr_id was
+// replayed, is only acknowledged.
+func TestEveryAnsweredEntryStaysAnswered(t *testing.T) {
+	r := newRig(t, testredis.Client(t))
+	r.makeGroup(t)
+	env := r.envelope(nil)
+	r.send(t, env)
+	first := r.deadConsumer(t) // answered, then its consumer died before the XACK
+	list := env["reply_list"].(string)
+	record := r.prefix + "reply:{" + list + "}:" + env["corr_id"].(string)
+	r.rdb.HSet(context.Background(), record, "e:"+first, "1", "reply", `{"v":1,"corr_id":"`+env["corr_id"].(string)+
+		`","status":"success","result":{},"worker_id":"dead","started_at_ns":1,"finished_at_ns":2,"error":null}`)
+	r.rdb.Expire(context.Background(), record, time.Minute)
+	var calls atomic.Int64
+	outcomes := make(chan fastrpc.Outcome, 4)
+	r.worker(t, fastrpc.Options{Handler: echo(&calls), ClaimIdle: 200 * time.Millisecond, ClaimInterval: 20 * time.Millisecond,
+		Observer: observerFunc(func(o fastrpc.Outcome) { outcomes <- o })})
+	r.send(t, env) // read at once: replayed
+	if o := <-outcomes; o != fastrpc.OutcomeReplayed {
+		t.Fatalf("the second entry: %s", o)
+	}
+	if o := <-outcomes; o != fastrpc.OutcomeDuplicate { // the first, claimed
+		t.Fatalf("the first entry, claimed: %s", o)
+	}
+	if n, _ := r.rdb.LLen(context.Background(), list).Result(); n != 1 || calls.Load() != 0 {
+		t.Fatalf("%d replies, %d calls; want the one replay", n, calls.Load())
 	}
 }
 
@@ -381,7 +423,7 @@ func TestAClaimedEntryWithAWrittenReplyIsOnlyAcknowledged(t *testing.T) {
 	// What the dead consumer's reply script left: the record names the entry.
 	list := env["reply_list"].(string)
 	record := r.prefix + "reply:{" + list + "}:" + env["corr_id"].(string)
-	r.rdb.HSet(context.Background(), record, "entry", id)
+	r.rdb.HSet(context.Background(), record, "e:"+id, "1")
 	r.rdb.Expire(context.Background(), record, time.Minute)
 	r.worker(t, fastrpc.Options{Handler: echo(&calls), ClaimIdle: 50 * time.Millisecond, ClaimInterval: 10 * time.Millisecond,
 		Observer: observerFunc(func(o fastrpc.Outcome) {
