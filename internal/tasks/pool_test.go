@@ -436,6 +436,9 @@ func TestDeadline(t *testing.T) {
 			release := newGate(t)
 			ctxErr := make(chan error, 1)
 			reportErr := make(chan error, 1)
+			// Timed from before Start: the deadline's timer starts inside it,
+			// and a test goroutine descheduled after Start would time less.
+			start := time.Now()
 			rec, err := p.Start(tasks.Spec{Timeout: timeout, Run: func(ctx context.Context, report func(tasks.Progress) error) tasks.Outcome {
 				if tc.honour {
 					<-ctx.Done()
@@ -449,7 +452,6 @@ func TestDeadline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
 			done := p.Done(rec.TaskID)
 			waitClosed(t, done, "Done at the deadline")
 			elapsed := time.Since(start)
