@@ -80,8 +80,8 @@ func (m *Model[T]) Get(ctx context.Context, c *Client, key string) (T, bool, err
 		var zero T
 		return zero, false, err
 	}
-	v, ok, _ := read[T](ctx, c, m.name, key)
-	c.lookup(m.name, ok)
+	v, ok, _, size := read[T](ctx, c, m.name, key)
+	c.lookup(m.name, key, ok, size)
 	return v, ok, nil
 }
 

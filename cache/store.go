@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +54,10 @@ type Options struct {
 	// up to that many key hashes, so that Entries can name them. Harnesses
 	// set it; the keyspace itself holds only hashes. Default 0.
 	KeyNames int
+	// RecordReads makes every Client list its reads (Client.Reads), for a
+	// console that shows each call's cache traffic. Default false: a read
+	// costs nothing more than its count.
+	RecordReads bool
 }
 
 // Store is the process-wide cache: one backend, one set of in-flight
@@ -66,6 +72,7 @@ type Store struct {
 	fills        atomic.Uint64 // successful GetOrFetch writes, ever
 	breaker      *gobreaker.TwoStepCircuitBreaker[struct{}]
 	keyNames     *otter.Cache[string, string] // key hash → key; nil unless Options.KeyNames
+	recordReads  bool
 }
 
 // ErrBackendSkipped is returned for a write the store did not attempt
@@ -84,6 +91,7 @@ func NewStore(backend Backend, opts Options) *Store {
 		log:          opts.Logger,
 		observer:     opts.Observer,
 		now:          opts.Now,
+		recordReads:  opts.RecordReads,
 	}
 	if s.fetchTimeout <= 0 {
 		s.fetchTimeout = DefaultFetchTimeout
@@ -204,6 +212,27 @@ type Client struct {
 	models *Models
 	hits   atomic.Int64
 	misses atomic.Int64
+	// reads lists the reads when the store records them.
+	readsMu sync.Mutex
+	reads   []Read
+}
+
+// Read is one read of a call's cache, as a console shows it.
+type Read struct {
+	Model string
+	Key   string
+	Hit   bool
+	// Bytes is the size of the entry's envelope when the read fetched
+	// one; zero for a miss, or a hit on a value held decoded in process.
+	Bytes int
+}
+
+// Reads returns the client's reads in order, when its store records them
+// (Options.RecordReads); else nil.
+func (c *Client) Reads() []Read {
+	c.readsMu.Lock()
+	defer c.readsMu.Unlock()
+	return slices.Clone(c.reads)
 }
 
 // AppID returns the app the client is bound to.
@@ -248,18 +277,24 @@ func (c *Client) storageKey(model, key string) string {
 	return full
 }
 
-func (c *Client) lookup(model string, hit bool) {
+func (c *Client) lookup(model, key string, hit bool, size int) {
 	if hit {
 		c.hits.Add(1)
 	} else {
 		c.misses.Add(1)
 	}
 	c.store.observer.Lookup(c.app, model, hit)
+	if c.store.recordReads {
+		c.readsMu.Lock()
+		c.reads = append(c.reads, Read{Model: model, Key: key, Hit: hit, Bytes: size})
+		c.readsMu.Unlock()
+	}
 }
 
 // read returns the entry of model under key, whether there was one, and
-// whether the backend answered (a failed read is a miss).
-func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, answered bool) {
+// whether the backend answered (a failed read is a miss), and the size of
+// the envelope it read, if it read one.
+func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, answered bool, size int) {
 	skey := c.storageKey(model, key)
 	var raw []byte
 	var keep func(any)
@@ -267,7 +302,7 @@ func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, an
 	if vb, isValueBackend := c.store.backend.(ValueBackend); isValueBackend {
 		if value, held := vb.Resident(skey); held {
 			if typed, isT := value.(T); isT {
-				return typed, true, true
+				return typed, true, true, 0
 			}
 		}
 		var e Entry
@@ -275,25 +310,25 @@ func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, an
 			e, found, err = vb.GetValue(ctx, skey)
 			return err
 		}); err != nil {
-			return v, false, false
+			return v, false, false, 0
 		}
 		if typed, isT := e.Value.(T); found && isT {
-			return typed, true, true
+			return typed, true, true, len(e.Envelope)
 		}
 		raw, keep = e.Envelope, e.Keep
 	} else if err := c.store.guarded(ctx, "get", func() (err error) {
 		raw, found, err = c.store.backend.Get(ctx, skey)
 		return err
 	}); err != nil {
-		return v, false, false
+		return v, false, false, 0
 	}
 	if !found {
-		return v, false, true
+		return v, false, true, 0
 	}
 	if v, ok = decodeEnvelope[T](raw, model); ok && keep != nil {
 		keep(v)
 	}
-	return v, ok, true
+	return v, ok, true, len(raw)
 }
 
 func set(ctx context.Context, c *Client, model, key string, v any, ttl time.Duration) error {
@@ -315,8 +350,8 @@ func set(ctx context.Context, c *Client, model, key string, v any, ttl time.Dura
 func getOrFetch[T any](ctx context.Context, c *Client, model, key string, ttl time.Duration,
 	fetch func(context.Context) (T, error)) (T, error) {
 	filled := c.store.fills.Load()
-	v, ok, answered := read[T](ctx, c, model, key)
-	c.lookup(model, ok)
+	v, ok, answered, size := read[T](ctx, c, model, key)
+	c.lookup(model, key, ok, size)
 	if ok {
 		return v, nil
 	}
@@ -331,7 +366,7 @@ func getOrFetch[T any](ctx context.Context, c *Client, model, key string, ttl ti
 		// again rather than fetch twice. A lone miss, or a backend that just
 		// failed, skips this read.
 		if answered && c.store.fills.Load() != filled {
-			if v, ok, _ := read[T](ctx, c, model, key); ok {
+			if v, ok, _, _ := read[T](ctx, c, model, key); ok {
 				return v, nil
 			}
 		}

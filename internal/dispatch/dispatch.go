@@ -309,6 +309,14 @@ type Trace struct {
 	Duration    time.Duration
 	CacheHits   int
 	CacheMisses int
+	// CacheReads lists the call's cache reads, when the cache records
+	// them (cache.Options.RecordReads).
+	CacheReads []cache.Read
+	// Params are the call's parameters as given, and Answer its answer:
+	// both valid only while an Observer is told of the call; one that
+	// keeps them copies them.
+	Params json.RawMessage
+	Answer []byte
 	// Err is what ended the call when it did not run to a result of its
 	// own: a *LookupError, bad parameters, a panic, an upstream failure.
 	Err error
@@ -353,7 +361,8 @@ func (d *Dispatcher) Serve(parent context.Context, req Request, dst []byte, resp
 	if !d.realClock {
 		started = d.now()
 	}
-	cl.tr = Trace{Start: started, RequestID: cl.req.RequestID, AppID: req.AppID, Function: req.Function, UserID: req.User.ImperalID}
+	cl.tr = Trace{Start: started, RequestID: cl.req.RequestID, AppID: req.AppID, Function: req.Function, UserID: req.User.ImperalID,
+		Params: req.Params}
 	if res, inTime := cl.run(parent); inTime {
 		cl.answer(res)
 	}
@@ -463,6 +472,7 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 		return runtime.Result{}, false
 	}
 	tr.CacheHits, tr.CacheMisses = cl.client.Counts()
+	tr.CacheReads = cl.client.Reads()
 	tr.Upstream = cl.upstream.close()
 	tr.Store = cl.docs.Ops()
 	if err != nil {
@@ -548,6 +558,7 @@ func (cl *call) rescue() {
 		zap.String("request_id", cl.req.RequestID), zap.String("app", cl.req.AppID), zap.String("function", cl.req.Function),
 		zap.Duration("timeout", cl.d.callTimeout))
 	cl.tr.CacheHits, cl.tr.CacheMisses = cl.client.Counts()
+	cl.tr.CacheReads = cl.client.Reads()
 	cl.tr.Upstream = cl.upstream.close()
 	cl.tr.Store = cl.docs.Ops()
 	cl.tr.Err, cl.tr.Overran = context.DeadlineExceeded, true
@@ -564,6 +575,7 @@ func (cl *call) answer(res runtime.Result) {
 	}
 	tr.Status, tr.ErrorCode, tr.RefreshPanels = res.Status, res.ErrorCode, res.RefreshPanels
 	tr.Duration = time.Since(cl.start)
+	tr.Answer = answer
 	for _, o := range d.observers {
 		o.Call(*tr)
 	}
