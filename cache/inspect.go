@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -184,4 +185,17 @@ func unhex(c byte) int {
 		return int(c - 'A' + 10)
 	}
 	return -1
+}
+
+// DeleteEntry drops one entry of userID in appID by its storage key, as
+// Entries names it. A key that is not one of that user's entries is an
+// error; a missing entry is none.
+func (s *Store) DeleteEntry(ctx context.Context, appID, userID, storageKey string) error {
+	if userID == "" || !strings.HasPrefix(storageKey, storagePrefix(appID, EscapeID(userID))) {
+		return errors.New("cache: delete entry: not an entry of that app and user")
+	}
+	if err := s.guarded(ctx, "delete", func() error { return s.backend.Delete(ctx, []string{storageKey}) }); err != nil {
+		return fmt.Errorf("cache: delete entry: %w", err)
+	}
+	return nil
 }

@@ -193,7 +193,7 @@ func startHost(bin, dir, name, backend, addr, debugAddr, redisAddr, mailAddr str
 	config := filepath.Join(dir, "host-"+name+".yaml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(
 		// The L1 holds every user of the rotating workload.
-		"listen: %s\nauth: {mode: dev}\ncache: {backend: %s, redis: {url: redis://%s/0, l1_max_entries: 40000}}\nservices: {mail-service: http://%s}\ndebug: {listen: %s}\nmcp: {stateless: true, json_response: true}\nrpc: {enabled: %t, stream: %q}\n",
+		"listen: %s\nauth: {mode: dev}\ncache: {backend: %s, redis: {url: redis://%s/0, l1_max_entries: 40000}}\nservices: {mail-service: http://%s}\ndebug: {listen: %s}\nmcp: {stateless: true, json_response: true}\nconsole: {enabled: false}\nrpc: {enabled: %t, stream: %q}\n",
 		addr, backend, redisAddr, mailAddr, debugAddr, backend == "redis", rpcStream)), 0o600); err != nil {
 		return nil, err
 	}

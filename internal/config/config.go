@@ -66,6 +66,8 @@ type Config struct {
 	MCP MCP `yaml:"mcp" envPrefix:"MCP_"`
 	// RPC configures the Fast-RPC worker (DESIGN §15).
 	RPC RPC `yaml:"rpc" envPrefix:"RPC_"`
+	// Console configures the dev console (an addition).
+	Console Console `yaml:"console" envPrefix:"CONSOLE_"`
 	// Log configures the logs.
 	Log Log `yaml:"log" envPrefix:"LOG_"`
 	// Debug configures the diagnostics listener (an addition).
@@ -267,6 +269,22 @@ type RPC struct {
 	Tenants []string `yaml:"tenants" env:"TENANTS"`
 }
 
+// Console configures the dev console, a web page at / for extension
+// developers.
+type Console struct {
+	// Enabled serves the console in dev mode.
+	Enabled bool `yaml:"enabled" env:"ENABLED"`
+	// CallToken serves it in call_token mode too, where its calls still
+	// need tokens; it lists every call's parameters and answers, so it is
+	// off there unless this says otherwise.
+	CallToken bool `yaml:"call_token" env:"CALL_TOKEN"`
+}
+
+// Serves reports whether the console is served under auth mode mode.
+func (c Console) Serves(mode string) bool {
+	return c.Enabled && (mode == AuthDev || c.CallToken)
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -326,7 +344,8 @@ func Default() Config {
 			OversizeDiscardBytes:   16 << 20,
 			OversizeDiscardTimeout: 5 * time.Second,
 		},
-		MCP: MCP{Enabled: true, SessionTimeout: 30 * time.Minute},
+		MCP:     MCP{Enabled: true, SessionTimeout: 30 * time.Minute},
+		Console: Console{Enabled: true},
 		RPC: RPC{
 			Stream: "imperal:rpc:extension_call", Group: "exthost", MaxInFlight: 64, ClaimIdle: 30 * time.Second,
 			MaxDeliveries: 3, ReplyTTL: 5 * time.Minute, RecordTTL: 24 * time.Hour,

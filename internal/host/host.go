@@ -27,6 +27,7 @@ import (
 	"github.com/imperalcloud/exthost/internal/clock"
 	"github.com/imperalcloud/exthost/internal/config"
 	"github.com/imperalcloud/exthost/internal/confirm"
+	"github.com/imperalcloud/exthost/internal/console"
 	"github.com/imperalcloud/exthost/internal/dispatch"
 	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/internal/fastrpc"
@@ -139,9 +140,10 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	storeOpts := cache.Options{
 		FetchTimeout: cfg.Limits.CallTimeout, Logger: h.log.Named("cache"), Observer: h.metrics, Now: now,
 	}
-	if cfg.Harness.Enabled {
+	if cfg.Harness.Enabled || cfg.Console.Serves(cfg.Auth.Mode) {
 		storeOpts.KeyNames = harnessKeyNames
 	}
+	storeOpts.RecordReads = cfg.Console.Serves(cfg.Auth.Mode)
 	h.store = cache.NewStore(backend, storeOpts)
 
 	envs, err := resolveEnv(opts.Extensions, cfg.Extensions, cfg.Secrets.Dir, opts.Environ)
@@ -200,6 +202,16 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		h.harness = newHarness(opts.Clock, h.store, docs, h.events, h.notes, opts.Extensions)
 		dispatchOpts.Observers = append(dispatchOpts.Observers, h.harness.calls)
 	}
+	var consoleHandler http.Handler
+	if cfg.Console.Serves(cfg.Auth.Mode) {
+		apps := make([]string, 0, len(opts.Extensions))
+		for _, ext := range opts.Extensions {
+			apps = append(apps, ext.AppID())
+		}
+		c := console.New(console.Options{Cache: h.store, Apps: apps})
+		dispatchOpts.Observers = append(dispatchOpts.Observers, c)
+		consoleHandler = c.Handler()
+	}
 	if h.dispatcher, err = dispatch.New(dispatchOpts); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
@@ -233,7 +245,7 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		SuccessSampling: server.Sampling(cfg.Log.SampleSuccess),
 		MaxBodyBytes:    cfg.Limits.MaxBodyBytes, MaxConcurrentCalls: cfg.Limits.MaxConcurrentCalls,
 		OversizeDiscardBytes: cfg.Limits.OversizeDiscardBytes, OversizeDiscardTimeout: cfg.Limits.OversizeDiscardTimeout,
-		MCP: mcp,
+		MCP: mcp, Console: consoleHandler,
 	}); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}

@@ -1,12 +1,10 @@
 package host_test
 
 import (
-	"fmt"
-	"net/http"
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/imperalcloud/exthost/internal/testkit"
 )
 
 // TestMain fails the package when a goroutine outlives its test: every host
@@ -16,13 +14,5 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(workerProcessEnv); path != "" {
 		os.Exit(serveWorkerProcess(path))
 	}
-	code := m.Run()
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections() // the tests' own client
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(testkit.RunWithoutLeaks(m))
 }

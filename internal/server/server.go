@@ -82,6 +82,9 @@ type Options struct {
 	Harness Harness
 	// MCP, when set, serves the functions as MCP tools at /mcp.
 	MCP *MCPOptions
+	// Console, when set, serves the dev console: its page at / and
+	// everything under /console/.
+	Console http.Handler
 }
 
 // Sampling says which lines of one message to keep each second: the first
@@ -184,6 +187,10 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 		e.Any("/mcp", echo.WrapHandler(s.mcp))
+	}
+	if opts.Console != nil {
+		e.GET("/", echo.WrapHandler(opts.Console))
+		e.Any("/console/*", echo.WrapHandler(opts.Console))
 	}
 	s.echo = e
 	return s, nil

@@ -6,11 +6,14 @@ package testkit
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/runtime"
@@ -163,4 +166,20 @@ func NewApp(appID, description string) (*runtime.Extension, *runtime.ChatTool) {
 		AppID: appID, Version: "0.1.0", DisplayName: appID, Description: description, ActionsExplicit: true,
 	})
 	return ext, ext.ChatTool("tool_test_chat", description)
+}
+
+// RunWithoutLeaks runs a package's tests and fails them when a goroutine
+// outlives them, after closing the idle connections of the tests' own
+// HTTP client (http.DefaultTransport's, which keep-alive holds open). It
+// returns the exit code, for TestMain to pass to os.Exit.
+func RunWithoutLeaks(m interface{ Run() int }) int {
+	code := m.Run()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	return code
 }

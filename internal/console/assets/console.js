@@ -1,0 +1,252 @@
+// The dev console: plain JavaScript over the host's API and /console/api/.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
+  return e;
+};
+const pretty = (v) => JSON.stringify(v, null, 2);
+
+const state = { apps: [], tools: {}, current: null, history: [] };
+
+async function getJSON(url, opts) {
+  const resp = await fetch(url, opts);
+  return { status: resp.status, headers: resp.headers, body: await resp.json() };
+}
+
+// ── functions ──────────────────────────────────────────────────────────────
+
+async function loadFunctions() {
+  const { body } = await getJSON("/v1/extensions");
+  state.apps = body.extensions;
+  const side = $("#functions");
+  side.replaceChildren();
+  for (const app of state.apps) {
+    const manifest = (await getJSON(`/v1/extensions/${encodeURIComponent(app.app_id)}/manifest`)).body;
+    state.tools[app.app_id] = Object.fromEntries(manifest.tools.map((t) => [t.name, t]));
+    side.append(el("h2", {}, app.name || app.app_id), el("div", { class: "app" }, `${app.app_id} ${app.version}`));
+    for (const t of manifest.tools) {
+      side.append(el("button", { "data-function": t.name, onclick: () => selectFunction(app.app_id, t.name) },
+        t.name, el("span", { class: `badge ${t.action_type}` }, t.action_type)));
+    }
+  }
+}
+
+function selectFunction(appID, name, params) {
+  const tool = state.tools[appID][name];
+  state.current = { appID, tool };
+  document.querySelectorAll("aside button").forEach((b) => b.classList.toggle("active", b.dataset.function === name));
+  const schema = tool.params_schema || { properties: {} };
+  const form = buildForm(schema, params || {});
+  const raw = el("textarea", { id: "raw", class: "hidden", "aria-label": "parameters as JSON", spellcheck: "false" });
+  let rawMode = false;
+  const toggle = el("button", { type: "button", id: "raw-toggle", onclick: () => {
+    if (!rawMode) raw.value = pretty(form.values());
+    else form.set(JSON.parse(raw.value));
+    rawMode = !rawMode;
+    form.node.classList.toggle("hidden", rawMode);
+    raw.classList.toggle("hidden", !rawMode);
+    toggle.textContent = rawMode ? "form" : "raw JSON";
+  } }, "raw JSON");
+  const current = () => (rawMode ? JSON.parse(raw.value || "{}") : form.values());
+  const meta = el("div", { class: "meta" },
+    el("span", { class: `badge ${tool.action_type}` }, tool.action_type),
+    (tool.effects || []).map((e) => el("span", { class: "badge" }, `effect ${e}`)),
+    tool.event ? el("span", { class: "badge" }, `event ${tool.event}`) : null,
+    tool.background ? el("span", { class: "badge" }, "background") : null);
+  const card = $("#function");
+  card.replaceChildren(
+    el("h2", {}, `${appID} · ${name}`), el("p", { class: "muted" }, tool.description || ""), meta,
+    el("form", { id: "params", onsubmit: (ev) => { ev.preventDefault(); if (ev.target.reportValidity()) callFunction(current()); } },
+      form.node, raw,
+      el("div", { class: "actions" }, el("button", { class: "primary", id: "call" }, `Call ${name}`), toggle)));
+}
+
+// buildForm renders a parameter schema as inputs: defaults filled,
+// required marked, types enforced; lists and objects as JSON.
+function buildForm(schema, values) {
+  const node = el("div", { class: "fields" });
+  const props = schema.properties || {};
+  const required = new Set(schema.required || []);
+  const getters = {};
+  const setters = {};
+  for (const [name, prop] of Object.entries(props)) {
+    const type = Array.isArray(prop.type) ? prop.type.find((t) => t !== "null") : prop.type;
+    const id = `p-${name}`;
+    const initial = name in values ? values[name] : prop.default;
+    let input;
+    if (prop.enum) {
+      input = el("select", { id, name }, required.has(name) ? null : el("option", { value: "" }, ""),
+        prop.enum.map((v) => el("option", { value: v }, String(v))));
+      getters[name] = () => (input.value === "" ? undefined : input.value);
+      setters[name] = (v) => { input.value = v ?? ""; };
+    } else if (type === "boolean") {
+      input = el("input", { id, name, type: "checkbox" });
+      getters[name] = () => input.checked;
+      setters[name] = (v) => { input.checked = !!v; };
+    } else if (type === "integer" || type === "number") {
+      input = el("input", { id, name, type: "number", step: type === "integer" ? "1" : "any",
+        min: prop.minimum, max: prop.maximum, required: required.has(name) });
+      getters[name] = () => (input.value === "" ? undefined : Number(input.value));
+      setters[name] = (v) => { input.value = v ?? ""; };
+    } else if (type === "array" || type === "object") {
+      input = el("textarea", { id, name, rows: 2, spellcheck: "false", placeholder: type === "array" ? "[]" : "{}" });
+      getters[name] = () => (input.value.trim() === "" ? undefined : JSON.parse(input.value));
+      setters[name] = (v) => { input.value = v === undefined ? "" : JSON.stringify(v); };
+    } else {
+      input = el("input", { id, name, type: "text", required: required.has(name), minlength: prop.minLength,
+        maxlength: prop.maxLength, spellcheck: "false" });
+      getters[name] = () => (input.value === "" && !required.has(name) ? undefined : input.value);
+      setters[name] = (v) => { input.value = v ?? ""; };
+    }
+    setters[name](initial);
+    node.append(el("div", { class: "field" },
+      el("label", { for: id }, name, required.has(name) ? el("span", { class: "req", title: "required" }, "*") : null),
+      input, prop.description ? el("small", {}, prop.description) : null));
+  }
+  if (!Object.keys(props).length) node.append(el("p", { class: "muted" }, "No parameters."));
+  return {
+    node,
+    values: () => Object.fromEntries(Object.keys(getters).map((k) => [k, getters[k]()]).filter(([, v]) => v !== undefined)),
+    set: (v) => Object.keys(setters).forEach((k) => setters[k](v[k] ?? undefined)),
+  };
+}
+
+// ── calls ──────────────────────────────────────────────────────────────────
+
+async function callFunction(params, confirmationToken) {
+  const { appID, tool } = state.current;
+  const body = { user_id: $("#user").value, tenant_id: $("#tenant").value, function: tool.name, params };
+  if (confirmationToken) body.confirmation_token = confirmationToken;
+  const resp = await getJSON(`/v1/extensions/${encodeURIComponent(appID)}/call`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const requestID = resp.headers.get("X-Request-ID");
+  const calls = (await getJSON("/console/api/calls")).body.calls;
+  const recorded = calls.find((c) => c.request_id === requestID);
+  showCall(recorded || { function: tool.name, app_id: appID, answer: resp.body, params, user_id: body.user_id }, resp.status);
+  loadCache();
+}
+
+function showCall(call, httpStatus) {
+  const res = call.answer || {};
+  const box = $("#result");
+  box.classList.remove("hidden");
+  const kids = [el("h2", {}, el("span", { class: `status ${res.status}`, id: "result-status" }, res.status || "?"),
+    `${call.function}`, res.error_code ? el("span", { class: "badge destructive" }, res.error_code) : null,
+    httpStatus && httpStatus !== 200 ? el("span", { class: "badge" }, `HTTP ${httpStatus}`) : null,
+    call.duration_ms !== undefined ? el("span", { class: "muted" }, `${call.duration_ms} ms · ${call.user_id}`) : null)];
+  if (res.summary || res.error) kids.push(el("div", { class: "chat", id: "summary" }, res.summary || res.error));
+  if (res.error_code === "CONFIRMATION_REQUIRED" && res.data && res.data.confirmation) {
+    kids.push(el("div", { class: "confirm" }, el("span", {}, "This call waits for the user's confirmation."),
+      el("button", { class: "danger", id: "confirm", onclick: () => {
+        selectFunction(call.app_id, call.function, call.params);
+        callFunction(call.params, res.data.confirmation.token);
+      } }, "Confirm")));
+  }
+  if (call.refresh_panels) kids.push(el("h3", {}, "refresh panels"),
+    el("p", { id: "refresh" }, call.refresh_panels.length ? call.refresh_panels.join(", ") : "none"));
+  if (call.event) kids.push(el("h3", {}, "event"), el("pre", { id: "event" }, pretty(call.event)));
+  if (call.cache_reads) {
+    kids.push(el("h3", {}, `cache · ${call.cache_hits} hit, ${call.cache_misses} miss`),
+      call.cache_reads.length ? el("table", { id: "cache-reads" }, el("thead", {}, el("tr", {}, ["", "model", "key", "size"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, call.cache_reads.map((r) => el("tr", {},
+          el("td", {}, el("span", { class: `badge ${r.hit ? "hit" : "miss"}` }, r.hit ? "hit" : "miss")),
+          el("td", {}, r.model), el("td", {}, r.key), el("td", {}, r.bytes ? `${r.bytes} B` : "—"))))) : el("p", { class: "muted" }, "No cache reads."));
+  }
+  if (call.upstream && call.upstream.length) {
+    kids.push(el("h3", {}, "upstream"), el("table", { id: "upstream" }, el("tbody", {}, call.upstream.map((u) => el("tr", {},
+      el("td", {}, u.method), el("td", {}, u.url), el("td", {}, String(u.status || u.error)), el("td", {}, `${u.duration_ms} ms`))))));
+  }
+  if (call.store && call.store.length) {
+    kids.push(el("h3", {}, "store"), el("table", {}, el("tbody", {}, call.store.map((o) => el("tr", {},
+      el("td", {}, o.op), el("td", {}, o.collection), el("td", {}, o.outcome), el("td", {}, `${o.duration_ms} ms`))))));
+  }
+  kids.push(el("h3", {}, "ActionResult"), el("pre", { id: "answer" }, pretty(res)));
+  if (call.seq) kids.push(el("div", { class: "actions" }, el("button", { id: "replay", onclick: () => replay(call) }, "Replay (edit first)")));
+  box.replaceChildren(...kids);
+}
+
+function replay(call) {
+  $("#user").value = call.user_id;
+  selectFunction(call.app_id, call.function, call.params);
+  $("#function").scrollIntoView({ behavior: "smooth" });
+}
+
+// ── history and live tail ──────────────────────────────────────────────────
+
+function filters() {
+  return { function: $("#f-function").value.trim(), user_id: $("#f-user").value.trim(), status: $("#f-status").value };
+}
+const matches = (c, f) => (!f.function || c.function === f.function) && (!f.user_id || c.user_id === f.user_id) && (!f.status || c.status === f.status);
+
+async function loadHistory() {
+  const q = new URLSearchParams(Object.entries(filters()).filter(([, v]) => v));
+  state.history = (await getJSON(`/console/api/calls?${q}`)).body.calls;
+  renderHistory();
+}
+
+function renderHistory() {
+  $("#history").replaceChildren(...state.history.slice(0, 100).map((c) => el("li", { class: c.status, onclick: () => showCall(c) },
+    el("span", { class: "fn" }, c.function), el("span", { class: "sub" }, `${c.duration_ms} ms`),
+    el("span", { class: "sub" }, `${c.user_id} · ${c.status}${c.error_code ? " " + c.error_code : ""}`),
+    el("span", { class: "sub" }, `${c.cache_hits} hit · ${c.cache_misses} miss`))));
+}
+
+function tail() {
+  const source = new EventSource("/console/api/calls/stream");
+  source.addEventListener("open", () => $("#tail").classList.remove("off"));
+  source.addEventListener("error", () => $("#tail").classList.add("off"));
+  source.addEventListener("call", (ev) => {
+    const call = JSON.parse(ev.data);
+    if (matches(call, filters())) {
+      state.history.unshift(call);
+      renderHistory();
+    }
+  });
+}
+
+// ── cache ──────────────────────────────────────────────────────────────────
+
+async function loadCache() {
+  const user = $("#user").value;
+  $("#cache-user").textContent = user;
+  const { status, body } = await getJSON(`/console/api/cache?user_id=${encodeURIComponent(user)}`);
+  const rows = status === 200 ? body.entries.map((e) => el("tr", {}, el("td", {}, e.model), el("td", {}, e.key || "(hash)"),
+    el("td", { class: "num" }, `${e.ttl_seconds}s`), el("td", { class: "num" }, `${e.bytes} B`),
+    el("td", {}, el("button", { class: "small", title: "delete this entry", "aria-label": `delete ${e.key || e.storage_key}`, onclick: async () => {
+      await fetch(`/console/api/cache?${new URLSearchParams({ user_id: user, app_id: e.app_id, storage_key: e.storage_key })}`, { method: "DELETE" });
+      loadCache();
+    } }, "×")))) : [el("tr", {}, el("td", { colspan: 5 }, body.error || "unavailable"))];
+  $("#cache tbody").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No entries."))]));
+}
+
+// ── catalogs ───────────────────────────────────────────────────────────────
+
+async function showCatalog(kind) {
+  const app = state.current ? state.current.appID : state.apps[0].app_id;
+  const url = kind === "manifest" ? `/v1/extensions/${encodeURIComponent(app)}/manifest` : `/v1/tools?format=${kind}`;
+  $("#catalog-title").textContent = kind === "manifest" ? `${app} manifest` : `${kind === "mcp" ? "MCP" : "OpenAI"} tools`;
+  $("#catalog-body").textContent = pretty((await getJSON(url)).body);
+  $("#catalog").showModal();
+}
+
+document.querySelectorAll("[data-catalog]").forEach((b) => b.addEventListener("click", () => showCatalog(b.dataset.catalog)));
+$("#catalog-copy").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText($("#catalog-body").textContent));
+["#f-function", "#f-user", "#f-status"].forEach((s) => $(s).addEventListener("change", loadHistory));
+$("#cache-refresh").addEventListener("click", loadCache);
+$("#user").addEventListener("change", loadCache);
+
+loadFunctions().then(() => {
+  const first = state.apps[0];
+  if (first && first.functions.length) selectFunction(first.app_id, first.functions.includes("list_inbox") ? "list_inbox" : first.functions[0]);
+});
+loadHistory();
+loadCache();
+tail();

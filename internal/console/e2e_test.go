@@ -1,0 +1,183 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"go.uber.org/zap"
+
+	_ "github.com/imperalcloud/exthost/extensions/mailclient"
+	"github.com/imperalcloud/exthost/internal/config"
+	"github.com/imperalcloud/exthost/internal/host"
+	"github.com/imperalcloud/exthost/internal/mailservice"
+	"github.com/imperalcloud/exthost/internal/testkit"
+	"github.com/imperalcloud/exthost/registry"
+)
+
+// screenshots is where the browser test leaves its pictures (git-ignored).
+var screenshots = filepath.Join("..", "..", "artifacts", "console")
+
+// browser returns a headless Chromium context, with the flags this
+// machine kind needs (no sandbox as root, no background networking).
+func browser(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		testkit.Missing(t, "Chromium", "apt-get install chromium", "no chromium: %v", err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// consoleHost serves a dev host with the console and the reference
+// mail-service.
+func consoleHost(t *testing.T) string {
+	t.Helper()
+	mail := httptest.NewServer(mailservice.New(mailservice.Options{}))
+	t.Cleanup(mail.Close)
+	cfg := config.Default()
+	cfg.Services = map[string]string{"mail-service": mail.URL}
+	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	srv := httptest.NewServer(h.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// page drives one tab.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// do runs steps, failing the test on the first that fails.
+func (p page) do(steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// text returns the text of the node sel selects.
+func (p page) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// clearResult empties the result card, so that the next one is told
+// from the last.
+func (p page) clearResult() {
+	p.t.Helper()
+	if _, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](
+		`document.querySelector('#result').replaceChildren(), document.querySelector('#result').classList.add('hidden'), true`)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// shoot saves a screenshot of the whole page.
+func (p page) shoot(name string) {
+	p.t.Helper()
+	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.MkdirAll(screenshots, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(screenshots, name), png, 0o644)
+	}
+	if err != nil {
+		p.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p.t.Logf("screenshot %s", filepath.Join(screenshots, name))
+}
+
+// A developer's round in a real browser: list_inbox through the form (a
+// miss), again (a hit), archive_message (its event and panel refresh),
+// then a replay of the first call, which misses again since the archive
+// dropped the inbox page.
+func TestConsoleInABrowser(t *testing.T) {
+	base := consoleHost(t)
+	p := page{t, browser(t, 1280, 800)}
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	callInbox := func() {
+		p.clearResult()
+		p.do(chromedp.Click(css(`aside button[data-function="list_inbox"]`)),
+			chromedp.SetValue(css(`#p-account_id`), "work"),
+			chromedp.Click(css(`#call`)),
+			chromedp.WaitVisible(css(`#result #cache-reads`)))
+	}
+	p.do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(css(`aside button[data-function="list_inbox"]`)))
+	callInbox()
+	if status, reads := p.text(`#result-status`), p.text(`#cache-reads`); status != "success" || !strings.Contains(reads, "miss") || strings.Contains(reads, "hit") {
+		t.Fatalf("first call: %s, reads %q", status, reads)
+	}
+	callInbox()
+	if reads := p.text(`#cache-reads`); !strings.Contains(reads, "hit") {
+		t.Fatalf("second call: reads %q, want a hit", reads)
+	}
+	p.shoot("list_inbox-1280.png")
+	var inbox struct {
+		Data struct {
+			Messages []struct {
+				ID string `json:"id"`
+			} `json:"messages"`
+		} `json:"data"`
+	}
+	if answer := p.text(`#answer`); json.Unmarshal([]byte(answer), &inbox) != nil || len(inbox.Data.Messages) == 0 {
+		t.Fatalf("answer %.200s", answer)
+	}
+
+	p.clearResult()
+	p.do(chromedp.Click(css(`aside button[data-function="archive_message"]`)),
+		chromedp.SetValue(css(`#p-account_id`), "work"),
+		chromedp.SetValue(css(`#p-message_id`), inbox.Data.Messages[0].ID),
+		chromedp.Click(css(`#call`)),
+		chromedp.WaitVisible(css(`#event`)))
+	if status, event, refresh := p.text(`#result-status`), p.text(`#event`), p.text(`#refresh`); status != "success" ||
+		!strings.Contains(event, "email.archived") || refresh == "" || refresh == "none" {
+		t.Fatalf("archive: %s, event %q, refresh %q", status, event, refresh)
+	}
+	p.shoot("archive-1280.png")
+
+	// Replay the first call from the history: its oldest line.
+	p.clearResult()
+	p.do(chromedp.Click(css(`#history li:last-child`)), chromedp.WaitVisible(css(`#replay`)), chromedp.Click(css(`#replay`)),
+		chromedp.WaitVisible(css(`#p-account_id`)))
+	p.clearResult()
+	p.do(chromedp.Click(css(`#call`)), chromedp.WaitVisible(css(`#result #cache-reads`)))
+	if status, reads := p.text(`#result-status`), p.text(`#cache-reads`); status != "success" || !strings.Contains(reads, "miss") {
+		t.Fatalf("replay: %s, reads %q, want a miss after the archive", status, reads)
+	}
+
+	// Usable at 800 px: the same page, narrow.
+	narrow := page{t, browser(t, 800, 1000)}
+	narrow.do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(css(`#call`)))
+	narrow.shoot("console-800.png")
+}
