@@ -8,8 +8,8 @@
 // The page is plain HTML, CSS and JavaScript embedded in the binary (no
 // CDN, no build step); it calls the host's own API for catalogs and calls,
 // and this package's /console/api/ for what only the console needs: the
-// recorded calls, their live tail (server-sent events) and a user's cache
-// entries.
+// recorded calls, their live tail with the notifications (server-sent
+// events) and a user's cache entries.
 package console
 
 import (
@@ -27,6 +27,7 @@ import (
 
 	"github.com/imperalcloud/exthost/cache"
 	"github.com/imperalcloud/exthost/internal/dispatch"
+	"github.com/imperalcloud/exthost/internal/events"
 	"github.com/imperalcloud/exthost/runtime"
 )
 
@@ -57,7 +58,14 @@ type Console struct {
 	mu    sync.Mutex
 	calls []Call // oldest first, at most limit
 	seq   int64
-	subs  map[chan Call]struct{}
+	subs  map[chan event]struct{}
+}
+
+// event is one server-sent event of the live tail: a call or a
+// notification.
+type event struct {
+	name string
+	data []byte
 }
 
 // New returns a console for opts.
@@ -65,7 +73,7 @@ func New(opts Options) *Console {
 	if opts.Calls <= 0 {
 		opts.Calls = DefaultCalls
 	}
-	return &Console{store: opts.Cache, apps: slices.Clone(opts.Apps), limit: opts.Calls, subs: make(map[chan Call]struct{})}
+	return &Console{store: opts.Cache, apps: slices.Clone(opts.Apps), limit: opts.Calls, subs: make(map[chan event]struct{})}
 }
 
 // Call is one recorded call, as the page shows it.
@@ -155,9 +163,23 @@ func (c *Console) Call(tr dispatch.Trace) {
 		c.calls = slices.Delete(c.calls, 0, 1)
 	}
 	c.calls = append(c.calls, rec)
+	data, _ := json.Marshal(rec)
+	c.broadcast(event{"call", data})
+}
+
+// Notify shows a notification as the page's toast (an events.Notifier).
+func (c *Console) Notify(n events.Notification) {
+	data, _ := json.Marshal(n)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.broadcast(event{"notification", data})
+}
+
+// broadcast sends e to every page's tail; c.mu is held.
+func (c *Console) broadcast(e event) {
 	for sub := range c.subs {
 		select {
-		case sub <- rec:
+		case sub <- e:
 		default: // a slow page misses a line of its tail, never the host
 		}
 	}
@@ -199,10 +221,10 @@ func (c *Console) Calls(f Filter) []Call {
 	return out
 }
 
-// subscribe returns a channel of the calls recorded from now on, and the
+// subscribe returns a channel of the events from now on, and the
 // function that ends the subscription.
-func (c *Console) subscribe() (<-chan Call, func()) {
-	ch := make(chan Call, 64)
+func (c *Console) subscribe() (<-chan event, func()) {
+	ch := make(chan event, 64)
 	c.mu.Lock()
 	c.subs[ch] = struct{}{}
 	c.mu.Unlock()
@@ -235,14 +257,15 @@ func (c *Console) listCalls(w http.ResponseWriter, r *http.Request) {
 }
 
 // streamCalls is the live tail: each recorded call as a server-sent event
-// "call", until the page goes away.
+// "call", and each notification as "notification", until the page goes
+// away.
 func (c *Console) streamCalls(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeJSON(w, http.StatusInternalServerError, errorBody("Streaming is not supported here."))
 		return
 	}
-	calls, stop := c.subscribe()
+	tail, stop := c.subscribe()
 	defer stop()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -253,9 +276,8 @@ func (c *Console) streamCalls(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
-		case call := <-calls:
-			data, _ := json.Marshal(call)
-			if _, err := w.Write([]byte("event: call\ndata: " + string(data) + "\n\n")); err != nil {
+		case e := <-tail:
+			if _, err := w.Write([]byte("event: " + e.name + "\ndata: " + string(e.data) + "\n\n")); err != nil {
 				return
 			}
 			flusher.Flush()

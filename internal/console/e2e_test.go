@@ -176,6 +176,31 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("replay: %s, reads %q, want a miss after the archive", status, reads)
 	}
 
+	// A call held at the confirmation gate: confirmed with its button.
+	p.clearResult()
+	p.do(chromedp.Click(css(`aside button[data-function="purge_trash"]`)),
+		chromedp.SetValue(css(`#p-account_id`), "work"),
+		chromedp.Click(css(`#call`)),
+		chromedp.WaitVisible(css(`#confirm`)))
+	p.shoot("confirm-1280.png")
+	p.do(chromedp.Click(css(`#confirm`)), chromedp.WaitNotPresent(css(`#confirm`)), chromedp.WaitVisible(css(`#result #answer`)))
+	if status := p.text(`#result-status`); status != "success" {
+		t.Fatalf("confirmed purge_trash: %s", status)
+	}
+
+	// A background task: its bar runs to the end, its notification is a toast.
+	p.clearResult()
+	p.do(chromedp.Click(css(`aside button[data-function="archive_by_query"]`)),
+		chromedp.SetValue(css(`#p-account_id`), "work"),
+		chromedp.SetValue(css(`#p-query`), "is:read"),
+		chromedp.Click(css(`#call`)),
+		chromedp.WaitVisible(css(`#task-result`)),
+		chromedp.WaitVisible(css(`.toast`)))
+	if note, result := p.text(`#task-message`), p.text(`#task-result`); !strings.HasPrefix(note, "success") || !strings.Contains(result, `"status": "success"`) {
+		t.Fatalf("task: %q, result %.200s", note, result)
+	}
+	p.shoot("task-1280.png")
+
 	// Usable at 800 px: the same page, narrow.
 	narrow := page{t, browser(t, 800, 1000)}
 	narrow.do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(css(`#call`)))

@@ -173,7 +173,18 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	var dev *console.Console
+	if cfg.Console.Serves(cfg.Auth.Mode) {
+		apps := make([]string, 0, len(opts.Extensions))
+		for _, ext := range opts.Extensions {
+			apps = append(apps, ext.AppID())
+		}
+		dev = console.New(console.Options{Cache: h.store, Apps: apps})
+	}
 	notifiers := events.Notifiers{h.notes}
+	if dev != nil {
+		notifiers = append(notifiers, dev)
+	}
 	if h.published != nil {
 		notifiers = append(notifiers, h.published)
 	}
@@ -203,14 +214,9 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		dispatchOpts.Observers = append(dispatchOpts.Observers, h.harness.calls)
 	}
 	var consoleHandler http.Handler
-	if cfg.Console.Serves(cfg.Auth.Mode) {
-		apps := make([]string, 0, len(opts.Extensions))
-		for _, ext := range opts.Extensions {
-			apps = append(apps, ext.AppID())
-		}
-		c := console.New(console.Options{Cache: h.store, Apps: apps})
-		dispatchOpts.Observers = append(dispatchOpts.Observers, c)
-		consoleHandler = c.Handler()
+	if dev != nil {
+		dispatchOpts.Observers = append(dispatchOpts.Observers, dev)
+		consoleHandler = dev.Handler()
 	}
 	if h.dispatcher, err = dispatch.New(dispatchOpts); err != nil {
 		return nil, fmt.Errorf("host: %w", err)

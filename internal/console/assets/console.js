@@ -150,6 +150,7 @@ function showCall(call, httpStatus) {
         callFunction(call.params, res.data.confirmation.token);
       } }, "Confirm")));
   }
+  if (res.data && res.data.task_id && res.data.background) kids.push(taskProgress(res.data.task_id, call.user_id));
   if (call.refresh_panels) kids.push(el("h3", {}, "refresh panels"),
     el("p", { id: "refresh" }, call.refresh_panels.length ? call.refresh_panels.join(", ") : "none"));
   if (call.event) kids.push(el("h3", {}, "event"), el("pre", { id: "event" }, pretty(call.event)));
@@ -171,6 +172,49 @@ function showCall(call, httpStatus) {
   kids.push(el("h3", {}, "ActionResult"), el("pre", { id: "answer" }, pretty(res)));
   if (call.seq) kids.push(el("div", { class: "actions" }, el("button", { id: "replay", onclick: () => replay(call) }, "Replay (edit first)")));
   box.replaceChildren(...kids);
+}
+
+// taskProgress follows a background task to its end: a bar while it
+// runs, then its result.
+function taskProgress(taskID, user) {
+  const bar = el("progress", { id: "task-progress", max: 100, value: 0 });
+  const note = el("span", { id: "task-message", class: "muted" }, "started");
+  const result = el("pre", { id: "task-result", class: "hidden" });
+  const box = el("div", { class: "task" }, el("h3", {}, `background task ${taskID}`), el("div", { class: "bar" }, bar, note), result);
+  const poll = async () => {
+    const { status, body } = await getJSON(`/v1/tasks/${encodeURIComponent(taskID)}?user_id=${encodeURIComponent(user)}`);
+    if (status !== 200) { note.textContent = body.error || `HTTP ${status}`; return; }
+    bar.value = body.progress.percent || 0;
+    note.textContent = `${body.status}${body.progress.message ? " · " + body.progress.message : ""}`;
+    if (body.status === "running") { setTimeout(poll, 400); return; }
+    bar.value = 100;
+    result.textContent = pretty(body.result);
+    result.classList.remove("hidden");
+    loadCache();
+  };
+  setTimeout(poll, 200);
+  return box;
+}
+
+// toast shows a notification for a few seconds.
+function toast(n) {
+  const t = el("div", { class: "toast", role: "status" }, el("strong", {}, `${n.source_app} → ${n.user_id}`), el("div", {}, n.message));
+  $("#toasts").append(t);
+  setTimeout(() => t.remove(), 6000);
+}
+
+// clock shows the harness clock, when the host runs in harness mode, with
+// a button that moves it a minute on.
+async function clock() {
+  const { status, body } = await getJSON("/v1/harness/clock");
+  if (status !== 200) return;
+  const now = el("span", { id: "clock" }, body.now);
+  const advance = el("button", { class: "link", id: "clock-advance", onclick: async () => {
+    const r = await getJSON("/v1/harness/clock", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ advance: "61s" }) });
+    now.textContent = r.body.now;
+    loadCache();
+  } }, "+61 s");
+  $("header nav").prepend(el("span", { class: "clock", title: "the harness clock" }, "clock ", now), advance);
 }
 
 function replay(call) {
@@ -203,6 +247,7 @@ function tail() {
   const source = new EventSource("/console/api/calls/stream");
   source.addEventListener("open", () => $("#tail").classList.remove("off"));
   source.addEventListener("error", () => $("#tail").classList.add("off"));
+  source.addEventListener("notification", (ev) => toast(JSON.parse(ev.data)));
   source.addEventListener("call", (ev) => {
     const call = JSON.parse(ev.data);
     if (matches(call, filters())) {
@@ -250,3 +295,4 @@ loadFunctions().then(() => {
 loadHistory();
 loadCache();
 tail();
+clock();
