@@ -51,13 +51,14 @@ func browser(t *testing.T, width, height int) context.Context {
 }
 
 // consoleHost serves a dev host with the console and the reference
-// mail-service.
-func consoleHost(t *testing.T) string {
+// mail-service, in harness mode when harness is set.
+func consoleHost(t *testing.T, harness bool) string {
 	t.Helper()
 	mail := httptest.NewServer(mailservice.New(mailservice.Options{}))
 	t.Cleanup(mail.Close)
 	cfg := config.Default()
 	cfg.Services = map[string]string{"mail-service": mail.URL}
+	cfg.Harness.Enabled = harness
 	h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +124,7 @@ func (p page) shoot(name string) {
 // then a replay of the first call, which misses again since the archive
 // dropped the inbox page.
 func TestConsoleInABrowser(t *testing.T) {
-	base := consoleHost(t)
+	base := consoleHost(t, false)
 	p := page{t, browser(t, 1280, 800)}
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 	callInbox := func() {
@@ -205,4 +206,20 @@ func TestConsoleInABrowser(t *testing.T) {
 	narrow := page{t, browser(t, 800, 1000)}
 	narrow.do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(css(`#call`)))
 	narrow.shoot("console-800.png")
+}
+
+// In harness mode the page shows the harness clock and moves it.
+func TestConsoleMovesTheHarnessClock(t *testing.T) {
+	base := consoleHost(t, true)
+	p := page{t, browser(t, 1280, 800)}
+	p.do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#clock`)))
+	before, err := time.Parse(time.RFC3339Nano, p.text(`#clock`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.do(chromedp.Click(chromedp.CSS(`#clock-advance`)))
+	testkit.WaitFor(t, 10*time.Second, "the clock moved", func() bool {
+		after, err := time.Parse(time.RFC3339Nano, p.text(`#clock`))
+		return err == nil && after.Sub(before) >= 61*time.Second
+	})
 }

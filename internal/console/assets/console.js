@@ -125,8 +125,12 @@ async function callFunction(params, confirmationToken) {
   const { appID, tool } = state.current;
   const body = { user_id: $("#user").value, tenant_id: $("#tenant").value, function: tool.name, params };
   if (confirmationToken) body.confirmation_token = confirmationToken;
-  const resp = await getJSON(`/v1/extensions/${encodeURIComponent(appID)}/call`, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const headers = { "Content-Type": "application/json" };
+  const token = $("#token").value.trim();
+  if (token) headers.Authorization = `ImperalCallToken ${token.replace(/^ImperalCallToken\s+/, "")}`;
+  const resp = await getJSON(`/v1/extensions/${encodeURIComponent(appID)}/call`, { method: "POST", headers, body: JSON.stringify(body) });
+  // In call_token mode each call needs a token: the field appears once one is asked for.
+  if (resp.status === 401 || resp.status === 403) $("#token-label").classList.remove("hidden");
   const requestID = resp.headers.get("X-Request-ID");
   const calls = (await getJSON("/console/api/calls")).body.calls;
   const recorded = calls.find((c) => c.request_id === requestID);
