@@ -156,6 +156,7 @@ func New(t TB, opts Options) *Host {
 
 	cfg := config.Default()
 	cfg.Harness.Enabled = true
+	cfg.Console.Enabled = false // the harness has the traces; no page looks here
 	cfg.Log.Level, cfg.Log.SampleSuccess = "debug", config.Sampling{}
 	if opts.CallTimeout > 0 {
 		cfg.Limits.CallTimeout = opts.CallTimeout

@@ -163,8 +163,10 @@ func (c *Console) Call(tr dispatch.Trace) {
 		c.calls = slices.Delete(c.calls, 0, 1)
 	}
 	c.calls = append(c.calls, rec)
-	data, _ := json.Marshal(rec)
-	c.broadcast(event{"call", data})
+	if len(c.subs) > 0 {
+		data, _ := json.Marshal(rec)
+		c.broadcast(event{"call", data})
+	}
 }
 
 // Notify shows a notification as the page's toast (an events.Notifier).

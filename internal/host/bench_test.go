@@ -22,6 +22,7 @@ func BenchmarkServeListInboxHit(b *testing.B) {
 			mail := httptest.NewServer(mailservice.New(mailservice.Options{}))
 			defer mail.Close()
 			cfg := config.Default()
+			cfg.Console.Enabled = false // the production path: no console records the calls
 			cfg.Services = map[string]string{"mail-service": mail.URL}
 			cfg.Cache.Backend = backend
 			user := "bench"
