@@ -21,8 +21,10 @@ run: build
 ## test: the whole suite under the race detector (the end-to-end tests
 ## build and drive the binaries, the out-of-tree example's among them),
 ## the MCP endpoint and the Fast-RPC worker against other implementations,
-## then each fuzz target briefly
+## then each fuzz target briefly; first, both modules' go.mod must be tidy
 test:
+	$(GO) mod tidy -diff
+	cd examples/notes && GOWORK=off $(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	cd examples/notes && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -race -count=1 ./...
