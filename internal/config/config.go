@@ -275,8 +275,9 @@ type Console struct {
 	// Enabled serves the console in dev mode.
 	Enabled bool `yaml:"enabled" env:"ENABLED"`
 	// CallToken serves it in call_token mode too, where its calls still
-	// need tokens; it lists every call's parameters and answers, so it is
-	// off there unless this says otherwise.
+	// need tokens; it lists every call's parameters and answers without
+	// one, so it is off there unless this says otherwise, and a host that
+	// serves it listens only on loopback.
 	CallToken bool `yaml:"call_token" env:"CALL_TOKEN"`
 }
 

@@ -17,6 +17,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"net/http"
 	"slices"
@@ -59,7 +60,18 @@ type Console struct {
 	calls []Call // oldest first, at most limit
 	seq   int64
 	subs  map[chan event]struct{}
+
+	closed    chan struct{} // closed by Close: every live tail ends
+	closeOnce sync.Once
 }
+
+// codeNotFound is the host's error code for a path it does not serve.
+const codeNotFound = "NOT_FOUND"
+
+// heartbeat is how often an idle live tail sends a comment line, so that
+// proxies and browsers keep the stream open and a page that went away is
+// noticed.
+const heartbeat = 15 * time.Second
 
 // event is one server-sent event of the live tail: a call or a
 // notification.
@@ -73,8 +85,15 @@ func New(opts Options) *Console {
 	if opts.Calls <= 0 {
 		opts.Calls = DefaultCalls
 	}
-	return &Console{store: opts.Cache, apps: slices.Clone(opts.Apps), limit: opts.Calls, subs: make(map[chan event]struct{})}
+	return &Console{store: opts.Cache, apps: slices.Clone(opts.Apps), limit: opts.Calls, subs: make(map[chan event]struct{}),
+		closed: make(chan struct{})}
 }
+
+// Close ends every live tail, so that a page left open does not hold a
+// server's graceful shutdown (register it with http.Server.RegisterOnShutdown).
+// The console still records calls and serves its page; closing twice does
+// nothing.
+func (c *Console) Close() { c.closeOnce.Do(func() { close(c.closed) }) }
 
 // Call is one recorded call, as the page shows it.
 type Call struct {
@@ -201,13 +220,13 @@ func compactObject(raw json.RawMessage) json.RawMessage {
 
 // Filter selects recorded calls; an empty field matches every call.
 type Filter struct {
-	Function, UserID string
-	Status           runtime.Status
+	Function, UserID, RequestID string
+	Status                      runtime.Status
 }
 
 func (f Filter) match(c Call) bool {
 	return (f.Function == "" || c.Function == f.Function) && (f.UserID == "" || c.UserID == f.UserID) &&
-		(f.Status == "" || c.Status == f.Status)
+		(f.RequestID == "" || c.RequestID == f.RequestID) && (f.Status == "" || c.Status == f.Status)
 }
 
 // Calls returns the recorded calls that f selects, newest first.
@@ -237,34 +256,52 @@ func (c *Console) subscribe() (<-chan event, func()) {
 	}
 }
 
-// Handler serves the page at / and its API under /console/api/.
+// Handler serves the page at / and its API under /console/api/. Anything
+// else under /console/ is a JSON 404.
 func (c *Console) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "assets")
 	files := http.FileServerFS(static)
 	mux.Handle("GET /{$}", files)
-	mux.Handle("GET /console/assets/", http.StripPrefix("/console/assets/", files))
+	mux.Handle("GET /console/assets/{file}", http.StripPrefix("/console/assets/", noIndex(files)))
 	mux.HandleFunc("GET /console/api/calls", c.listCalls)
 	mux.HandleFunc("GET /console/api/calls/stream", c.streamCalls)
 	mux.HandleFunc("GET /console/api/cache", c.listCache)
 	mux.HandleFunc("DELETE /console/api/cache", c.deleteCache)
+	mux.HandleFunc("/console/", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody(codeNotFound, "The console has no such page."))
+	})
 	return mux
+}
+
+// noIndex serves the page's files by name, never the page itself under
+// another path (the file server answers index.html for a directory and
+// redirects "/index.html" to it).
+func noIndex(files http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if name := r.URL.Path; name == "" || name == "index.html" || strings.Contains(name, "/") {
+			writeJSON(w, http.StatusNotFound, errorBody(codeNotFound, "The console has no such page."))
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 func (c *Console) listCalls(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	writeJSON(w, http.StatusOK, map[string]any{"calls": c.Calls(Filter{
-		Function: q.Get("function"), UserID: q.Get("user_id"), Status: runtime.Status(q.Get("status")),
+		Function: q.Get("function"), UserID: q.Get("user_id"), RequestID: q.Get("request_id"),
+		Status: runtime.Status(q.Get("status")),
 	})})
 }
 
 // streamCalls is the live tail: each recorded call as a server-sent event
 // "call", and each notification as "notification", until the page goes
-// away.
+// away or the console closes. The stream outlives the server's write
+// timeout, which bounds a call's answer, not a tail.
 func (c *Console) streamCalls(w http.ResponseWriter, r *http.Request) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeJSON(w, http.StatusInternalServerError, errorBody("Streaming is not supported here."))
+	rc := http.NewResponseController(w)
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return
 	}
 	tail, stop := c.subscribe()
@@ -272,17 +309,25 @@ func (c *Console) streamCalls(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(": tail\n\n"))
-	flusher.Flush()
+	ping := time.NewTicker(heartbeat)
+	defer ping.Stop()
+	line := []byte(": tail\n\n")
 	for {
+		if _, err := w.Write(line); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
 		select {
 		case <-r.Context().Done():
 			return
+		case <-c.closed:
+			return
+		case <-ping.C:
+			line = []byte(": ping\n\n")
 		case e := <-tail:
-			if _, err := w.Write([]byte("event: " + e.name + "\ndata: " + string(e.data) + "\n\n")); err != nil {
-				return
-			}
-			flusher.Flush()
+			line = []byte("event: " + e.name + "\ndata: " + string(e.data) + "\n\n")
 		}
 	}
 }
@@ -300,14 +345,14 @@ type entryJSON struct {
 func (c *Console) listCache(w http.ResponseWriter, r *http.Request) {
 	user := r.URL.Query().Get("user_id")
 	if user == "" {
-		writeJSON(w, http.StatusBadRequest, errorBody("user_id is required."))
+		writeJSON(w, http.StatusBadRequest, errorBody(runtime.CodeBadRequest, "user_id is required."))
 		return
 	}
 	out := []entryJSON{}
 	for _, app := range c.apps {
 		entries, err := c.store.Entries(r.Context(), app, user)
 		if err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, errorBody("The cache cannot list its entries."))
+			writeJSON(w, http.StatusServiceUnavailable, errorBody(runtime.CodeUnavailable, "The cache cannot list its entries."))
 			return
 		}
 		for _, e := range entries {
@@ -323,13 +368,13 @@ func (c *Console) deleteCache(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	user, app, key := q.Get("user_id"), q.Get("app_id"), q.Get("storage_key")
 	if !slices.Contains(c.apps, app) {
-		writeJSON(w, http.StatusBadRequest, errorBody("app_id is not an app this host serves."))
+		writeJSON(w, http.StatusBadRequest, errorBody(runtime.CodeBadRequest, "app_id is not an app this host serves."))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	if err := c.store.DeleteEntry(ctx, app, user, key); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody("storage_key is not an entry of that user."))
+		writeJSON(w, http.StatusBadRequest, errorBody(runtime.CodeBadRequest, "storage_key is not an entry of that user."))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": 1})
@@ -337,8 +382,8 @@ func (c *Console) deleteCache(w http.ResponseWriter, r *http.Request) {
 
 // errorBody is the ActionResult-shaped error every non-2xx answer of the
 // host carries.
-func errorBody(message string) map[string]any {
-	return map[string]any{"status": "error", "summary": "", "data": map[string]any{}, "error": message, "error_code": runtime.CodeBadRequest}
+func errorBody(code, message string) map[string]any {
+	return map[string]any{"status": "error", "summary": "", "data": map[string]any{}, "error": message, "error_code": code}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -64,6 +64,7 @@ func TestCallsAreKeptCopiedAndFiltered(t *testing.T) {
 		{console.Filter{UserID: "u2"}, []string{"list_inbox", "archive"}},
 		{console.Filter{Status: runtime.StatusError}, []string{"archive"}},
 		{console.Filter{UserID: "u1", Status: runtime.StatusError}, nil},
+		{console.Filter{RequestID: "r-archive"}, []string{"archive"}},
 	}
 	for _, tc := range cases {
 		var got []string
@@ -76,13 +77,16 @@ func TestCallsAreKeptCopiedAndFiltered(t *testing.T) {
 	}
 }
 
-// The live tail sends each call recorded after the page connected.
-func TestTheTailStreamsCalls(t *testing.T) {
-	c, srv, _ := newConsole(t, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/console/api/calls/stream", nil)
-	resp, err := http.DefaultClient.Do(req)
+// The live tail sends each call recorded after the page connected, past
+// the server's write timeout (which bounds an answer, not a tail), until
+// the console closes.
+func TestTheTailStreamsCallsUntilClosed(t *testing.T) {
+	c, _, _ := newConsole(t, 10)
+	srv := httptest.NewUnstartedServer(c.Handler())
+	srv.Config.WriteTimeout = time.Nanosecond // already passed when the handler starts
+	srv.Start()
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/console/api/calls/stream")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +109,40 @@ func TestTheTailStreamsCalls(t *testing.T) {
 	var call console.Call
 	if event != "call" || json.Unmarshal([]byte(data), &call) != nil || call.Function != "list_inbox" || call.Seq != 1 {
 		t.Fatalf("event %q data %s", event, data)
+	}
+	c.Close()
+	for lines.Scan() {
+	}
+	if err := lines.Err(); err != nil {
+		t.Fatalf("the tail ended with %v, want a clean end on Close", err)
+	}
+}
+
+// The page's files are served by name; anything else under /console/ is
+// a JSON 404.
+func TestUnknownConsolePathsAreNotFound(t *testing.T) {
+	_, srv, _ := newConsole(t, 10)
+	for path, want := range map[string]int{
+		"/console/assets/console.js":    200,
+		"/console/assets/console.css":   200,
+		"/console/assets/":              404,
+		"/console/assets/index.html":    404,
+		"/console/assets/../console.go": 404,
+		"/console/":                     404,
+		"/console/api/nope":             404,
+	} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Code string `json:"error_code"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 404 && body.Code != "NOT_FOUND") {
+			t.Errorf("GET %s = %d %q, want %d", path, resp.StatusCode, body.Code, want)
+		}
 	}
 }
 

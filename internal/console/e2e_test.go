@@ -3,6 +3,8 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -75,20 +77,41 @@ type page struct {
 	ctx context.Context
 }
 
-// do runs steps, failing the test on the first that fails.
+// do runs steps, failing the test on the first that fails, with what the
+// page showed then.
 func (p page) do(steps ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	if err := chromedp.Do(p.ctx, steps...); err != nil {
-		p.t.Fatal(err)
+		shown, _ := chromedp.Run(context.WithoutCancel(p.ctx), chromedp.Evaluate[string](`document.querySelector("main").innerText`))
+		p.t.Fatalf("%v; the page showed:\n%s", err, shown)
 	}
 }
 
 // text returns the text of the node sel selects.
 func (p page) text(sel string) string {
 	p.t.Helper()
-	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+	return p.read("text of "+sel, chromedp.Text(chromedp.CSS(sel)))
+}
+
+// value returns the value of the form control sel selects.
+func (p page) value(sel string) string {
+	p.t.Helper()
+	return p.read("value of "+sel, chromedp.Value(chromedp.CSS(sel)))
+}
+
+// eval returns what the page's expression js gives (a promise's value), as
+// a string.
+func (p page) eval(js string) string {
+	p.t.Helper()
+	return p.read("evaluate "+js, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+}
+
+// read runs a, failing the test with what it read if it fails.
+func (p page) read(what string, a chromedp.Action[string]) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, a)
 	if err != nil {
-		p.t.Fatalf("text of %s: %v", sel, err)
+		p.t.Fatalf("%s: %v", what, err)
 	}
 	return s
 }
@@ -167,15 +190,46 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	p.shoot("archive-1280.png")
 
-	// Replay the first call from the history: its oldest line.
+	// Replay the first call from the history (its oldest line): the raw
+	// editor holds exactly what it sent, and it misses again.
 	p.clearResult()
 	p.do(chromedp.Click(css(`#history li:last-child`)), chromedp.WaitVisible(css(`#replay`)), chromedp.Click(css(`#replay`)),
-		chromedp.WaitVisible(css(`#p-account_id`)))
+		chromedp.WaitVisible(css(`#raw`)))
+	var sent, replayed map[string]any
+	if err := json.Unmarshal([]byte(p.value(`#raw`)), &replayed); err != nil || replayed["account_id"] != "work" {
+		t.Fatalf("replay editor %q: %v", p.value(`#raw`), err)
+	}
+	if err := json.Unmarshal([]byte(p.eval(`getJSON("/console/api/calls?function=list_inbox").then((r) => JSON.stringify(r.body.calls.at(-1).params))`)), &sent); err != nil ||
+		!maps.EqualFunc(sent, replayed, func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) }) {
+		t.Fatalf("replay editor %v, recorded %v (%v)", replayed, sent, err)
+	}
 	p.clearResult()
 	p.do(chromedp.Click(css(`#call`)), chromedp.WaitVisible(css(`#result #cache-reads`)))
 	if status, reads := p.text(`#result-status`), p.text(`#cache-reads`); status != "success" || !strings.Contains(reads, "miss") {
 		t.Fatalf("replay: %s, reads %q, want a miss after the archive", status, reads)
 	}
+
+	// Raw JSON: the hidden form's required fields do not block it, and
+	// JSON that does not parse says so instead of calling.
+	p.clearResult()
+	p.do(chromedp.Click(css(`aside button[data-function="archive_message"]`)), chromedp.Click(css(`#raw-toggle`)),
+		chromedp.SetValue(css(`#raw`), `{"account_id": "work", "message_id": "no-such-message"`),
+		chromedp.Click(css(`#call`)), chromedp.WaitVisible(css(`#params-problem`)))
+	if problem := p.text(`#params-problem`); !strings.Contains(problem, "not valid JSON") {
+		t.Fatalf("invalid JSON: %q", problem)
+	}
+	p.do(chromedp.SetValue(css(`#raw`), `{"account_id": "work", "message_id": "no-such-message"}`),
+		chromedp.Click(css(`#call`)), chromedp.WaitVisible(css(`#result #answer`)), chromedp.WaitNotVisible(css(`#params-problem`)))
+	var held map[string]any
+	if err := json.Unmarshal([]byte(p.eval(`getJSON("/console/api/calls?function=archive_message").then((r) => JSON.stringify(r.body.calls[0].params))`)), &held); err != nil ||
+		len(held) != 2 || held["message_id"] != "no-such-message" || p.text(`#result h2`) == "" {
+		t.Fatalf("raw archive sent %v (%v), want the editor's object", held, err)
+	}
+
+	// A recorded call of a function the host no longer serves opens a
+	// notice, not a broken page.
+	p.eval(`replay({app_id: "mail-client", function: "gone_function", user_id: "demo", params: {}}), ""`)
+	p.do(chromedp.WaitVisible(css(`#unknown-function`)))
 
 	// A call held at the confirmation gate: confirmed with its button.
 	p.clearResult()

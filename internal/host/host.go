@@ -77,7 +77,8 @@ type Host struct {
 	published  *events.RedisPublisher
 	tokens     *calltoken.Verifier
 	api        *server.Server
-	harness    *Harness // nil unless harness.enabled
+	harness    *Harness         // nil unless harness.enabled
+	console    *console.Console // nil unless the console is served
 	notes      *events.NotificationLog
 	sender     *notify.Sender
 	tasks      *tasks.Pool
@@ -173,17 +174,16 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dev *console.Console
 	if cfg.Console.Serves(cfg.Auth.Mode) {
 		apps := make([]string, 0, len(opts.Extensions))
 		for _, ext := range opts.Extensions {
 			apps = append(apps, ext.AppID())
 		}
-		dev = console.New(console.Options{Cache: h.store, Apps: apps})
+		h.console = console.New(console.Options{Cache: h.store, Apps: apps})
 	}
 	notifiers := events.Notifiers{h.notes}
-	if dev != nil {
-		notifiers = append(notifiers, dev)
+	if h.console != nil {
+		notifiers = append(notifiers, h.console)
 	}
 	if h.published != nil {
 		notifiers = append(notifiers, h.published)
@@ -214,9 +214,9 @@ func New(cfg config.Config, opts Options) (*Host, error) {
 		dispatchOpts.Observers = append(dispatchOpts.Observers, h.harness.calls)
 	}
 	var consoleHandler http.Handler
-	if dev != nil {
-		dispatchOpts.Observers = append(dispatchOpts.Observers, dev)
-		consoleHandler = dev.Handler()
+	if h.console != nil {
+		dispatchOpts.Observers = append(dispatchOpts.Observers, h.console)
+		consoleHandler = h.console.Handler()
 	}
 	if h.dispatcher, err = dispatch.New(dispatchOpts); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
@@ -380,6 +380,8 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 			why = "dev auth trusts the identity in the request body"
 		case h.harness != nil:
 			why = "the harness moves the clock and drops cache entries"
+		case h.console != nil:
+			why = "the dev console shows every call's parameters and answers and drops cache entries, without a token"
 		}
 		if why != "" {
 			h.close(context.Background())
@@ -393,6 +395,9 @@ func (h *Host) Run(ctx context.Context, l net.Listener) error {
 		WriteTimeout:      h.cfg.Limits.CallTimeout + 10*time.Second,
 		IdleTimeout:       90 * time.Second,
 		ErrorLog:          zap.NewStdLog(h.log.Named("http")),
+	}
+	if h.console != nil {
+		srv.RegisterOnShutdown(h.console.Close) // an open page's live tail must not hold the drain
 	}
 	debugAddr, stopDebug, err := h.serveDebug()
 	if err != nil {
@@ -501,6 +506,9 @@ func (h *Host) close(ctx context.Context) {
 }
 
 func (h *Host) release(ctx context.Context) {
+	if h.console != nil {
+		h.console.Close()
+	}
 	if h.rpc != nil {
 		stopped, cancel := context.WithCancel(ctx)
 		cancel()

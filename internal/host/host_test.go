@@ -158,15 +158,50 @@ func TestDrainTimeoutBoundsShutdown(t *testing.T) {
 	}
 }
 
-func TestDevAuthRefusesPublicListener(t *testing.T) {
-	h, err := host.New(config.Default(), host.Options{Extensions: registry.List(), Logger: zap.NewNop()})
+// A host that trusts what a caller says, or shows every call to anyone,
+// listens only on loopback.
+func TestOpenHostsRefusePublicListener(t *testing.T) {
+	consoleWithTokens := config.Default()
+	consoleWithTokens.Auth = config.Auth{Mode: config.AuthCallToken, Secrets: []string{"s"}}
+	consoleWithTokens.Console.CallToken = true
+	for name, cfg := range map[string]config.Config{
+		"dev auth":                   config.Default(),
+		"console in call_token mode": consoleWithTokens,
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, err := host.New(cfg, host.Options{Extensions: registry.List(), Logger: zap.NewNop()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := listen(t, "0.0.0.0:0")
+			defer l.Close()
+			if err := h.Run(context.Background(), l); err == nil || !strings.Contains(err.Error(), "loopback") {
+				t.Fatalf("Run on 0.0.0.0 = %v, want a refusal", err)
+			}
+		})
+	}
+}
+
+// A console page left open does not hold the drain: its live tail ends
+// when shutdown begins, and Run returns a clean drain.
+func TestOpenConsoleDoesNotHoldShutdown(t *testing.T) {
+	cfg := config.Default()
+	cfg.Limits.DrainTimeout = 5 * time.Second
+	r := runHost(t, cfg, host.Options{Extensions: registry.List(), Logger: zap.NewNop()})
+	resp, err := http.Get("http://" + r.addr + "/console/api/calls/stream")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := listen(t, "0.0.0.0:0")
-	defer l.Close()
-	if err := h.Run(context.Background(), l); err == nil || !strings.Contains(err.Error(), "loopback") {
-		t.Fatalf("Run on 0.0.0.0 in dev mode = %v, want a refusal", err)
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("stream Content-Type = %q", ct)
+	}
+	r.stop()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatalf("tail ended with %v, want a clean end", err)
+	}
+	if err := <-r.ran; err != nil {
+		t.Fatalf("Run = %v, want a clean drain with a console open", err)
 	}
 }
 

@@ -39,38 +39,81 @@ async function loadFunctions() {
   }
 }
 
-function selectFunction(appID, name, params) {
-  const tool = state.tools[appID][name];
+// selectFunction shows a function's card: its form, or with raw set the
+// raw JSON editor holding exactly params (a replay sends what was sent).
+function selectFunction(appID, name, params, raw = false) {
+  const card = $("#function");
+  const tool = (state.tools[appID] || {})[name];
+  document.querySelectorAll("aside button").forEach((b) => b.classList.toggle("active", !!tool && b.dataset.function === name));
+  if (!tool) {
+    state.current = null;
+    card.replaceChildren(el("h2", {}, `${appID} · ${name}`),
+      el("p", { class: "problem", id: "unknown-function" }, "This host does not serve this function (any more): choose another."));
+    return;
+  }
   state.current = { appID, tool };
-  document.querySelectorAll("aside button").forEach((b) => b.classList.toggle("active", b.dataset.function === name));
   const schema = tool.params_schema || { properties: {} };
   const form = buildForm(schema, params || {});
-  const raw = el("textarea", { id: "raw", class: "hidden", "aria-label": "parameters as JSON", spellcheck: "false" });
+  const editor = el("textarea", { id: "raw", class: "hidden", "aria-label": "parameters as JSON", spellcheck: "false" });
+  const problem = el("p", { class: "problem hidden", id: "params-problem", role: "alert" });
+  const say = (message) => {
+    problem.textContent = message || "";
+    problem.classList.toggle("hidden", !message);
+  };
+  // parsed is the editor's object, or an error that names what is wrong.
+  const parsed = () => {
+    const text = editor.value.trim() || "{}";
+    let v;
+    try { v = JSON.parse(text); } catch (e) { throw new Error(`The parameters are not valid JSON: ${e.message}`); }
+    if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error("The parameters must be a JSON object.");
+    return v;
+  };
   let rawMode = false;
+  const setRaw = (on) => {
+    rawMode = on;
+    formNode.noValidate = on; // the hidden form's constraints do not apply to what the editor sends
+    form.node.classList.toggle("hidden", on);
+    editor.classList.toggle("hidden", !on);
+    toggle.textContent = on ? "form" : "raw JSON";
+  };
   const toggle = el("button", { type: "button", id: "raw-toggle", onclick: () => {
-    if (!rawMode) raw.value = pretty(form.values());
-    else form.set(JSON.parse(raw.value));
-    rawMode = !rawMode;
-    form.node.classList.toggle("hidden", rawMode);
-    raw.classList.toggle("hidden", !rawMode);
-    toggle.textContent = rawMode ? "form" : "raw JSON";
+    try {
+      if (rawMode) form.set(parsed());
+      else editor.value = pretty(form.values());
+      say("");
+      setRaw(!rawMode);
+    } catch (e) { say(e.message); }
   } }, "raw JSON");
-  const current = () => (rawMode ? JSON.parse(raw.value || "{}") : form.values());
+  const submit = (ev) => {
+    ev.preventDefault();
+    try {
+      if (rawMode) { say(""); callFunction(parsed()); return; }
+      if (!ev.target.reportValidity()) return;
+      const values = form.values();
+      say("");
+      callFunction(values);
+    } catch (e) { say(e.message); }
+  };
+  const formNode = el("form", { id: "params", onsubmit: submit }, form.node, editor, problem,
+    el("div", { class: "actions" }, el("button", { class: "primary", id: "call" }, `Call ${name}`), toggle));
   const meta = el("div", { class: "meta" },
     el("span", { class: `badge ${tool.action_type}` }, tool.action_type),
     (tool.effects || []).map((e) => el("span", { class: "badge" }, `effect ${e}`)),
     tool.event ? el("span", { class: "badge" }, `event ${tool.event}`) : null,
     tool.background ? el("span", { class: "badge" }, "background") : null);
-  const card = $("#function");
   card.replaceChildren(
     el("h2", {}, `${appID} · ${name}`), el("p", { class: "muted" }, tool.description || ""), meta,
-    el("form", { id: "params", onsubmit: (ev) => { ev.preventDefault(); if (ev.target.reportValidity()) callFunction(current()); } },
-      form.node, raw,
-      el("div", { class: "actions" }, el("button", { class: "primary", id: "call" }, `Call ${name}`), toggle)));
+    formNode);
+  if (raw) {
+    editor.value = pretty(params || {});
+    setRaw(true);
+  }
 }
 
 // buildForm renders a parameter schema as inputs: defaults filled,
-// required marked, types enforced; lists and objects as JSON.
+// required marked, types enforced; lists, objects and anything without a
+// single type (oneOf, anyOf, untyped) as JSON. An optional checkbox is
+// sent only once touched or when the values set it.
 function buildForm(schema, values) {
   const node = el("div", { class: "fields" });
   const props = schema.properties || {};
@@ -78,33 +121,39 @@ function buildForm(schema, values) {
   const getters = {};
   const setters = {};
   for (const [name, prop] of Object.entries(props)) {
-    const type = Array.isArray(prop.type) ? prop.type.find((t) => t !== "null") : prop.type;
+    const type = Array.isArray(prop.type) ? (prop.type.length === 2 ? prop.type.find((t) => t !== "null") : undefined) : prop.type;
     const id = `p-${name}`;
     const initial = name in values ? values[name] : prop.default;
     let input;
-    if (prop.enum) {
-      input = el("select", { id, name }, required.has(name) ? null : el("option", { value: "" }, ""),
-        prop.enum.map((v) => el("option", { value: v }, String(v))));
+    if (prop.enum && prop.enum.every((v) => typeof v === "string")) {
+      input = el("select", { id, name, required: required.has(name) }, required.has(name) ? null : el("option", { value: "" }, ""),
+        prop.enum.map((v) => el("option", { value: v }, v)));
       getters[name] = () => (input.value === "" ? undefined : input.value);
       setters[name] = (v) => { input.value = v ?? ""; };
     } else if (type === "boolean") {
       input = el("input", { id, name, type: "checkbox" });
-      getters[name] = () => input.checked;
-      setters[name] = (v) => { input.checked = !!v; };
+      let chosen = required.has(name) || name in values;
+      input.addEventListener("change", () => { chosen = true; });
+      getters[name] = () => (chosen ? input.checked : undefined);
+      setters[name] = (v) => { input.checked = !!v; chosen = chosen || v !== undefined; };
     } else if (type === "integer" || type === "number") {
       input = el("input", { id, name, type: "number", step: type === "integer" ? "1" : "any",
         min: prop.minimum, max: prop.maximum, required: required.has(name) });
       getters[name] = () => (input.value === "" ? undefined : Number(input.value));
       setters[name] = (v) => { input.value = v ?? ""; };
-    } else if (type === "array" || type === "object") {
-      input = el("textarea", { id, name, rows: 2, spellcheck: "false", placeholder: type === "array" ? "[]" : "{}" });
-      getters[name] = () => (input.value.trim() === "" ? undefined : JSON.parse(input.value));
-      setters[name] = (v) => { input.value = v === undefined ? "" : JSON.stringify(v); };
-    } else {
+    } else if (type === "string") {
       input = el("input", { id, name, type: "text", required: required.has(name), minlength: prop.minLength,
         maxlength: prop.maxLength, spellcheck: "false" });
       getters[name] = () => (input.value === "" && !required.has(name) ? undefined : input.value);
       setters[name] = (v) => { input.value = v ?? ""; };
+    } else {
+      input = el("textarea", { id, name, rows: 2, spellcheck: "false", required: required.has(name),
+        placeholder: type === "array" ? "[]" : type === "object" ? "{}" : "any JSON value" });
+      getters[name] = () => {
+        if (input.value.trim() === "") return undefined;
+        try { return JSON.parse(input.value); } catch (e) { throw new Error(`${name} is not valid JSON: ${e.message}`); }
+      };
+      setters[name] = (v) => { input.value = v === undefined ? "" : JSON.stringify(v); };
     }
     setters[name](initial);
     node.append(el("div", { class: "field" },
@@ -132,8 +181,7 @@ async function callFunction(params, confirmationToken) {
   // In call_token mode each call needs a token: the field appears once one is asked for.
   if (resp.status === 401 || resp.status === 403) $("#token-label").classList.remove("hidden");
   const requestID = resp.headers.get("X-Request-ID");
-  const calls = (await getJSON("/console/api/calls")).body.calls;
-  const recorded = calls.find((c) => c.request_id === requestID);
+  const recorded = requestID ? (await getJSON(`/console/api/calls?${new URLSearchParams({ request_id: requestID })}`)).body.calls[0] : null;
   showCall(recorded || { function: tool.name, app_id: appID, answer: resp.body, params, user_id: body.user_id }, resp.status);
   loadCache();
 }
@@ -150,8 +198,8 @@ function showCall(call, httpStatus) {
   if (res.error_code === "CONFIRMATION_REQUIRED" && res.data && res.data.confirmation) {
     kids.push(el("div", { class: "confirm" }, el("span", {}, "This call waits for the user's confirmation."),
       el("button", { class: "danger", id: "confirm", onclick: () => {
-        selectFunction(call.app_id, call.function, call.params);
-        callFunction(call.params, res.data.confirmation.token);
+        selectFunction(call.app_id, call.function, call.params, true);
+        if (state.current) callFunction(call.params, res.data.confirmation.token);
       } }, "Confirm")));
   }
   if (res.data && res.data.task_id && res.data.background) kids.push(taskProgress(res.data.task_id, call.user_id));
@@ -221,10 +269,12 @@ async function clock() {
   $("header nav").prepend(el("span", { class: "clock", title: "the harness clock" }, "clock ", now), advance);
 }
 
+// replay opens a past call for editing: its user, and its parameters
+// exactly as they were sent, in the raw editor.
 function replay(call) {
   $("#user").value = call.user_id;
-  selectFunction(call.app_id, call.function, call.params);
-  $("#function").scrollIntoView({ behavior: "smooth" });
+  selectFunction(call.app_id, call.function, call.params, true);
+  $("#function").scrollIntoView({ block: "start" }); // at once: a smooth scroll would move the button under a click
 }
 
 // ── history and live tail ──────────────────────────────────────────────────
@@ -234,9 +284,14 @@ function filters() {
 }
 const matches = (c, f) => (!f.function || c.function === f.function) && (!f.user_id || c.user_id === f.user_id) && (!f.status || c.status === f.status);
 
+// loadHistory fetches the recorded calls the filters select, keeping any
+// newer one the tail delivered meanwhile.
 async function loadHistory() {
-  const q = new URLSearchParams(Object.entries(filters()).filter(([, v]) => v));
-  state.history = (await getJSON(`/console/api/calls?${q}`)).body.calls;
+  const f = filters();
+  const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v));
+  const fetched = (await getJSON(`/console/api/calls?${q}`)).body.calls;
+  const newest = fetched.length ? fetched[0].seq : 0;
+  state.history = [...state.history.filter((c) => c.seq > newest && matches(c, f)), ...fetched];
   renderHistory();
 }
 
@@ -247,14 +302,20 @@ function renderHistory() {
     el("span", { class: "sub" }, `${c.cache_hits} hit · ${c.cache_misses} miss`))));
 }
 
+// tail follows new calls and notifications. The browser reopens a lost
+// stream by itself; each (re)open fetches the history, which covers what
+// happened while it was closed.
 function tail() {
   const source = new EventSource("/console/api/calls/stream");
-  source.addEventListener("open", () => $("#tail").classList.remove("off"));
+  source.addEventListener("open", () => {
+    $("#tail").classList.remove("off");
+    loadHistory();
+  });
   source.addEventListener("error", () => $("#tail").classList.add("off"));
   source.addEventListener("notification", (ev) => toast(JSON.parse(ev.data)));
   source.addEventListener("call", (ev) => {
     const call = JSON.parse(ev.data);
-    if (matches(call, filters())) {
+    if (matches(call, filters()) && !state.history.some((c) => c.seq === call.seq)) {
       state.history.unshift(call);
       renderHistory();
     }
@@ -296,7 +357,6 @@ loadFunctions().then(() => {
   const first = state.apps[0];
   if (first && first.functions.length) selectFunction(first.app_id, first.functions.includes("list_inbox") ? "list_inbox" : first.functions[0]);
 });
-loadHistory();
 loadCache();
 tail();
 clock();
