@@ -25,9 +25,10 @@ type Backend interface {
 type ValueBackend interface {
 	Backend
 	// Resident returns the decoded value this process holds under key, if
-	// any, asking nothing remote: a hit on it needs neither the circuit
-	// breaker nor a deadline.
-	Resident(key string) (value any, ok bool)
+	// any, reading nothing remote: a hit on it needs no circuit breaker.
+	// A shared backend may first make sure the value is still current,
+	// within ctx.
+	Resident(ctx context.Context, key string) (value any, ok bool)
 	// GetValue returns the entry under key and whether there was one.
 	GetValue(ctx context.Context, key string) (Entry, bool, error)
 	// SetValue stores value, with its envelope, under key for ttl.

@@ -57,13 +57,22 @@ func newL1(rdb redis.UniversalClient, prefix string, opts RedisOptions) *l1 {
 	return l
 }
 
-// get answers from the L1, while it is trustworthy.
-func (l *l1) get(key string) (Entry, bool) {
+// get answers from the L1, while it is trustworthy, once every
+// invalidation Redis sent before the call is applied (tracking.sync): a
+// hit is never older than another replica's acknowledged write. A failed
+// sync is a miss, and the read goes to Redis.
+func (l *l1) get(ctx context.Context, key string) (Entry, bool) {
 	if !l.healthy.Load() {
 		return Entry{}, false
 	}
+	if _, ok := l.entries.GetIfPresent(key); !ok {
+		return Entry{}, false
+	}
+	if l.tracking.sync(ctx) != nil {
+		return Entry{}, false
+	}
 	e, ok := l.entries.GetIfPresent(key)
-	if !ok {
+	if !ok || !l.healthy.Load() {
 		return Entry{}, false
 	}
 	l.observer.L1Hit()

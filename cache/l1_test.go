@@ -288,3 +288,26 @@ func TestL1KeepsItsOwnWrite(t *testing.T) {
 		t.Fatalf("after its own write the L1 answers %+v %v %v (hits %d → %d)", e, ok, err, before, r.hits.Load())
 	}
 }
+
+// A read on one replica after another replica's write returned sees the
+// write, though the first still held the old entry in its L1 when the
+// write began: the hit waits for Redis's word of every change made before
+// it (read-your-writes across replicas).
+func TestL1ReadAfterAnotherReplicasWrite(t *testing.T) {
+	server := testredis.Start(t)
+	writer, reader := newL1Replica(t, server.Addr), newL1Replica(t, server.Addr)
+	ctx := context.Background()
+	const key = "extcache:{app:u}:m:0000000000000042"
+	for i := range 30 {
+		envelope := []byte(`{"model":"m","version":1,"data":{"n":` + strconv.Itoa(i) + `}}`)
+		must(t, writer.backend.SetValue(ctx, key, envelope, "written", time.Minute))
+		e, ok, err := reader.backend.GetValue(ctx, key)
+		if err != nil || !ok || !bytes.Equal(e.Envelope, envelope) {
+			t.Fatalf("write %d: the other replica read %s %v %v, want %s", i, e.Envelope, ok, err, envelope)
+		}
+		if e.Keep != nil {
+			e.Keep("read")
+		}
+		reader.serving(t, key) // it holds the entry when the next write begins
+	}
+}

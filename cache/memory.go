@@ -93,7 +93,7 @@ func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Durat
 }
 
 // Resident implements ValueBackend.
-func (m *Memory) Resident(key string) (any, bool) {
+func (m *Memory) Resident(_ context.Context, key string) (any, bool) {
 	e, ok := m.entries.GetIfPresent(key)
 	if !ok {
 		return nil, false

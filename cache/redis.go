@@ -148,11 +148,11 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 }
 
 // Resident implements ValueBackend: the L1's entry.
-func (r *Redis) Resident(key string) (any, bool) {
+func (r *Redis) Resident(ctx context.Context, key string) (any, bool) {
 	if r.l1 == nil {
 		return nil, false
 	}
-	e, ok := r.l1.get(r.ns + key)
+	e, ok := r.l1.get(ctx, r.ns+key)
 	return e.Value, ok && e.Value != nil
 }
 
@@ -165,7 +165,7 @@ func (r *Redis) GetValue(ctx context.Context, key string) (Entry, bool, error) {
 		return Entry{Envelope: raw}, found, err
 	}
 	key = r.ns + key
-	if e, ok := r.l1.get(key); ok {
+	if e, ok := r.l1.get(ctx, key); ok {
 		return e, true, nil
 	}
 	gen := r.l1.generation()

@@ -300,7 +300,7 @@ func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, an
 	var keep func(any)
 	var found bool
 	if vb, isValueBackend := c.store.backend.(ValueBackend); isValueBackend {
-		if value, held := vb.Resident(skey); held {
+		if value, held := vb.Resident(ctx, skey); held {
 			if typed, isT := value.(T); isT {
 				return typed, true, true, 0
 			}

@@ -63,7 +63,8 @@ type tracker struct {
 	client *redis.Client
 	live   atomic.Bool // subscribed with tracking on
 	stop   context.CancelFunc
-	done   chan struct{}
+	done   chan struct{} // follow ended
+	fence  fence
 
 	mu     sync.Mutex
 	ps     *redis.PubSub
@@ -137,10 +138,11 @@ func (t *tracking) start(ctx context.Context, addr string) {
 		return cn.ClientTrackingOn(ctx, &redis.ClientTrackingOptions{Redirect: id, Bcast: true, Prefixes: []string{t.prefix}}).Err()
 	}
 	ctx, stop := context.WithCancel(ctx)
-	tr := &tracker{addr: addr, client: redis.NewClient(opt), stop: stop, done: make(chan struct{})}
+	tr := &tracker{addr: addr, client: redis.NewClient(opt), stop: stop, done: make(chan struct{}), fence: newFence()}
 	tr.ps = tr.client.Subscribe(ctx, trackingChannel)
 	t.trackers[addr] = tr
 	go t.follow(ctx, tr)
+	go t.ping(ctx, tr)
 }
 
 // follow applies what one tracker hears until ctx ends. go-redis
@@ -191,7 +193,149 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 			}
 			t.l1.invalidate(ctx, t.rdb, t.timeout, keys)
 			t.l1.observer.L1Invalidation()
+		case *redis.Pong:
+			tr.fence.pong(m.Payload) // every invalidation Redis sent before it is applied
 		}
+	}
+}
+
+// sync waits until every invalidation Redis sent before it was called has
+// been applied to the L1, on every master: an L1 hit after it is as fresh
+// as a read of Redis begun when sync was called. Without it, a replica
+// could serve its copy of an entry that another replica's acknowledged
+// write had already changed, while Redis's word of the change is still on
+// its way.
+func (t *tracking) sync(ctx context.Context) error {
+	t.mu.Lock()
+	var one *tracker
+	var all []*tracker
+	for _, tr := range t.trackers {
+		if one == nil {
+			one = tr
+		} else {
+			all = append(all, tr)
+		}
+	}
+	t.mu.Unlock()
+	if one == nil {
+		return errNotTracked
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	if err := one.fence.wait(ctx); err != nil {
+		return err
+	}
+	for _, tr := range all {
+		if err := tr.fence.wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errNotTracked is sync's error when no master is tracked.
+var errNotTracked = errors.New("cache: l1: no master is tracked")
+
+// fence is how sync learns that a tracker has applied every invalidation
+// sent before a moment: a PING on the tracking connection, whose PONG Redis
+// sends after every invalidation it queued for that connection before the
+// PING, and which follow reads only after applying them. Concurrent waits
+// share one PING: those that arrive while one is out wait for the next.
+type fence struct {
+	mu      sync.Mutex
+	waiting []chan error  // the waits the next PING answers
+	kick    chan struct{} // a wait is queued
+	pongs   chan string   // PONG payloads, from follow
+	done    chan struct{} // ping ended
+}
+
+func newFence() fence {
+	return fence{kick: make(chan struct{}, 1), pongs: make(chan string, 1), done: make(chan struct{})}
+}
+
+// wait queues a wait for the next PING and returns its outcome.
+func (f *fence) wait(ctx context.Context) error {
+	answer := make(chan error, 1)
+	f.mu.Lock()
+	f.waiting = append(f.waiting, answer)
+	f.mu.Unlock()
+	select {
+	case f.kick <- struct{}{}:
+	default: // a kick is pending already
+	}
+	select {
+	case err := <-answer:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pong hands a PONG's payload to ping; one ping is not waiting for is
+// dropped.
+func (f *fence) pong(payload string) {
+	select {
+	case f.pongs <- payload:
+	default:
+	}
+}
+
+// ping sends one PING for each batch of waits on tr's connection, and
+// answers them when its PONG has come back through follow.
+func (t *tracking) ping(ctx context.Context, tr *tracker) {
+	defer close(tr.fence.done)
+	var seq uint64
+	for {
+		select {
+		case <-ctx.Done():
+			answer(tr.fence.take(), ctx.Err())
+			return
+		case <-tr.fence.kick:
+		}
+		batch := tr.fence.take() // before the PING: each of these began before it
+		if len(batch) == 0 {
+			continue
+		}
+		seq++
+		answer(batch, t.fenceOnce(ctx, tr, strconv.FormatUint(seq, 10)))
+	}
+}
+
+// fenceOnce sends one PING carrying payload and waits for its PONG.
+func (t *tracking) fenceOnce(ctx context.Context, tr *tracker, payload string) error {
+	if !tr.live.Load() {
+		return errNotTracked
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	if err := tr.subscription().Ping(ctx, payload); err != nil {
+		return err
+	}
+	for {
+		select {
+		case got := <-tr.fence.pongs:
+			if got == payload {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// take returns the queued waits and empties the queue.
+func (f *fence) take() []chan error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	waiting := f.waiting
+	f.waiting = nil
+	return waiting
+}
+
+// answer answers each of waits with err.
+func answer(waits []chan error, err error) {
+	for _, w := range waits {
+		w <- err
 	}
 }
 
@@ -303,6 +447,7 @@ func (tr *tracker) close() {
 	_ = tr.ps.Close() // a blocked Receive does not watch its context
 	tr.mu.Unlock()
 	<-tr.done
+	<-tr.fence.done
 	_ = tr.client.Close()
 }
 

@@ -138,8 +138,8 @@ type recordingValues struct {
 
 // Resident records a read it answers; one it does not goes on to GetValue,
 // which records it.
-func (b *recordingValues) Resident(key string) (any, bool) {
-	v, ok := b.values.Resident(key)
+func (b *recordingValues) Resident(ctx context.Context, key string) (any, bool) {
+	v, ok := b.values.Resident(ctx, key)
 	if ok {
 		b.r.add("GET " + key)
 	}
