@@ -125,12 +125,12 @@ func subjectFrom(body string) string {
 }
 
 // post sends req to path, a send or a reply, once however often the call
-// is retried; a failure is never retryable. What went out is filed in
-// Sent, so Sent's pages and the counts go.
+// is retried (see sendFailed). What went out is filed in Sent, so Sent's
+// pages and the counts go.
 func post(c *ctx.Call, path string, req sendRequest) (sentAnswer, error) {
 	var sent sentAnswer
 	if err := mailPost(c, path, req, &sent, idempotencyKey(c, path, req)); err != nil {
-		return sent, neverRetried(err)
+		return sent, sendFailed(err)
 	}
 	forget(c, mailboxChange{account: req.AccountID, listings: []string{folderSent}, counts: true})
 	return sent, nil

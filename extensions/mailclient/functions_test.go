@@ -1149,7 +1149,7 @@ func TestReply(t *testing.T) {
 func TestWritesWhenTheMailServiceFails(t *testing.T) {
 	t.Parallel()
 	const notFound = "Message not found in this account. If it belongs to a different account, switch accounts first."
-	const unconfirmed = "The mail-service did not confirm the email; check Sent before trying again."
+	const unconfirmed = "The mail-service did not confirm the email; retrying this very call sends it at most once."
 	const limited = "The mail-service is rate limiting; try again shortly."
 	type outcome struct {
 		code, message string
@@ -1163,11 +1163,12 @@ func TestWritesWhenTheMailServiceFails(t *testing.T) {
 		by     map[int]outcome
 	}
 	writes := []write{
-		// A send or a reply may have gone out: never retryable.
+		// A send or a reply may have gone out: retryable, as its
+		// idempotency key sends the same call once.
 		{"send", map[string]any{"to": "ann@x.example", "body": "x"}, "/v1/send", map[int]outcome{
-			503: {"SEND_UNCONFIRMED", unconfirmed, false}, 429: {runtime.CodeRateLimited, limited, false}, 404: {"NOT_FOUND", notFound, false}}},
+			503: {"SEND_UNCONFIRMED", unconfirmed, true}, 429: {runtime.CodeRateLimited, limited, true}, 404: {"NOT_FOUND", notFound, false}}},
 		{"reply", map[string]any{"message_id": "m-0001", "body": "x"}, "/v1/messages/{id}/reply", map[int]outcome{
-			503: {"SEND_UNCONFIRMED", unconfirmed, false}, 429: {runtime.CodeRateLimited, limited, false}, 404: {"NOT_FOUND", notFound, false}}},
+			503: {"SEND_UNCONFIRMED", unconfirmed, true}, 429: {runtime.CodeRateLimited, limited, true}, 404: {"NOT_FOUND", notFound, false}}},
 		{"archive", map[string]any{"message_ids": "m-0001"}, "/v1/messages/batch", map[int]outcome{
 			503: backend5xx, 429: {runtime.CodeRateLimited, limited, true}, 404: {"NOT_FOUND", notFound, false}}},
 		{"star", map[string]any{"message_ids": "m-0001"}, "/v1/messages/batch", map[int]outcome{

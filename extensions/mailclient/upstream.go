@@ -76,12 +76,22 @@ func mailError(resp *httpclient.Response) error {
 	return resp.Err() // the host's BACKEND_4XX or BACKEND_5XX (retryable)
 }
 
-// neverRetried makes a send's or a reply's failure final: one that failed
-// half-way may have gone out, and retrying it must be the user's
-// decision, after looking at Sent (the real extension answers
-// retryable=false for every send and reply).
-func neverRetried(err error) error {
-	return final(err, "SEND_UNCONFIRMED", "The mail-service did not confirm the email; check Sent before trying again.")
+// sendFailed is a send's or a reply's failure. One that may have gone out
+// (a 5xx, a timeout, a lost connection) is SEND_UNCONFIRMED, and
+// retryable: the Idempotency-Key of the call (its request id: X-Request-ID,
+// the corr_id on the stream) makes the mail-service send it once however
+// often the same call is retried. The real extension answers retryable=false
+// for every send, having no such key; a retry without the request id is a
+// new send. A refusal (4xx) is final, a rate limit retryable, as for any
+// call.
+func sendFailed(err error) error {
+	var coded *runtime.CodedError
+	var status *httpclient.StatusError
+	if errors.As(err, &coded) || errors.As(err, &status) && status.StatusCode < 500 {
+		return err
+	}
+	return &runtime.CodedError{Code: "SEND_UNCONFIRMED", Retryable: true,
+		Message: "The mail-service did not confirm the email; retrying this very call sends it at most once."}
 }
 
 // finalErr makes a destructive write's failure final: the user confirmed

@@ -83,6 +83,10 @@ type Call struct {
 	Function string
 	// Params is the call's JSON object of parameters; empty or null is {}.
 	Params json.RawMessage
+	// RequestID, when set, lets a retry of the call that redeemed a token
+	// (the same request id) redeem it again: a confirmed call that failed
+	// on its way, retryably, may be retried without asking the user twice.
+	RequestID string
 }
 
 // Ticket is a token issued for one call: what data.confirmation carries.
@@ -133,8 +137,9 @@ var (
 )
 
 // Redeem checks that token was issued for call and has not expired, then
-// claims it, so that it is good once. A refusal is one of the Err values.
-// A token for another call is not used up by the attempt.
+// claims it, so that it is good for one call (and that call's retries,
+// when it has a request id). A refusal is one of the Err values. A token
+// for another call is not used up by the attempt.
 func (g *Gate) Redeem(ctx context.Context, token string, call Call) error {
 	if len(token) > maxTokenLen {
 		return ErrMalformed
@@ -166,7 +171,7 @@ func (g *Gate) Redeem(ctx context.Context, token string, call Call) error {
 	if c.AppID != call.AppID || c.UserID != call.UserID || c.Function != call.Function || c.Params != digest(canonical) {
 		return ErrOtherCall
 	}
-	if !g.replays.Claim(ctx, c.ID, time.Unix(c.Exp, 0).Sub(now)) {
+	if !g.replays.ClaimFor(ctx, c.ID, call.RequestID, time.Unix(c.Exp, 0).Sub(now)) {
 		return ErrReplayed
 	}
 	return nil

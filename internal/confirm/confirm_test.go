@@ -106,6 +106,22 @@ func TestRedeem(t *testing.T) {
 				if err := g.Redeem(context.Background(), token, tc.call); !errors.Is(err, confirm.ErrReplayed) {
 					t.Fatalf("second Redeem = %v, want ErrReplayed", err)
 				}
+				// With a request id, the call's retries may redeem it again;
+				// another call may not.
+				ticket, err := g.Issue(tc.call)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first, retry, other := tc.call, tc.call, tc.call
+				first.RequestID, retry.RequestID, other.RequestID = "req-1", "req-1", "req-2"
+				for i, step := range []struct {
+					call confirm.Call
+					want error
+				}{{first, nil}, {retry, nil}, {other, confirm.ErrReplayed}} {
+					if err := g.Redeem(context.Background(), ticket.Token, step.call); !errors.Is(err, step.want) {
+						t.Fatalf("redeem %d with a request id = %v, want %v", i, err, step.want)
+					}
+				}
 				return
 			}
 			if errors.Is(tc.want, confirm.ErrOtherCall) {

@@ -45,7 +45,9 @@ func (cl *call) confirmed(parent context.Context, t *Target, run runtime.Bound) 
 	d, req := cl.d, cl.req
 	held := confirm.Call{AppID: req.AppID, UserID: req.User.ImperalID, Function: req.Function, Params: req.Params}
 	if req.ConfirmationToken != "" {
-		err := d.confirm.Redeem(parent, req.ConfirmationToken, held)
+		redeem := held
+		redeem.RequestID = req.RequestID
+		err := d.confirm.Redeem(parent, req.ConfirmationToken, redeem)
 		if err == nil {
 			return runtime.Result{}, true
 		}

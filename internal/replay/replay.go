@@ -48,7 +48,7 @@ type Options struct {
 // Set is a set of claimed ids. It is safe for concurrent use.
 type Set struct {
 	opts      Options
-	local     *otter.Cache[string, time.Duration]
+	local     *otter.Cache[string, claim]
 	localUsed atomic.Bool // an id was ever claimed locally while Redis is configured
 	redisDown atomic.Bool
 }
@@ -64,10 +64,10 @@ func New(opts Options) (*Set, error) {
 	if opts.Name == "" {
 		opts.Name = "id"
 	}
-	local, err := otter.New(&otter.Options[string, time.Duration]{
+	local, err := otter.New(&otter.Options[string, claim]{
 		MaximumSize: LocalCapacity,
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, time.Duration]) time.Duration {
-			return e.Value
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, claim]) time.Duration {
+			return e.Value.ttl
 		}),
 		Clock: clock.Func(opts.Now),
 	})
@@ -80,29 +80,58 @@ func New(opts Options) (*Set, error) {
 // Close releases the Set's resources. It does not close Options.Redis.
 func (s *Set) Close() { s.local.StopAllGoroutines() }
 
+// claim is an id's entry in the in-process set.
+type claim struct {
+	ttl   time.Duration
+	owner string
+}
+
 // Claim marks id used for ttl (whole seconds, at least one) and reports
 // whether it was unused: SET key 1 EX ttl NX in Redis, or in the
 // in-process set when there is no Redis or Redis fails. The Redis call is
 // not cut short by the caller's cancellation (the client's own timeouts
 // bound it), so that a client going away is not taken for an outage.
 func (s *Set) Claim(ctx context.Context, id string, ttl time.Duration) bool {
+	return s.ClaimFor(ctx, id, "", ttl)
+}
+
+// ClaimFor is Claim on behalf of owner: when owner is not empty, a claim
+// of id by the same owner again is granted too (a retry of the call that
+// claimed it), in Redis with SET key owner EX ttl NX GET.
+func (s *Set) ClaimFor(ctx context.Context, id, owner string, ttl time.Duration) bool {
 	secs := max(1, int64(ttl/time.Second))
 	if s.opts.Redis == nil {
-		return s.claimLocal(id, secs)
+		return s.claimLocal(id, owner, secs)
 	}
-	err := s.opts.Redis.Do(context.WithoutCancel(ctx), "set", s.opts.Prefix+id, "1", "ex", secs, "nx").Err()
+	var err error
+	if owner == "" {
+		err = s.opts.Redis.Do(context.WithoutCancel(ctx), "set", s.opts.Prefix+id, "1", "ex", secs, "nx").Err()
+	} else {
+		var held string
+		held, err = s.opts.Redis.Do(context.WithoutCancel(ctx), "set", s.opts.Prefix+id, owner, "ex", secs, "nx", "get").Text()
+		switch {
+		case err == nil && held == owner:
+			s.redisOK()
+			return true
+		case err == nil:
+			s.redisOK()
+			return false
+		case errors.Is(err, redis.Nil): // it was unset, and is ours now
+			err = nil
+		}
+	}
 	switch {
 	case err == nil:
 		s.redisOK()
 		// An id claimed here during an outage is unknown to Redis.
-		return !s.localUsed.Load() || !s.claimedLocally(id)
+		return !s.localUsed.Load() || !s.claimedLocally(id, owner)
 	case errors.Is(err, redis.Nil):
 		s.redisOK()
 		return false
 	}
 	s.redisFailed(err)
 	s.localUsed.Store(true)
-	if !s.claimLocal(id, secs) {
+	if !s.claimLocal(id, owner, secs) {
 		return false
 	}
 	if s.opts.Fallback != nil {
@@ -111,18 +140,20 @@ func (s *Set) Claim(ctx context.Context, id string, ttl time.Duration) bool {
 	return true
 }
 
-func (s *Set) claimLocal(id string, secs int64) bool {
+func (s *Set) claimLocal(id, owner string, secs int64) bool {
 	d := maxLocalTTL
 	if secs < int64(maxLocalTTL/time.Second) {
 		d = time.Duration(secs) * time.Second
 	}
-	_, claimed := s.local.SetIfAbsent(id, d)
-	return claimed
+	held, claimed := s.local.SetIfAbsent(id, claim{ttl: d, owner: owner})
+	return claimed || owner != "" && held.owner == owner
 }
 
-func (s *Set) claimedLocally(id string) bool {
-	_, ok := s.local.GetIfPresent(id)
-	return ok
+// claimedLocally reports whether id was claimed in this process by
+// anyone but owner.
+func (s *Set) claimedLocally(id, owner string) bool {
+	held, ok := s.local.GetIfPresent(id)
+	return ok && (owner == "" || held.owner != owner)
 }
 
 func (s *Set) redisFailed(err error) {

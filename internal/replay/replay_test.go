@@ -84,3 +84,39 @@ func TestInProcessOnly(t *testing.T) {
 		t.Fatal("not single use")
 	}
 }
+
+// An id claimed for an owner is granted again to that owner (a retry of
+// the call that claimed it) and to nobody else, in Redis and in process;
+// an id claimed for no owner is granted once.
+func TestClaimForOwner(t *testing.T) {
+	rdb := testredis.Client(t)
+	prefix := "replay-test:" + testredis.UniqueID(t) + ":"
+	ctx := context.Background()
+	sets := map[string]func() *replay.Set{
+		"redis":      func() *replay.Set { return newSet(t, replay.Options{Redis: rdb, Prefix: prefix}) },
+		"in process": func() *replay.Set { return newSet(t, replay.Options{}) },
+	}
+	steps := []struct {
+		id, owner string
+		want      bool
+	}{
+		{"owned", "r-1", true},
+		{"owned", "r-1", true}, // its retry
+		{"owned", "r-2", false},
+		{"owned", "", false},
+		{"plain", "", true},
+		{"plain", "", false},
+		{"plain", "r-1", false},
+	}
+	for name, newOne := range sets {
+		t.Run(name, func(t *testing.T) {
+			s := newOne()
+			for i, st := range steps {
+				if got := s.ClaimFor(ctx, name+st.id, st.owner, time.Minute); got != st.want {
+					t.Fatalf("step %d: ClaimFor(%s, %q) = %v, want %v", i, st.id, st.owner, got, st.want)
+				}
+			}
+		})
+	}
+	t.Cleanup(func() { rdb.Del(ctx, prefix+"redisowned", prefix+"redisplain") })
+}
