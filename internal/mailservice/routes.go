@@ -16,8 +16,9 @@ type route struct {
 	handle  func(*Service, http.ResponseWriter, *http.Request)
 }
 
-// routes lists the endpoints. The first route whose pattern matches wins,
-// so the fixed paths under /v1/messages/ come before "{id}". The router is
+// routes lists the endpoints, one row per pattern and method. The first
+// pattern that matches wins, so the fixed paths under /v1/messages/ come
+// before "{id}"; the rows of one pattern are adjacent. The router is
 // this table rather than an http.ServeMux because the mux answers unknown
 // paths and wrong methods in plain text, and redirects unclean paths,
 // where the service answers its error shape.
@@ -30,6 +31,9 @@ var routes = [...]route{
 	{"/v1/search", http.MethodGet, (*Service).search},
 	{"/v1/send", http.MethodPost, (*Service).send},
 	{"/v1/_deliver", http.MethodPost, (*Service).deliver},
+	{"/v1/_faults", http.MethodGet, (*Service).getFaults},
+	{"/v1/_faults", http.MethodPut, (*Service).putFaults},
+	{"/v1/_sent", http.MethodGet, (*Service).sentList},
 	{"/v1/messages/archive", http.MethodPost, (*Service).archive},
 	{"/v1/messages/mark_read", http.MethodPost, (*Service).markRead},
 	{"/v1/messages/batch", http.MethodPost, (*Service).batch},
@@ -38,18 +42,45 @@ var routes = [...]route{
 	{"/v1/messages/{id}/reply", http.MethodPost, (*Service).reply},
 }
 
-// findRoute returns the route of path and sets r's path values from its
-// wildcards; ok is false when no route matches.
+// findRoute returns the route of r's path, the row of its pattern that
+// takes r's method when there is one (else the first row, which does not),
+// and sets r's path values from its wildcards; ok is false when no route
+// matches.
 func findRoute(r *http.Request) (rt route, ok bool) {
-	for _, rt := range routes {
-		if values, ok := matchPattern(rt.pattern, r.URL.Path); ok {
-			for name, value := range values {
-				r.SetPathValue(name, value)
-			}
-			return rt, true
+	for i, rt := range routes {
+		values, ok := matchPattern(rt.pattern, r.URL.Path)
+		if !ok {
+			continue
 		}
+		// Only rows of the same pattern: a wrong method on a fixed path is
+		// 405, never the "{id}" route below it.
+		for _, other := range routes[i:] {
+			if other.pattern != rt.pattern {
+				break
+			}
+			if other.allows(r.Method) {
+				rt = other
+				break
+			}
+		}
+		for name, value := range values {
+			r.SetPathValue(name, value)
+		}
+		return rt, true
 	}
 	return route{}, false
+}
+
+// allowed returns the methods the rows of pattern take, for an Allow
+// header: "GET, PUT".
+func allowed(pattern string) string {
+	var methods []string
+	for _, rt := range routes {
+		if rt.pattern == pattern {
+			methods = append(methods, rt.method)
+		}
+	}
+	return strings.Join(methods, ", ")
 }
 
 // matchPattern reports whether path matches pattern segment by segment,

@@ -47,6 +47,11 @@ func TestRoutingErrors(t *testing.T) {
 		{"batch-by-query before {id}", "GET", "/v1/messages/batch-by-query", 405, codeMethodNotAllowed, "POST"},
 		{"send by GET", "GET", "/v1/send", 405, codeMethodNotAllowed, "POST"},
 		{"deliver by GET", "GET", "/v1/_deliver", 405, codeMethodNotAllowed, "POST"},
+		{"faults by POST", "POST", "/v1/_faults", 405, codeMethodNotAllowed, "GET, PUT"},
+		{"faults by DELETE", "DELETE", "/v1/_faults", 405, codeMethodNotAllowed, "GET, PUT"},
+		{"sent by POST", "POST", "/v1/_sent", 405, codeMethodNotAllowed, "GET"},
+		{"faults with a slash", "GET", "/v1/_faults/", 404, codeNotFound, ""},
+		{"unknown control path", "GET", "/v1/_nothing", 404, codeNotFound, ""},
 		{"accounts by POST", "POST", "/v1/accounts?user_id=u-1", 405, codeMethodNotAllowed, "GET"},
 		{"folders by DELETE", "DELETE", "/v1/folders", 405, codeMethodNotAllowed, "GET"},
 		{"counts by PUT", "PUT", "/v1/counts", 405, codeMethodNotAllowed, "GET"},
@@ -95,14 +100,20 @@ func TestRequestsKeyedByPattern(t *testing.T) {
 }
 
 func TestNewEndpointsShareTheGuards(t *testing.T) {
-	targets := []struct{ method, target, body, key string }{
-		{"GET", "/v1/accounts?user_id=u-1", "", "/v1/accounts"},
-		{"GET", idsURL("/v1/folders", "u-1", "work", nil), "", "/v1/folders"},
-		{"GET", idsURL("/v1/counts", "u-1", "work", nil), "", "/v1/counts"},
-		{"GET", idsURL("/v1/messages/m-0001", "u-1", "work", nil), "", "/v1/messages/{id}"},
-		{"POST", "/v1/send", `{"user_id":"u-1","account_id":"work","to":"a@b.example"}`, "/v1/send"},
-		{"POST", "/v1/messages/m-0001/reply", `{"user_id":"u-1","account_id":"work","body":"ok"}`, "/v1/messages/{id}/reply"},
-		{"POST", "/v1/_deliver", mustJSON(t, deliverBody("u-1", "work", "", 1)), "/v1/_deliver"},
+	targets := []struct {
+		method, target, body, key string
+		control                   bool // spared the injected faults, not the token
+	}{
+		{"GET", "/v1/accounts?user_id=u-1", "", "/v1/accounts", false},
+		{"GET", idsURL("/v1/folders", "u-1", "work", nil), "", "/v1/folders", false},
+		{"GET", idsURL("/v1/counts", "u-1", "work", nil), "", "/v1/counts", false},
+		{"GET", idsURL("/v1/messages/m-0001", "u-1", "work", nil), "", "/v1/messages/{id}", false},
+		{"POST", "/v1/send", `{"user_id":"u-1","account_id":"work","to":"a@b.example"}`, "/v1/send", false},
+		{"POST", "/v1/messages/m-0001/reply", `{"user_id":"u-1","account_id":"work","body":"ok"}`, "/v1/messages/{id}/reply", false},
+		{"POST", "/v1/_deliver", mustJSON(t, deliverBody("u-1", "work", "", 1)), "/v1/_deliver", true},
+		{"GET", "/v1/_faults", "", "/v1/_faults", true},
+		{"GET", "/v1/_sent", "", "/v1/_sent", true},
+		{"PUT", "/v1/_faults", `{"fail_rate":1}`, "/v1/_faults", true}, // last: it keeps the failures on, but only for what follows
 	}
 	tests := []struct {
 		name          string
@@ -110,11 +121,12 @@ func TestNewEndpointsShareTheGuards(t *testing.T) {
 		wantStatus    int
 		wantCode      string
 		wantRetryable bool
+		spareControl  bool // the control endpoints answer 200
 	}{
-		{"token", Options{Token: "secret"}, 401, codeUnauthorized, false},
-		{"injected 500", Options{FailRate: 1, FailStatus: 500}, 500, codeInjected, true},
-		{"injected 429", Options{FailRate: 1, FailStatus: 429}, 429, codeInjected, true},
-		{"injected 400", Options{FailRate: 1, FailStatus: 400}, 400, codeInjected, false},
+		{"token", Options{Token: "secret"}, 401, codeUnauthorized, false, false},
+		{"injected 500", Options{FailRate: 1, FailStatus: 500}, 500, codeInjected, true, true},
+		{"injected 429", Options{FailRate: 1, FailStatus: 429}, 429, codeInjected, true, true},
+		{"injected 400", Options{FailRate: 1, FailStatus: 400}, 400, codeInjected, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +134,13 @@ func TestNewEndpointsShareTheGuards(t *testing.T) {
 			want := map[string]int{}
 			for _, target := range targets {
 				rec := do(t, s, target.method, target.target, target.body, nil)
+				want[target.key]++
+				if target.control && tt.spareControl {
+					if rec.Code != http.StatusOK {
+						t.Fatalf("%s %s: status %d, want 200; body %s", target.method, target.target, rec.Code, rec.Body)
+					}
+					continue
+				}
 				if rec.Code != tt.wantStatus {
 					t.Fatalf("%s %s: status %d, want %d", target.method, target.target, rec.Code, tt.wantStatus)
 				}
@@ -129,7 +148,6 @@ func TestNewEndpointsShareTheGuards(t *testing.T) {
 				if got := strings.Contains(rec.Body.String(), `"retryable":true`); got != tt.wantRetryable {
 					t.Errorf("%s: body %s, want retryable %v", target.target, rec.Body, tt.wantRetryable)
 				}
-				want[target.key]++
 			}
 			if got := s.Requests(); !maps.Equal(got, want) {
 				t.Errorf("requests %v, want %v", got, want)
@@ -181,6 +199,7 @@ func TestNewEndpointsConcurrentUse(t *testing.T) {
 				call(t, s, http.MethodGet, idsURL("/v1/folders", user, "work", nil), "")
 				call(t, s, http.MethodGet, idsURL("/v1/counts", user, "work", nil), "")
 				call(t, s, http.MethodGet, "/v1/accounts?user_id="+user, "")
+				call(t, s, http.MethodGet, "/v1/_sent", "")
 				var page inboxResponse
 				target := cursorURL(user, "work", "INBOX", cursor, "&limit=5")
 				if cursor == "" {
@@ -198,5 +217,18 @@ func TestNewEndpointsConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if got := s.Requests()["/v1/messages/{id}/reply"]; got != 80 {
 		t.Errorf("reply requests %d, want 80", got)
+	}
+	// Every send and reply filed once, each mailbox's in id order: the
+	// record is appended where the message is filed.
+	sent := getSent(t, s)
+	if len(sent) != 160 {
+		t.Errorf("sent lists %d, want 160", len(sent))
+	}
+	last := map[string]string{}
+	for _, e := range sent {
+		if e.ID <= last[e.UserID] {
+			t.Errorf("%s: %s listed after %s", e.UserID, e.ID, last[e.UserID])
+		}
+		last[e.UserID] = e.ID
 	}
 }

@@ -72,7 +72,7 @@ func (s *Service) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := req.message(req.Subject)
-	s.file(w, r, req.UserID, req.AccountID, fingerprint("send", "", req), func(*mailbox) (*message, bool) { return m, true })
+	s.file(w, r, kindSend, req.UserID, req.AccountID, fingerprint(kindSend, "", req), func(*mailbox) (*message, bool) { return m, true })
 }
 
 // reply serves POST /v1/messages/{id}/reply: a reply in the thread of the
@@ -87,7 +87,7 @@ func (s *Service) reply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	s.file(w, r, req.UserID, req.AccountID, fingerprint("reply", id, req), func(mb *mailbox) (*message, bool) {
+	s.file(w, r, kindReply, req.UserID, req.AccountID, fingerprint(kindReply, id, req), func(mb *mailbox) (*message, bool) {
 		original, ok := mb.byID[id]
 		if !ok {
 			return nil, false
@@ -264,15 +264,22 @@ const (
 	originalMissing                    // build found no message to reply to
 )
 
-// file answers a send or a reply of the user's account: with build's
-// message filed into sent, or as Idempotency-Key says.
-func (s *Service) file(w http.ResponseWriter, r *http.Request, user, account string, fp [sha256.Size]byte, build func(*mailbox) (*message, bool)) {
+// file answers a send or a reply (kind) of the user's account: with
+// build's message filed into sent, and into the record of GET /v1/_sent,
+// or as Idempotency-Key says.
+func (s *Service) file(w http.ResponseWriter, r *http.Request, kind, user, account string, fp [sha256.Size]byte, build func(*mailbox) (*message, bool)) {
 	key, err := idempotencyKey(r.Header)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, codeValidation, err.Error())
 		return
 	}
-	resp, outcome := s.mailbox(user, account).fileOnce(key, fp, build)
+	record := func(m *message) {
+		s.recordSent(sentEntry{
+			UserID: user, AccountID: account, ID: m.ID, ThreadID: m.ThreadID, Kind: kind,
+			Subject: m.Subject, Body: m.body, To: m.to, IdempotencyKey: key, At: m.Date,
+		})
+	}
+	resp, outcome := s.mailbox(user, account).fileOnce(key, fp, build, record)
 	switch outcome {
 	case keyReused:
 		writeError(w, http.StatusConflict, codeConflict, "Idempotency-Key was used for another request")
@@ -290,8 +297,9 @@ func (s *Service) file(w http.ResponseWriter, r *http.Request, user, account str
 // used before: then it answers that request's answer when fp is its
 // fingerprint, and keyReused when not. It all happens under mb.mu, so two
 // requests with one key file one message; build runs with mb.mu held and
-// returns false when the message it replies to is missing.
-func (mb *mailbox) fileOnce(key string, fp [sha256.Size]byte, build func(*mailbox) (*message, bool)) (sendResponse, fileOutcome) {
+// returns false when the message it replies to is missing, and onFiled runs
+// with it held once the message is filed (only then).
+func (mb *mailbox) fileOnce(key string, fp [sha256.Size]byte, build func(*mailbox) (*message, bool), onFiled func(*message)) (sendResponse, fileOutcome) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	if prev, ok := mb.sentByKey[key]; ok && key != "" {
@@ -305,6 +313,7 @@ func (mb *mailbox) fileOnce(key string, fp [sha256.Size]byte, build func(*mailbo
 		return sendResponse{}, originalMissing
 	}
 	mb.add(m)
+	onFiled(m)
 	resp := sendResponse{ID: m.ID, ThreadID: m.ThreadID, Sent: true, Subject: m.Subject}
 	if key != "" {
 		mb.sentByKey[key] = sentRecord{fingerprint: fp, resp: resp}

@@ -17,6 +17,9 @@
 //	POST /v1/send                 {"user_id", "account_id", "to", "cc", "bcc", "subject", "body", "is_html"}  → {"id", "thread_id", "sent", "subject"}
 //	POST /v1/messages/{id}/reply  {"user_id", "account_id", "body", "is_html", "to", "cc", "bcc"}  → {"id", "thread_id", "sent", "subject"}
 //	POST /v1/_deliver  {"user_id", "account_id", "folder", "messages": [{"from", "subject", "snippet", "body", "unread", "starred", "has_attachments"}]}  → {"delivered"}
+//	GET  /v1/_faults                                        → {"fail_rate", "slow_rate", "slow_ms"}
+//	PUT  /v1/_faults  {"fail_rate", "slow_rate", "slow_ms"}  → {"fail_rate", "slow_rate", "slow_ms"}
+//	GET  /v1/_sent    → {"sent": [{"user_id", "account_id", "id", "thread_id", "kind", "subject", "body", "to", "idempotency_key", "at"}]}
 //
 // Folders are INBOX, archive, sent, drafts, spam and trash, matched
 // whatever their case, plus two virtual ones that list messages filed
@@ -73,10 +76,28 @@
 // send or reply with an Idempotency-Key header (1 to 256 bytes, scoped to
 // the user and account) is filed once: the same request again answers the
 // same JSON with Idempotent-Replayed: true, another request under the key
-// is 409 CONFLICT. POST /v1/_deliver, the control endpoint of tests and the
-// dev loop, files 1 to 100 messages into folder (default INBOX), each
-// newer than everything before it and a new thread; unread defaults to
-// true.
+// is 409 CONFLICT.
+//
+// The control endpoints, of tests and the dev loop, are the paths that
+// start with /v1/_. They are never subject to Options.Latency or injected
+// faults, so that a test can always switch faults off and read the
+// records, but they count in Requests and need the token like the others.
+// POST /v1/_deliver files 1 to 100 messages into folder (default INBOX),
+// each newer than everything before it and a new thread; unread defaults
+// to true. PUT /v1/_faults replaces the faults injected into the requests
+// that begin from then on (an absent field is 0, so {} switches them off)
+// and answers the faults now in force, as GET /v1/_faults does: fail_rate,
+// the probability (0 to 1) that a request fails with Options.FailStatus
+// and code INJECTED; slow_rate, the probability (0 to 1) that a request
+// first waits slow_ms milliseconds (a whole number, 0 to 600000), answering
+// 503 CANCELLED if its context ends first. A rate or slow_ms out of range,
+// an unknown field or a malformed body is VALIDATION; the initial faults
+// are those of Options. GET /v1/_sent answers every message a send or a
+// reply filed, of every user and account, in filing order: kind "send" or
+// "reply", the subject, body and to filed, the request's Idempotency-Key
+// ("" when none) and at, the message's date. A message stays listed when
+// it is later moved or purged; a replay under an Idempotency-Key files
+// nothing, so it lists nothing.
 //
 // Every (user_id, account_id) pair has a mailbox, generated on first use
 // from a hash of the two ids, so the same ids give the same mailbox in every
@@ -95,24 +116,34 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Options configure a Service. The zero value serves at once, never fails,
 // and pages by 25.
 type Options struct {
-	// Latency is how long every request waits before it is handled; a
-	// request whose context ends first answers 503 with code "CANCELLED".
+	// Latency is how long every request but those of the control
+	// endpoints waits before it is handled; a request whose context ends
+	// first answers 503 with code "CANCELLED".
 	Latency time.Duration
 	// FailRate is the probability, from 0 to 1, that a request (after its
 	// latency) fails with FailStatus and code "INJECTED" instead of being
-	// handled.
+	// handled: the initial Faults.FailRate, which SetFaults and PUT
+	// /v1/_faults change at run time. Values outside [0, 1] are clamped.
 	FailRate float64
+	// SlowRate is the probability, from 0 to 1, that a request (after its
+	// latency) waits Slow before it is handled: the initial
+	// Faults.SlowRate. Values outside [0, 1] are clamped.
+	SlowRate float64
+	// Slow is how long a slowed request waits, the initial Faults.Slow;
+	// clamped to [0, MaxSlow].
+	Slow time.Duration
 	// FailStatus is the status of injected failures, 400 to 599; zero, or
 	// any value outside that range, means 503.
 	FailStatus int
@@ -151,11 +182,19 @@ func defaultAccounts() []string { return []string{"personal", "work"} }
 // use; create it with New.
 type Service struct {
 	opts Options
+	// faults are the faults in force, never nil. Every request reads them,
+	// so they sit behind an atomic pointer rather than mu.
+	faults atomic.Pointer[Faults]
 
 	mu        sync.Mutex
 	mailboxes map[mailboxKey]*mailbox
 	accounts  map[string]map[string]bool // user → accounts used
 	requests  map[string]int             // path → requests received
+
+	// sentMu guards sent. It is taken with a mailbox's mu held, so that
+	// sent is in filing order, and nothing is locked under it.
+	sentMu sync.Mutex
+	sent   []sentEntry // every message a send or a reply filed, in order
 }
 
 // mailboxKey names a mailbox.
@@ -169,12 +208,15 @@ func New(opts Options) *Service {
 	if opts.FailStatus < 400 || opts.FailStatus > 599 {
 		opts.FailStatus = defaultFailStatus
 	}
-	return &Service{
+	s := &Service{
 		opts:      opts,
 		mailboxes: map[mailboxKey]*mailbox{},
 		accounts:  map[string]map[string]bool{},
 		requests:  map[string]int{},
 	}
+	f := initialFaults(opts)
+	s.faults.Store(&f)
+	return s
 }
 
 // Requests returns how many requests each path has received, whatever
@@ -186,8 +228,8 @@ func (s *Service) Requests() map[string]int {
 	return maps.Clone(s.requests)
 }
 
-// ServeHTTP implements http.Handler: latency, then fault injection, then
-// the endpoint.
+// ServeHTTP implements http.Handler: the token, then latency and the
+// faults in force (neither for the control endpoints), then the endpoint.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, found := findRoute(r)
 	key := r.URL.Path // an unknown path counts under itself
@@ -202,19 +244,15 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, codeUnauthorized, "a valid bearer token is required")
 		return
 	}
-	if s.opts.Latency > 0 {
-		timer := time.NewTimer(s.opts.Latency)
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			timer.Stop()
-			writeError(w, http.StatusServiceUnavailable, codeCancelled, "request ended during the injected latency")
+	// By path, not route, so that an unknown control path answers its 404
+	// at once too.
+	if !strings.HasPrefix(r.URL.Path, controlPrefix) {
+		if s.opts.Latency > 0 && !wait(w, r, s.opts.Latency, "request ended during the injected latency") {
 			return
 		}
-	}
-	if s.opts.FailRate > 0 && rand.Float64() < s.opts.FailRate {
-		writeError(w, s.opts.FailStatus, codeInjected, "injected failure")
-		return
+		if !s.injectFaults(w, r) {
+			return
+		}
 	}
 
 	if !found {
@@ -222,9 +260,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !rt.allows(r.Method) {
-		w.Header().Set("Allow", rt.method)
+		allow := allowed(rt.pattern)
+		w.Header().Set("Allow", allow)
 		// The pattern, not the path, so that no message id is echoed.
-		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, fmt.Sprintf("%s takes %s", rt.pattern, rt.method))
+		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, fmt.Sprintf("%s takes %s", rt.pattern, allow))
 		return
 	}
 	rt.handle(s, w, r)
