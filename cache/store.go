@@ -73,6 +73,15 @@ type Store struct {
 	breaker      *gobreaker.TwoStepCircuitBreaker[struct{}]
 	keyNames     *otter.Cache[string, string] // key hash → key; nil unless Options.KeyNames
 	recordReads  bool
+
+	owed        *owed        // invalidations the backend failed to make
+	trustFrom   atomic.Int64 // unix nanoseconds before which reads are misses (a recovery's grace); 0: none
+	recoveryFor time.Duration
+	repayer     sync.Once          // starts repay, at the first owed invalidation
+	stopRepay   context.CancelFunc // nil until repay starts
+	repaid      chan struct{}      // repay ended
+	closeMu     sync.Mutex         // orders repay's start with Close
+	closed      bool
 }
 
 // ErrBackendSkipped is returned for a write the store did not attempt
@@ -116,6 +125,10 @@ func NewStore(backend Backend, opts Options) *Store {
 	if cooldown <= 0 {
 		cooldown = time.Second
 	}
+	// After a recovery, reads wait for every process's owed invalidations:
+	// each makes its own within a probe (cooldown) of the backend's return.
+	s.recoveryFor = 2 * cooldown
+	s.owed = newOwed()
 	s.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        "cache",
 		MaxRequests: 1,
@@ -131,8 +144,11 @@ func NewStore(backend Backend, opts Options) *Store {
 				s.log.Warn("cache backend failing; reads are misses and writes are skipped until it recovers",
 					zap.Uint32("consecutive_failures", failures), zap.Duration("probe_every", cooldown))
 			case to == gobreaker.StateClosed:
+				s.trustFrom.Store(time.Now().Add(s.recoveryFor).UnixNano())
+				s.owed.wake()
 				s.observer.Degraded(false)
-				s.log.Info("cache backend recovered")
+				s.log.Info("cache backend recovered; reads are misses a while longer, as invalidations owed during the outage are made",
+					zap.Duration("for", s.recoveryFor))
 			}
 		},
 	})
@@ -197,6 +213,14 @@ func (s *Store) Degraded() bool { return s.breaker.State() != gobreaker.StateClo
 
 // Close closes the backend.
 func (s *Store) Close() error {
+	s.closeMu.Lock()
+	s.closed = true
+	stop, repaid := s.stopRepay, s.repaid
+	s.closeMu.Unlock()
+	if stop != nil {
+		stop()
+		<-repaid
+	}
 	if s.keyNames != nil {
 		s.keyNames.StopAllGoroutines()
 	}
@@ -262,7 +286,10 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 		}
 	}
 	if err := c.store.guarded(ctx, "delete", func() error { return c.store.backend.Delete(ctx, storageKeys) }); err != nil {
-		return fmt.Errorf("cache: delete: %w", err)
+		// The entries may outlive the write that dropped them: owed, and
+		// made when the backend answers again.
+		c.store.owe(storageKeys)
+		return fmt.Errorf("cache: delete: %w (owed until the backend answers)", err)
 	}
 	return nil
 }
@@ -296,6 +323,9 @@ func (c *Client) lookup(model, key string, hit bool, size int) {
 // the envelope it read, if it read one.
 func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, answered bool, size int) {
 	skey := c.storageKey(model, key)
+	if c.store.distrusted(skey) {
+		return v, false, true, 0
+	}
 	var raw []byte
 	var keep func(any)
 	var found bool
