@@ -152,6 +152,10 @@ func patch(c *ctx.Call, ch mailboxChange) {
 		key := pageKey(ch.account, f, 1)
 		page, ok, err := inboxMessages.Get(c, key)
 		if err != nil || !ok {
+			// A miss need not mean no page: the cache may be failing, or
+			// distrust its entries after an outage. Whatever is there is
+			// older than this change.
+			_ = c.Cache().Delete(c, key)
 			continue
 		}
 		touched := false
