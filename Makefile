@@ -8,8 +8,9 @@ LDFLAGS     := -X github.com/imperalcloud/exthost/hostcmd.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 FUZZTIME    ?= 3s
+SOAK_DURATION ?= 10m
 
-.PHONY: run test fuzz mcp-interop rpc-interop bench lint build perf perf-soak profile load-faults clean
+.PHONY: run test fuzz mcp-interop rpc-interop bench lint build perf perf-soak soak profile load-faults clean
 
 ## run: the dev server (memory cache, dev auth, 127.0.0.1:8080) and the
 ## reference mail-service (127.0.0.1:8081); Ctrl-C stops both
@@ -21,7 +22,8 @@ run: build
 ## test: the whole suite under the race detector (the end-to-end tests
 ## build and drive the binaries, the out-of-tree example's among them),
 ## the MCP endpoint and the Fast-RPC worker against other implementations,
-## then each fuzz target briefly; first, both modules' go.mod must be tidy
+## then each fuzz target briefly, and with SOAK=1 (as CI runs it) a
+## two-minute soak; first, both modules' go.mod must be tidy
 test:
 	$(GO) mod tidy -diff
 	cd examples/notes && GOWORK=off $(GO) mod tidy -diff
@@ -31,6 +33,7 @@ test:
 	$(MAKE) --no-print-directory mcp-interop
 	$(MAKE) --no-print-directory rpc-interop
 	$(MAKE) --no-print-directory fuzz
+	@if [ "$(SOAK)" = 1 ]; then $(MAKE) --no-print-directory soak SOAK_DURATION=2m; fi
 
 ## mcp-interop: /mcp driven by the official TypeScript SDK client, the MCP
 ## conformance suite and the MCP Inspector CLI (scripts/mcp; needs npm,
@@ -63,6 +66,15 @@ bench:
 perf: build
 	bin/perf -bin bin
 
+## soak: the whole-system proof (bench/soak, docs/reliability.md): 1 000
+## users' conversations over HTTP, MCP and the Fast-RPC stream against two
+## replicas sharing a private Redis and PostgreSQL, the reference
+## mail-service beside them, faults injected on a script; fails when an
+## invariant breaks. SOAK_DURATION, default 10m. Needs redis-server and
+## PostgreSQL's server binaries.
+soak: build
+	bin/soak -bin bin -duration $(SOAK_DURATION)
+
 ## perf-soak: perf, then ten minutes of load on the Redis host while its
 ## resident memory is sampled; fails if it grows more than 10%
 perf-soak: build
@@ -86,7 +98,7 @@ lint:
 
 ## build: bin/host, bin/mailservice and the load programs
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/host ./cmd/mailservice ./bench/baseline ./bench/perf
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/host ./cmd/mailservice ./bench/baseline ./bench/perf ./bench/soak
 
 clean:
 	rm -rf bin

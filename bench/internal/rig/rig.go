@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -29,6 +30,9 @@ type Proc struct {
 	// Output receives what the process writes to stdout and stderr;
 	// nil discards it.
 	Output io.Writer
+	// Credential, when set, runs the process as another user (PostgreSQL
+	// refuses to run as root).
+	Credential *syscall.Credential
 
 	cmd *exec.Cmd
 }
@@ -36,6 +40,9 @@ type Proc struct {
 // Start starts the process and waits until it is ready.
 func (p *Proc) Start() error {
 	p.cmd = exec.Command(p.Name, p.Args...)
+	if p.Credential != nil {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.Credential}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 	if p.ReadyURL != "" {
@@ -142,6 +149,19 @@ func Redis(addr, dir string) *Proc {
 	return &Proc{
 		Name:  "redis-server",
 		Args:  []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", dir},
+		Ready: "Ready to accept connections",
+	}
+}
+
+// PersistentRedis returns a private redis-server on addr that keeps its
+// data across a restart (an append-only file in dir, written every
+// second and on shutdown), for load runs that restart it.
+func PersistentRedis(addr, dir string) *Proc {
+	_, port, _ := net.SplitHostPort(addr)
+	return &Proc{
+		Name: "redis-server",
+		Args: []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "yes",
+			"--appendfsync", "everysec", "--dir", dir},
 		Ready: "Ready to accept connections",
 	}
 }
