@@ -308,6 +308,10 @@ func (t *tracking) fenceOnce(ctx context.Context, tr *tracker, payload string) e
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
+	select { // a PONG of an earlier PING that timed out must not take this one's place
+	case <-tr.fence.pongs:
+	default:
+	}
 	if err := tr.subscription().Ping(ctx, payload); err != nil {
 		return err
 	}

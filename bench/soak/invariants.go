@@ -152,7 +152,7 @@ func checkReplies(ctx context.Context, s *system, l *load, add func(string, ...a
 			left[name] = cmds[i].Val()
 		}
 	}
-	replied := map[string]bool{} // request id → some list got its reply
+	replied := map[string]bool{} // request id → some list got its reply; present when one reached the stream
 	for name, read := range lists {
 		switch n := left[name]; {
 		case read && n > 0:
@@ -166,7 +166,9 @@ func checkReplies(ctx context.Context, s *system, l *load, add func(string, ...a
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for id, answered := range l.rpcCall {
-		if !answered && !replied[id] {
+		// A call none of whose attempts reached the stream (Redis was away
+		// for all of them) was refused to its producer, not lost.
+		if got, sent := replied[id]; sent && !answered && !got {
 			add("stream: call %s was never answered", id)
 		}
 	}
