@@ -102,6 +102,9 @@ func archiveByQuery(c *ctx.Call, p ArchiveByQueryParams) (runtime.Result, error)
 		percent := 100 * float64(archived) / float64(archived+left)
 		return c.Progress(percent, fmt.Sprintf("Archived %d message(s).", archived)) // fails once cancelled
 	})
+	// Even when nothing matched now: this may be the retry of a call that
+	// archived and died before it dropped the pages.
+	forget(c, mailboxChange{account: p.AccountID, listings: []string{folderInbox, folderArchive, folderStarred}, unread: true})
 	if err != nil {
 		return runtime.Result{}, err
 	}

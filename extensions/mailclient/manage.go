@@ -246,9 +246,9 @@ func archive(c *ctx.Call, p ArchiveParams) (runtime.Result, error) {
 		return runtime.StartTask("archive", func(c *ctx.Call) (runtime.Result, error) { return archiveByQuery(c, q) }), nil
 	}
 	res, err := apply(c, batchRequest{AccountID: acct.ID, Ops: []string{"archive"}}, ids, 0)
-	if res.Succeeded > 0 {
-		forget(c, mailboxChange{account: acct.ID, listings: []string{folderInbox, folderArchive, folderStarred}, unread: true})
-	}
+	// Even when nothing changed now: this may be the retry of a call that
+	// changed the mailbox and died before it dropped the pages.
+	forget(c, mailboxChange{account: acct.ID, listings: []string{folderInbox, folderArchive, folderStarred}, unread: true})
 	if err != nil {
 		return runtime.Result{}, err
 	}
@@ -297,7 +297,7 @@ func star(c *ctx.Call, p StarParams) (runtime.Result, error) {
 		starred := p.Starred
 		forget(c, mailboxChange{account: acct.ID, listings: []string{folderStarred}, patched: patched, ids: ids,
 			edit: func(m *MessagePreview) { m.Starred = starred }})
-	case res.Succeeded > 0:
+	default: // even when nothing changed now, as archive's retry
 		forget(c, mailboxChange{account: acct.ID, listings: systemFolders[:]}) // which ones, the query does not say
 	}
 	if err != nil {
@@ -336,9 +336,7 @@ func move(c *ctx.Call, p MoveParams) (runtime.Result, error) {
 	// Limited to from_folder, so what moved stops matching a query.
 	req := batchRequest{AccountID: acct.ID, Ops: []string{"move"}, Query: p.Query, FromFolder: from, ToFolder: to}
 	res, err := apply(c, req, ids, maxQueryRounds)
-	if res.Succeeded > 0 {
-		forget(c, mailboxChange{account: acct.ID, listings: []string{from, to, folderStarred}, unread: true})
-	}
+	forget(c, mailboxChange{account: acct.ID, listings: []string{from, to, folderStarred}, unread: true}) // even when nothing changed now, as archive's retry
 	if err != nil {
 		return runtime.Result{}, err
 	}
@@ -391,8 +389,6 @@ func purge(c *ctx.Call, p PurgeParams) (runtime.Result, error) {
 // made stale, also when it fails half-way.
 func purgeFrom(c *ctx.Call, accountID, folder string, ids []string, q string) (BulkResult, error) {
 	res, err := apply(c, batchRequest{AccountID: accountID, Ops: []string{"purge"}, Query: q, FromFolder: folder}, ids, maxPurgeRounds)
-	if res.Succeeded > 0 {
-		forget(c, mailboxChange{account: accountID, listings: []string{folder, folderStarred}, unread: true})
-	}
+	forget(c, mailboxChange{account: accountID, listings: []string{folder, folderStarred}, unread: true}) // even when nothing changed now, as archive's retry
 	return res, err
 }

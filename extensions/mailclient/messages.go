@@ -144,9 +144,9 @@ func markRead(c *ctx.Call, p MarkReadParams) (runtime.Result, error) {
 			q = "is:read " + p.Query
 		}
 		n, err := byQuery(c, batchRequest{AccountID: p.AccountID, Ops: []string{state}, Query: q, FromFolder: p.Folder}, maxQueryRounds, nil)
-		if n > 0 {
-			forget(c, mailboxChange{account: p.AccountID, listings: []string{p.Folder, folderStarred}, unread: true})
-		}
+		// Even when nothing changed now: this may be the retry of a call
+		// that changed the mailbox and died before it dropped the pages.
+		forget(c, mailboxChange{account: p.AccountID, listings: []string{p.Folder, folderStarred}, unread: true})
 		if err != nil {
 			return runtime.Result{}, err
 		}
