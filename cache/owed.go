@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,8 +10,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// maxOwed bounds the invalidations a store remembers owing; past it the
-// oldest word is lost, and said so in the log.
+// maxOwed bounds the invalidations a store remembers owing; past it new
+// ones are not remembered, and the log says so.
 const maxOwed = 1_000_000
 
 // repayEvery is how often owed invalidations are tried again while the
@@ -24,20 +25,24 @@ const repayEvery = 250 * time.Millisecond
 // key are misses in this process, and a goroutine retries them; other
 // processes are covered by the grace after a recovery (Store.distrusted).
 type owed struct {
-	mu    sync.Mutex
-	keys  map[string]struct{}
+	mu sync.Mutex
+	// keys maps each owed key to the generation of its last failure, so
+	// that a repayment made before a later failure does not forget it.
+	keys  map[string]uint64
+	gen   uint64
 	count atomic.Int64 // len(keys), read by every read without the lock
 	kick  chan struct{}
 	lost  bool // maxOwed was passed: logged once
 }
 
-func newOwed() *owed { return &owed{keys: map[string]struct{}{}, kick: make(chan struct{}, 1)} }
+func newOwed() *owed { return &owed{keys: map[string]uint64{}, kick: make(chan struct{}, 1)} }
 
 // add remembers keys as owed and wakes the repayer.
 func (o *owed) add(log *zap.Logger, keys []string) {
 	o.mu.Lock()
+	o.gen++
 	for _, k := range keys {
-		if len(o.keys) >= maxOwed {
+		if _, ok := o.keys[k]; !ok && len(o.keys) >= maxOwed {
 			if !o.lost {
 				o.lost = true
 				log.Error("cache owes more invalidations than it can remember; some entries may be served stale until their TTL",
@@ -45,7 +50,7 @@ func (o *owed) add(log *zap.Logger, keys []string) {
 			}
 			break
 		}
-		o.keys[k] = struct{}{}
+		o.keys[k] = o.gen
 	}
 	o.count.Store(int64(len(o.keys)))
 	o.mu.Unlock()
@@ -70,26 +75,48 @@ func (o *owed) holds(key string) bool {
 	return ok
 }
 
-// batch returns up to n owed keys.
-func (o *owed) batch(n int) []string {
+// batch returns up to n owed keys that share one hash tag (a cluster
+// deletes keys of one slot at a time), and the generation they were taken
+// at.
+func (o *owed) batch(n int) ([]string, uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	out := make([]string, 0, min(n, len(o.keys)))
+	var out []string
+	var tag string
 	for k := range o.keys {
 		if len(out) == n {
 			break
 		}
+		if out == nil {
+			tag = hashTag(k)
+		} else if hashTag(k) != tag {
+			continue
+		}
 		out = append(out, k)
 	}
-	return out
+	return out, o.gen
 }
 
-// paid forgets keys, whose invalidation is made.
-func (o *owed) paid(keys []string) {
+// hashTag is the part of key a Redis Cluster hashes: between the first
+// "{" and the "}" after it, when not empty; else the whole key.
+func hashTag(key string) string {
+	if open := strings.IndexByte(key, '{'); open >= 0 {
+		if end := strings.IndexByte(key[open+1:], '}'); end > 0 {
+			return key[open+1 : open+1+end]
+		}
+	}
+	return key
+}
+
+// paid forgets keys, whose invalidation was made after generation gen:
+// a key that failed again since stays owed.
+func (o *owed) paid(keys []string, gen uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, k := range keys {
-		delete(o.keys, k)
+		if o.keys[k] <= gen {
+			delete(o.keys, k)
+		}
 	}
 	o.count.Store(int64(len(o.keys)))
 	if len(o.keys) == 0 {
@@ -127,14 +154,14 @@ func (s *Store) repay(ctx context.Context) {
 		case <-tick.C:
 		}
 		for s.owed.count.Load() > 0 && ctx.Err() == nil {
-			keys := s.owed.batch(1000)
+			keys, gen := s.owed.batch(1000)
 			opCtx, cancel := context.WithTimeout(ctx, s.fetchTimeout)
 			err := s.guarded(opCtx, "delete", func() error { return s.backend.Delete(opCtx, keys) })
 			cancel()
 			if err != nil {
 				break // the next tick, or the recovery, tries again
 			}
-			s.owed.paid(keys)
+			s.owed.paid(keys, gen)
 			if s.owed.count.Load() == 0 {
 				s.log.Info("cache made the invalidations it owed")
 			}

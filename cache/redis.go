@@ -82,7 +82,8 @@ type RedisOptions struct {
 	// Timeout bounds each command. Default DefaultRedisTimeout.
 	Timeout time.Duration
 	// L1Entries bounds the in-process layer of decoded values in front of
-	// Redis (L1), so that a hit crosses no network; 0 means no L1. The L1
+	// Redis (L1), so that a hit moves and decodes no entry (it waits for
+	// one small round trip on the tracking connection); 0 means no L1. The L1
 	// is coherent with Redis itself through client tracking (BCAST on the
 	// cache's prefix, one tracking connection per master): any change of
 	// an entry by any client, an expiry, an eviction or a flush drops it

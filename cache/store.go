@@ -285,7 +285,12 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 			storageKeys = append(storageKeys, c.storageKey(model, key))
 		}
 	}
-	if err := c.store.guarded(ctx, "delete", func() error { return c.store.backend.Delete(ctx, storageKeys) }); err != nil {
+	del := func() error { return c.store.backend.Delete(ctx, storageKeys) }
+	err := c.store.guarded(ctx, "delete", del)
+	if err != nil && ctx.Err() == nil {
+		err = c.store.guarded(ctx, "delete", del) // once more: a timeout under load need not be an outage
+	}
+	if err != nil {
 		// The entries may outlive the write that dropped them: owed, and
 		// made when the backend answers again.
 		c.store.owe(storageKeys)

@@ -268,16 +268,19 @@ func (f *fence) wait(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-f.done: // the tracker is closing
+		return errNotTracked
 	}
 }
 
-// pong hands a PONG's payload to ping; one ping is not waiting for is
-// dropped.
+// pong hands a PONG's payload to ping, the latest replacing one not yet
+// taken (follow is the only sender).
 func (f *fence) pong(payload string) {
 	select {
-	case f.pongs <- payload:
+	case <-f.pongs:
 	default:
 	}
+	f.pongs <- payload
 }
 
 // ping sends one PING for each batch of waits on tr's connection, and
@@ -297,28 +300,31 @@ func (t *tracking) ping(ctx context.Context, tr *tracker) {
 			continue
 		}
 		seq++
-		answer(batch, t.fenceOnce(ctx, tr, strconv.FormatUint(seq, 10)))
+		err := t.fenceOnce(ctx, tr, seq)
+		answer(batch, err)
+		if err != nil && ctx.Err() == nil && tr.live.Load() {
+			// The connection did not answer in time: its state is unknown,
+			// so follow is handed a new one (and bypasses the L1 meanwhile).
+			tr.resubscribe(ctx)
+		}
 	}
 }
 
-// fenceOnce sends one PING carrying payload and waits for its PONG.
-func (t *tracking) fenceOnce(ctx context.Context, tr *tracker, payload string) error {
+// fenceOnce sends one PING carrying seq and waits for its PONG, or a later
+// one's.
+func (t *tracking) fenceOnce(ctx context.Context, tr *tracker, seq uint64) error {
 	if !tr.live.Load() {
 		return errNotTracked
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	select { // a PONG of an earlier PING that timed out must not take this one's place
-	case <-tr.fence.pongs:
-	default:
-	}
-	if err := tr.subscription().Ping(ctx, payload); err != nil {
+	if err := tr.subscription().Ping(ctx, strconv.FormatUint(seq, 10)); err != nil {
 		return err
 	}
 	for {
 		select {
 		case got := <-tr.fence.pongs:
-			if got == payload {
+			if n, err := strconv.ParseUint(got, 10, 64); err == nil && n >= seq {
 				return nil
 			}
 		case <-ctx.Done():

@@ -237,7 +237,7 @@ func checkFailures(l *load, add func(string, ...any)) {
 			add("%7.1fs %s %s: a host answered HTTP %d (%s)", f.at.Seconds(), f.transport, f.function, f.status, f.code)
 		case !f.retryable:
 			add("%7.1fs %s %s: %s, not retryable", f.at.Seconds(), f.transport, f.function, f.code)
-		case !l.inFault(f.at):
+		case !l.inFault(f.began, f.at):
 			add("%7.1fs %s %s: %s outside every fault", f.at.Seconds(), f.transport, f.function, f.code)
 		}
 	}

@@ -89,7 +89,12 @@ func (l *load) run(ctx context.Context) {
 		rnd := rand.New(rand.NewPCG(l.o.seed, uint64(i)))
 		wg.Go(func() {
 			for ctx.Err() == nil && l.made.Load() < l.o.maxCalls {
-				u := <-idle
+				var u *user
+				select {
+				case u = <-idle:
+				case <-ctx.Done():
+					return
+				}
 				for range 1 + rnd.IntN(4) {
 					l.step(rnd, u)
 				}
@@ -195,11 +200,11 @@ func (l *load) step(rnd *rand.Rand, u *user) {
 	}
 }
 
-// inFault reports whether t, from the start of the load, is within a
-// fault or its grace.
-func (l *load) inFault(t time.Duration) bool {
+// inFault reports whether an attempt from began to ended (from the start
+// of the load) overlapped a fault or its grace.
+func (l *load) inFault(began, ended time.Duration) bool {
 	for _, f := range l.script {
-		if f.window(t) {
+		if f.overlaps(began, ended) {
 			return true
 		}
 	}
@@ -303,7 +308,7 @@ func (l *load) doConfirmed(rnd *rand.Rand, u *user, function, class string, para
 				l.mu.Unlock()
 			}
 		}
-		l.rec.fail(f)
+		l.rec.fail(f, began)
 		if !f.retryable {
 			return res, false
 		}

@@ -29,7 +29,7 @@ var classes = []string{classRead, classWrite, classDestructive, classTask}
 
 // failure is one attempt that did not succeed.
 type failure struct {
-	at        time.Duration
+	began, at time.Duration // when the attempt began and ended
 	transport string
 	function  string
 	// code is the answer's error_code, or what stood instead of an answer:
@@ -78,9 +78,9 @@ func (r *recorder) success(transport, class string, began time.Time) {
 	r.perSecond[sec][transport]++
 }
 
-// fail records an attempt that did not succeed.
-func (r *recorder) fail(f failure) {
-	f.at = r.since()
+// fail records an attempt begun at began that did not succeed.
+func (r *recorder) fail(f failure, began time.Time) {
+	f.began, f.at = began.Sub(r.start), r.since()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.failures) == maxFailures {

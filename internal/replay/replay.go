@@ -87,8 +87,8 @@ type claim struct {
 }
 
 // Claim marks id used for ttl (whole seconds, at least one) and reports
-// whether it was unused: SET key 1 EX ttl NX in Redis, or in the
-// in-process set when there is no Redis or Redis fails. The Redis call is
+// whether it was unused: in Redis (claimScript), or in the in-process set
+// when there is no Redis or Redis fails. The Redis call is
 // not cut short by the caller's cancellation (the client's own timeouts
 // bound it), so that a client going away is not taken for an outage.
 func (s *Set) Claim(ctx context.Context, id string, ttl time.Duration) bool {
@@ -97,37 +97,20 @@ func (s *Set) Claim(ctx context.Context, id string, ttl time.Duration) bool {
 
 // ClaimFor is Claim on behalf of owner: when owner is not empty, a claim
 // of id by the same owner again is granted too (a retry of the call that
-// claimed it), in Redis with SET key owner EX ttl NX GET.
+// claimed it), until Spend. In Redis it is one script (any version since
+// 2.6, one key, so a cluster serves it).
 func (s *Set) ClaimFor(ctx context.Context, id, owner string, ttl time.Duration) bool {
 	secs := max(1, int64(ttl/time.Second))
 	if s.opts.Redis == nil {
 		return s.claimLocal(id, owner, secs)
 	}
-	var err error
-	if owner == "" {
-		err = s.opts.Redis.Do(context.WithoutCancel(ctx), "set", s.opts.Prefix+id, "1", "ex", secs, "nx").Err()
-	} else {
-		var held string
-		held, err = s.opts.Redis.Do(context.WithoutCancel(ctx), "set", s.opts.Prefix+id, owner, "ex", secs, "nx", "get").Text()
-		switch {
-		case err == nil && held == owner:
-			s.redisOK()
-			return true
-		case err == nil:
-			s.redisOK()
-			return false
-		case errors.Is(err, redis.Nil): // it was unset, and is ours now
-			err = nil
-		}
+	if s.localUsed.Load() && s.claimedLocally(id, owner) {
+		return false // claimed here by another during an outage: Redis never heard of it
 	}
-	switch {
-	case err == nil:
+	n, err := claimScript.Run(context.WithoutCancel(ctx), s.opts.Redis, []string{s.opts.Prefix + id}, ownerValue(owner), secs).Int()
+	if err == nil {
 		s.redisOK()
-		// An id claimed here during an outage is unknown to Redis.
-		return !s.localUsed.Load() || !s.claimedLocally(id, owner)
-	case errors.Is(err, redis.Nil):
-		s.redisOK()
-		return false
+		return n > 0
 	}
 	s.redisFailed(err)
 	s.localUsed.Store(true)
@@ -139,6 +122,47 @@ func (s *Set) ClaimFor(ctx context.Context, id, owner string, ttl time.Duration)
 	}
 	return true
 }
+
+// Spend ends the grace ClaimFor gives id's owner: from now on nobody may
+// claim id again. An id not claimed is left alone; a failure to reach
+// Redis leaves the owner's grace to the id's expiry.
+func (s *Set) Spend(ctx context.Context, id string) {
+	if held, ok := s.local.GetIfPresent(id); ok && held.owner != "" {
+		s.local.Set(id, claim{ttl: held.ttl})
+	}
+	if s.opts.Redis != nil {
+		if err := s.opts.Redis.Do(context.WithoutCancel(ctx), "set", s.opts.Prefix+id, spent, "xx", "keepttl").Err(); err != nil && !errors.Is(err, redis.Nil) {
+			s.redisFailed(err)
+		}
+	}
+}
+
+// spent is the Redis value of an id claimed for no owner, or spent: "1",
+// as a plain SET NX claim has always written.
+const spent = "1"
+
+// ownerValue is the Redis value of an id claimed for owner.
+func ownerValue(owner string) string {
+	if owner == "" {
+		return spent
+	}
+	return "o:" + owner
+}
+
+// claimScript claims KEYS[1] for the owner value ARGV[1] for ARGV[2]
+// seconds: 1 when it was unclaimed, 2 when that owner holds it already,
+// 0 when another does (or it is spent).
+var claimScript = redis.NewScript(`
+local held = redis.call('GET', KEYS[1])
+if not held then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+if ARGV[1] ~= '1' and held == ARGV[1] then
+  return 2
+end
+return 0
+`)
 
 func (s *Set) claimLocal(id, owner string, secs int64) bool {
 	d := maxLocalTTL

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -288,9 +289,12 @@ func (s *Server) batch(c echo.Context) error {
 	for i, call := range env.Calls {
 		g.Go(func() error {
 			answers[i] = getBuffer()
+			// Each call of the batch its own request id, the same when the
+			// batch is retried: what a retry may repeat (an idempotent send,
+			// a confirmation) is one call's, not any call's of the batch.
 			*answers[i] = s.dispatch(c, (*answers[i])[:0], dispatch.Request{
-				AppID: app, Function: call.Function, Params: call.Params, User: env.user(), RequestID: requestID,
-				ConfirmationToken: call.ConfirmationToken,
+				AppID: app, Function: call.Function, Params: call.Params, User: env.user(),
+				RequestID: requestID + "." + strconv.Itoa(i), ConfirmationToken: call.ConfirmationToken,
 			}, i)
 			return nil
 		})
