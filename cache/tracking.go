@@ -220,8 +220,8 @@ func (t *tracking) sync(ctx context.Context) error {
 	if one == nil {
 		return errNotTracked
 	}
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
+	// No deadline of its own: the PING of each round has one, and ends the
+	// round either way.
 	if err := one.fence.wait(ctx); err != nil {
 		return err
 	}
@@ -242,34 +242,60 @@ var errNotTracked = errors.New("cache: l1: no master is tracked")
 // PING, and which follow reads only after applying them. Concurrent waits
 // share one PING: those that arrive while one is out wait for the next.
 type fence struct {
-	mu      sync.Mutex
-	waiting []chan error  // the waits the next PING answers
-	kick    chan struct{} // a wait is queued
-	pongs   chan string   // PONG payloads, from follow
-	done    chan struct{} // ping ended
+	mu    sync.Mutex
+	next  *round        // the round the next PING answers; nil when none waits
+	kick  chan struct{} // a wait is queued
+	pongs chan string   // PONG payloads, from follow
+	done  chan struct{} // ping ended
+}
+
+// round is the waits one PING answers: err is set before done closes.
+type round struct {
+	done chan struct{}
+	err  error
 }
 
 func newFence() fence {
 	return fence{kick: make(chan struct{}, 1), pongs: make(chan string, 1), done: make(chan struct{})}
 }
 
-// wait queues a wait for the next PING and returns its outcome.
+// wait joins the round of the next PING and returns its outcome.
 func (f *fence) wait(ctx context.Context) error {
-	answer := make(chan error, 1)
 	f.mu.Lock()
-	f.waiting = append(f.waiting, answer)
+	r := f.next
+	if r == nil {
+		r = &round{done: make(chan struct{})}
+		f.next = r
+	}
 	f.mu.Unlock()
 	select {
 	case f.kick <- struct{}{}:
 	default: // a kick is pending already
 	}
 	select {
-	case err := <-answer:
-		return err
+	case <-r.done:
+		return r.err
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-f.done: // the tracker is closing
 		return errNotTracked
+	}
+}
+
+// take returns the round the next PING answers, and starts a new one.
+func (f *fence) take() *round {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.next
+	f.next = nil
+	return r
+}
+
+// end answers every wait of r with err.
+func (r *round) end(err error) {
+	if r != nil {
+		r.err = err
+		close(r.done)
 	}
 }
 
@@ -291,17 +317,17 @@ func (t *tracking) ping(ctx context.Context, tr *tracker) {
 	for {
 		select {
 		case <-ctx.Done():
-			answer(tr.fence.take(), ctx.Err())
+			tr.fence.take().end(ctx.Err())
 			return
 		case <-tr.fence.kick:
 		}
-		batch := tr.fence.take() // before the PING: each of these began before it
-		if len(batch) == 0 {
+		r := tr.fence.take() // before the PING: each of its waits began before it
+		if r == nil {
 			continue
 		}
 		seq++
 		err := t.fenceOnce(ctx, tr, seq)
-		answer(batch, err)
+		r.end(err)
 		if err != nil && ctx.Err() == nil && tr.live.Load() {
 			// The connection did not answer in time: its state is unknown,
 			// so follow is handed a new one (and bypasses the L1 meanwhile).
@@ -330,22 +356,6 @@ func (t *tracking) fenceOnce(ctx context.Context, tr *tracker, seq uint64) error
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
-}
-
-// take returns the queued waits and empties the queue.
-func (f *fence) take() []chan error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	waiting := f.waiting
-	f.waiting = nil
-	return waiting
-}
-
-// answer answers each of waits with err.
-func answer(waits []chan error, err error) {
-	for _, w := range waits {
-		w <- err
 	}
 }
 
