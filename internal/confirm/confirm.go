@@ -84,9 +84,11 @@ type Call struct {
 	// Params is the call's JSON object of parameters; empty or null is {}.
 	Params json.RawMessage
 	// RequestID, when set, lets a retry of the call that redeemed a token
-	// (the same request id) redeem it again, until Spend: a confirmed call
-	// that failed on its way, retryably, may be retried without asking the
-	// user twice.
+	// (the same request id) redeem it again until it expires: a confirmed
+	// call that failed on its way, or ran and lost its answer (a replica
+	// killed before it replied), may be retried without asking the user
+	// twice. Only the platform's own parts choose request ids (a call token
+	// is single use), and a batch gives each of its calls its own.
 	RequestID string
 }
 
@@ -176,21 +178,6 @@ func (g *Gate) Redeem(ctx context.Context, token string, call Call) error {
 		return ErrReplayed
 	}
 	return nil
-}
-
-// Spend ends the grace a redeemed token leaves its call's retries: once
-// the confirmed call has answered for good (a success, or an error that
-// retrying cannot mend), nobody may redeem it again.
-func (g *Gate) Spend(ctx context.Context, token string) {
-	payloadB64, _, _ := strings.Cut(token, ".")
-	payload, err := b64.DecodeString(payloadB64)
-	if err != nil {
-		return
-	}
-	var c claims
-	if json.Unmarshal(payload, &c) == nil && c.ID != "" {
-		g.replays.Spend(ctx, c.ID)
-	}
 }
 
 func (g *Gate) signed(payload, sig []byte) bool {

@@ -481,10 +481,6 @@ func (cl *call) run(parent context.Context) (res runtime.Result, inTime bool) {
 		d.logFailure(req, err, res)
 	}
 	res = d.finish(target, req, res)
-	if target.confirm && (res.OK() || !res.Retryable) {
-		// Answered for good: its retries may not use the confirmation again.
-		d.confirm.Spend(context.WithoutCancel(parent), req.ConfirmationToken)
-	}
 	switch {
 	case !res.OK():
 	case res.Task() != nil:

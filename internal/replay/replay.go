@@ -7,7 +7,6 @@ package replay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -97,7 +96,7 @@ func (s *Set) Claim(ctx context.Context, id string, ttl time.Duration) bool {
 
 // ClaimFor is Claim on behalf of owner: when owner is not empty, a claim
 // of id by the same owner again is granted too (a retry of the call that
-// claimed it), until Spend. In Redis it is one script (any version since
+// claimed it) until the id expires. In Redis it is one script (any version since
 // 2.6, one key, so a cluster serves it).
 func (s *Set) ClaimFor(ctx context.Context, id, owner string, ttl time.Duration) bool {
 	secs := max(1, int64(ttl/time.Second))
@@ -123,35 +122,21 @@ func (s *Set) ClaimFor(ctx context.Context, id, owner string, ttl time.Duration)
 	return true
 }
 
-// Spend ends the grace ClaimFor gives id's owner: from now on nobody may
-// claim id again. An id not claimed is left alone; a failure to reach
-// Redis leaves the owner's grace to the id's expiry.
-func (s *Set) Spend(ctx context.Context, id string) {
-	if held, ok := s.local.GetIfPresent(id); ok && held.owner != "" {
-		s.local.Set(id, claim{ttl: held.ttl})
-	}
-	if s.opts.Redis != nil {
-		if err := s.opts.Redis.Do(context.WithoutCancel(ctx), "set", s.opts.Prefix+id, spent, "xx", "keepttl").Err(); err != nil && !errors.Is(err, redis.Nil) {
-			s.redisFailed(err)
-		}
-	}
-}
-
-// spent is the Redis value of an id claimed for no owner, or spent: "1",
-// as a plain SET NX claim has always written.
-const spent = "1"
+// unowned is the Redis value of an id claimed for no owner: "1", as a
+// plain SET NX claim has always written.
+const unowned = "1"
 
 // ownerValue is the Redis value of an id claimed for owner.
 func ownerValue(owner string) string {
 	if owner == "" {
-		return spent
+		return unowned
 	}
 	return "o:" + owner
 }
 
 // claimScript claims KEYS[1] for the owner value ARGV[1] for ARGV[2]
 // seconds: 1 when it was unclaimed, 2 when that owner holds it already,
-// 0 when another does (or it is spent).
+// 0 when another does.
 var claimScript = redis.NewScript(`
 local held = redis.call('GET', KEYS[1])
 if not held then
