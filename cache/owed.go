@@ -88,8 +88,8 @@ func (o *owed) batch(n int) ([]string, uint64) {
 			break
 		}
 		if out == nil {
-			tag = hashTag(k)
-		} else if hashTag(k) != tag {
+			tag = HashTag(k)
+		} else if HashTag(k) != tag {
 			continue
 		}
 		out = append(out, k)
@@ -97,9 +97,10 @@ func (o *owed) batch(n int) ([]string, uint64) {
 	return out, o.gen
 }
 
-// hashTag is the part of key a Redis Cluster hashes: between the first
-// "{" and the "}" after it, when not empty; else the whole key.
-func hashTag(key string) string {
+// HashTag is the part of key a Redis Cluster hashes: between the first
+// "{" and the "}" after it, when not empty; else the whole key. Keys with
+// one hash tag share a slot.
+func HashTag(key string) string {
 	if open := strings.IndexByte(key, '{'); open >= 0 {
 		if end := strings.IndexByte(key[open+1:], '}'); end > 0 {
 			return key[open+1 : open+1+end]

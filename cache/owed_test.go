@@ -62,3 +62,19 @@ func TestFailedInvalidationIsOwed(t *testing.T) {
 		return err == nil && len(entries) == 0
 	})
 }
+
+func TestHashTag(t *testing.T) {
+	cases := map[string]string{
+		"imperal:rpc:reply:abc":          "imperal:rpc:reply:abc",
+		"reply:{user1}:x":                "user1",
+		"a{}b":                           "a{}b",
+		"a{b":                            "a{b",
+		"{x}{y}":                         "x",
+		"extcache:{app:u}:m:00000000042": "app:u",
+	}
+	for key, want := range cases {
+		if got := cache.HashTag(key); got != want {
+			t.Errorf("HashTag(%q) = %q, want %q", key, got, want)
+		}
+	}
+}

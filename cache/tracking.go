@@ -206,26 +206,19 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 // write had already changed, while Redis's word of the change is still on
 // its way.
 func (t *tracking) sync(ctx context.Context) error {
+	var held [8]*tracker // on the stack for any usual number of masters
 	t.mu.Lock()
-	var one *tracker
-	var all []*tracker
+	trackers := held[:0]
 	for _, tr := range t.trackers {
-		if one == nil {
-			one = tr
-		} else {
-			all = append(all, tr)
-		}
+		trackers = append(trackers, tr)
 	}
 	t.mu.Unlock()
-	if one == nil {
+	if len(trackers) == 0 {
 		return errNotTracked
 	}
 	// No deadline of its own: the PING of each round has one, and ends the
 	// round either way.
-	if err := one.fence.wait(ctx); err != nil {
-		return err
-	}
-	for _, tr := range all {
+	for _, tr := range trackers {
 		if err := tr.fence.wait(ctx); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"sync"
@@ -28,6 +29,17 @@ type call struct {
 	user, function, requestID string
 	params                    map[string]any
 	confirmationToken         string
+}
+
+// paramsWithToken is the parameters with the confirmation token among
+// them, as MCP and the stream carry it (the HTTP API beside them).
+func (c call) paramsWithToken() map[string]any {
+	if c.confirmationToken == "" {
+		return c.params
+	}
+	params := maps.Clone(c.params)
+	params["confirmation_token"] = c.confirmationToken
+	return params
 }
 
 // actionResult is the part of an ActionResult the load reads.
@@ -84,15 +96,8 @@ func (s *system) overHTTP(ctx context.Context, r *replica, c call) (actionResult
 }
 
 func (s *system) overMCP(ctx context.Context, r *replica, c call) (actionResult, error) {
-	args := map[string]any{}
-	for k, v := range c.params {
-		args[k] = v
-	}
-	if c.confirmationToken != "" {
-		args["confirmation_token"] = c.confirmationToken
-	}
 	body := map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-		"params": map[string]any{"name": appID + "__" + c.function, "arguments": args}}
+		"params": map[string]any{"name": appID + "__" + c.function, "arguments": c.paramsWithToken()}}
 	raw, status, err := s.post(ctx, r.url()+"/mcp", body, map[string]string{
 		"X-Request-ID": c.requestID, "X-User-ID": c.user, "Accept": "application/json, text/event-stream",
 	})
@@ -122,14 +127,7 @@ func (s *system) overMCP(ctx context.Context, r *replica, c call) (actionResult,
 }
 
 func (s *system) overRPC(ctx context.Context, c call, n int) (actionResult, error) {
-	params := map[string]any{}
-	for k, v := range c.params {
-		params[k] = v
-	}
-	if c.confirmationToken != "" {
-		params["confirmation_token"] = c.confirmationToken
-	}
-	raw, _ := json.Marshal(params)
+	raw, _ := json.Marshal(c.paramsWithToken())
 	pending, err := s.rpc.Send(ctx, fastrpc.Call{
 		AppID: appID, Function: c.function, Params: raw, UserID: c.user, CorrID: c.requestID,
 		ReplyList: fmt.Sprintf("%s%s:%d", fastrpc.ReplyListPrefix, c.requestID, n), Deadline: time.Now().Add(rpcWait),

@@ -122,7 +122,6 @@ func TestRedeem(t *testing.T) {
 						t.Fatalf("redeem %d with a request id = %v, want %v", i, err, step.want)
 					}
 				}
-
 				return
 			}
 			if errors.Is(tc.want, confirm.ErrOtherCall) {

@@ -43,11 +43,10 @@ type Confirmation struct {
 // through (confirmed); any other token answers CONFIRMATION_INVALID.
 func (cl *call) confirmed(parent context.Context, t *Target, run runtime.Bound) (res runtime.Result, confirmed bool) {
 	d, req := cl.d, cl.req
-	held := confirm.Call{AppID: req.AppID, UserID: req.User.ImperalID, Function: req.Function, Params: req.Params}
+	held := confirm.Call{AppID: req.AppID, UserID: req.User.ImperalID, Function: req.Function, Params: req.Params,
+		RequestID: req.RequestID}
 	if req.ConfirmationToken != "" {
-		redeem := held
-		redeem.RequestID = req.RequestID
-		err := d.confirm.Redeem(parent, req.ConfirmationToken, redeem)
+		err := d.confirm.Redeem(parent, req.ConfirmationToken, held)
 		if err == nil {
 			return runtime.Result{}, true
 		}

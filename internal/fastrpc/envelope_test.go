@@ -117,18 +117,3 @@ func TestCacheable(t *testing.T) {
 		}
 	}
 }
-
-func TestHashTag(t *testing.T) {
-	cases := map[string]string{
-		"imperal:rpc:reply:abc": "imperal:rpc:reply:abc",
-		"reply:{user1}:x":       "user1",
-		"a{}b":                  "a{}b",
-		"a{b":                   "a{b",
-		"{x}{y}":                "x",
-	}
-	for key, want := range cases {
-		if got := hashTag(key); got != want {
-			t.Errorf("hashTag(%q) = %q, want %q", key, got, want)
-		}
-	}
-}

@@ -16,6 +16,8 @@ import (
 	"github.com/buger/jsonparser"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/imperalcloud/exthost/cache"
 )
 
 // The platform's names (DESIGN §15, §8).
@@ -786,7 +788,7 @@ return 1
 // so that one script writes both. ok is false for a reply list whose slot
 // cannot be shared that way (its hash tag holds a '}').
 func (w *Worker) recordKey(replyList, corrID string) (string, bool) {
-	tag := hashTag(replyList)
+	tag := cache.HashTag(replyList)
 	if replyList == "" || strings.Contains(tag, "}") {
 		return "", false
 	}
@@ -796,18 +798,7 @@ func (w *Worker) recordKey(replyList, corrID string) (string, bool) {
 // runningKey is the key that says an entry of corrID is running, in the
 // slot of its record.
 func (w *Worker) runningKey(replyList, corrID string) string {
-	return w.opts.KeyPrefix + "running:{" + hashTag(replyList) + "}:" + corrID
-}
-
-// hashTag is the part of key that Redis Cluster hashes: the text between
-// the first '{' and the next '}', when not empty, else the whole key.
-func hashTag(key string) string {
-	if open := strings.IndexByte(key, '{'); open >= 0 {
-		if end := strings.IndexByte(key[open+1:], '}'); end > 0 {
-			return key[open+1 : open+1+end]
-		}
-	}
-	return key
+	return w.opts.KeyPrefix + "running:{" + cache.HashTag(replyList) + "}:" + corrID
 }
 
 // failed logs the first failure of op in an outage and counts every one.
