@@ -50,8 +50,9 @@ type tracking struct {
 	cluster *redis.ClusterClient             // nil for a single node or Sentinel
 
 	mu       sync.Mutex
-	trackers map[string]*tracker // by master address
-	settled  bool                // the masters are known
+	trackers map[string]*tracker        // by master address
+	settled  bool                       // the masters are known
+	current  atomic.Pointer[[]*tracker] // trackers' values, for sync to read without t.mu
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -64,7 +65,7 @@ type tracker struct {
 	live   atomic.Bool // subscribed with tracking on
 	stop   context.CancelFunc
 	done   chan struct{} // follow ended
-	fence  fence
+	fence  *fence
 
 	mu     sync.Mutex
 	ps     *redis.PubSub
@@ -138,11 +139,28 @@ func (t *tracking) start(ctx context.Context, addr string) {
 		return cn.ClientTrackingOn(ctx, &redis.ClientTrackingOptions{Redirect: id, Bcast: true, Prefixes: []string{t.prefix}}).Err()
 	}
 	ctx, stop := context.WithCancel(ctx)
-	tr := &tracker{addr: addr, client: redis.NewClient(opt), stop: stop, done: make(chan struct{}), fence: newFence()}
+	tr := &tracker{addr: addr, client: redis.NewClient(opt), stop: stop, done: make(chan struct{})}
+	tr.fence = newFence(
+		func(payload string) error { return tr.subscription().Ping(ctx, payload) },
+		func() { // the connection is in doubt: follow is handed a new one
+			if tr.live.Load() {
+				tr.resubscribe(ctx)
+			}
+		},
+		t.timeout)
 	tr.ps = tr.client.Subscribe(ctx, trackingChannel)
 	t.trackers[addr] = tr
+	t.publish()
 	go t.follow(ctx, tr)
-	go t.ping(ctx, tr)
+}
+
+// publish makes the trackers' current set the one sync reads. t.mu is held.
+func (t *tracking) publish() {
+	list := make([]*tracker, 0, len(t.trackers))
+	for _, tr := range t.trackers {
+		list = append(list, tr)
+	}
+	t.current.Store(&list)
 }
 
 // follow applies what one tracker hears until ctx ends. go-redis
@@ -170,6 +188,7 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 				t.log.Warn("cache L1 lost Redis client tracking; reads go to Redis until it is back",
 					zap.String("node", tr.addr), zap.Error(err))
 			}
+			tr.fence.fail("", err)
 			t.l1.reset(never)
 			select { // Redis is down: do not spin on reconnects
 			case <-ctx.Done():
@@ -206,19 +225,14 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 // write had already changed, while Redis's word of the change is still on
 // its way.
 func (t *tracking) sync(ctx context.Context) error {
-	var held [8]*tracker // on the stack for any usual number of masters
-	t.mu.Lock()
-	trackers := held[:0]
-	for _, tr := range t.trackers {
-		trackers = append(trackers, tr)
-	}
-	t.mu.Unlock()
-	if len(trackers) == 0 {
+	trackers := t.current.Load()
+	if trackers == nil || len(*trackers) == 0 {
 		return errNotTracked
 	}
-	// No deadline of its own: the PING of each round has one, and ends the
-	// round either way.
-	for _, tr := range trackers {
+	for _, tr := range *trackers {
+		if !tr.live.Load() {
+			return errNotTracked
+		}
 		if err := tr.fence.wait(ctx); err != nil {
 			return err
 		}
@@ -228,129 +242,6 @@ func (t *tracking) sync(ctx context.Context) error {
 
 // errNotTracked is sync's error when no master is tracked.
 var errNotTracked = errors.New("cache: l1: no master is tracked")
-
-// fence is how sync learns that a tracker has applied every invalidation
-// sent before a moment: a PING on the tracking connection, whose PONG Redis
-// sends after every invalidation it queued for that connection before the
-// PING, and which follow reads only after applying them. Concurrent waits
-// share one PING: those that arrive while one is out wait for the next.
-type fence struct {
-	mu    sync.Mutex
-	next  *round        // the round the next PING answers; nil when none waits
-	kick  chan struct{} // a wait is queued
-	pongs chan string   // PONG payloads, from follow
-	done  chan struct{} // ping ended
-}
-
-// round is the waits one PING answers: err is set before done closes.
-type round struct {
-	done chan struct{}
-	err  error
-}
-
-func newFence() fence {
-	return fence{kick: make(chan struct{}, 1), pongs: make(chan string, 1), done: make(chan struct{})}
-}
-
-// wait joins the round of the next PING and returns its outcome.
-func (f *fence) wait(ctx context.Context) error {
-	f.mu.Lock()
-	r := f.next
-	if r == nil {
-		r = &round{done: make(chan struct{})}
-		f.next = r
-	}
-	f.mu.Unlock()
-	select {
-	case f.kick <- struct{}{}:
-	default: // a kick is pending already
-	}
-	select {
-	case <-r.done:
-		return r.err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-f.done: // the tracker is closing
-		return errNotTracked
-	}
-}
-
-// take returns the round the next PING answers, and starts a new one.
-func (f *fence) take() *round {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	r := f.next
-	f.next = nil
-	return r
-}
-
-// end answers every wait of r with err.
-func (r *round) end(err error) {
-	if r != nil {
-		r.err = err
-		close(r.done)
-	}
-}
-
-// pong hands a PONG's payload to ping, the latest replacing one not yet
-// taken (follow is the only sender).
-func (f *fence) pong(payload string) {
-	select {
-	case <-f.pongs:
-	default:
-	}
-	f.pongs <- payload
-}
-
-// ping sends one PING for each batch of waits on tr's connection, and
-// answers them when its PONG has come back through follow.
-func (t *tracking) ping(ctx context.Context, tr *tracker) {
-	defer close(tr.fence.done)
-	var seq uint64
-	for {
-		select {
-		case <-ctx.Done():
-			tr.fence.take().end(ctx.Err())
-			return
-		case <-tr.fence.kick:
-		}
-		r := tr.fence.take() // before the PING: each of its waits began before it
-		if r == nil {
-			continue
-		}
-		seq++
-		err := t.fenceOnce(ctx, tr, seq)
-		r.end(err)
-		if err != nil && ctx.Err() == nil && tr.live.Load() {
-			// The connection did not answer in time: its state is unknown,
-			// so follow is handed a new one (and bypasses the L1 meanwhile).
-			tr.resubscribe(ctx)
-		}
-	}
-}
-
-// fenceOnce sends one PING carrying seq and waits for its PONG, or a later
-// one's.
-func (t *tracking) fenceOnce(ctx context.Context, tr *tracker, seq uint64) error {
-	if !tr.live.Load() {
-		return errNotTracked
-	}
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	if err := tr.subscription().Ping(ctx, strconv.FormatUint(seq, 10)); err != nil {
-		return err
-	}
-	for {
-		select {
-		case got := <-tr.fence.pongs:
-			if n, err := strconv.ParseUint(got, 10, 64); err == nil && n >= seq {
-				return nil
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
 
 // never is the health of an L1 whose tracking was just lost.
 func never() bool { return false }
@@ -443,6 +334,7 @@ func (t *tracking) apply(ctx context.Context, masters []string, complete bool) {
 		}
 	}
 	t.settled = complete && len(masters) > 0
+	t.publish()
 	t.mu.Unlock()
 	for _, tr := range gone {
 		tr.close()
@@ -460,7 +352,7 @@ func (tr *tracker) close() {
 	_ = tr.ps.Close() // a blocked Receive does not watch its context
 	tr.mu.Unlock()
 	<-tr.done
-	<-tr.fence.done
+	tr.fence.close()
 	_ = tr.client.Close()
 }
 
@@ -490,6 +382,7 @@ func (t *tracking) close() {
 		trackers = append(trackers, tr)
 	}
 	t.trackers = map[string]*tracker{}
+	t.publish()
 	t.mu.Unlock()
 	for _, tr := range trackers {
 		tr.close()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,25 +10,24 @@ import (
 	"time"
 )
 
-// profile drives h with wrk once more while taking a CPU profile of it, then
-// takes its allocation profile, and writes both to dir as
-// <backend>.cpu.pprof and <backend>.allocs.pprof.
+// profile drives h with wrk once more while taking a CPU profile and an
+// allocation profile of it, both of the load alone (the allocations are a
+// delta: not the warm-up's nor earlier workloads'), and writes them to dir
+// as <backend>.cpu.pprof and <backend>.allocs.pprof.
 func profile(w wrk, h *hostProc, script string, d time.Duration, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	seconds := max(1, int(d.Seconds())-1) // inside the load, not past it
-	cpu := make(chan error, 1)
-	go func() {
-		cpu <- save(fmt.Sprintf("%sprofile?seconds=%d", h.debugURL, seconds), filepath.Join(dir, h.backend+".cpu.pprof"))
-	}()
-	if _, err := w.run(h.url, script, d); err != nil {
-		return err
+	saved := make(chan error, 2)
+	for _, p := range []struct{ endpoint, file string }{{"profile", "cpu"}, {"allocs", "allocs"}} {
+		go func() {
+			saved <- save(fmt.Sprintf("%s%s?seconds=%d", h.debugURL, p.endpoint, seconds), filepath.Join(dir, h.backend+"."+p.file+".pprof"))
+		}()
 	}
-	if err := <-cpu; err != nil {
-		return err
-	}
-	return save(h.debugURL+"allocs", filepath.Join(dir, h.backend+".allocs.pprof"))
+	_, err := w.run(h.url, script, d)
+	err = errors.Join(err, <-saved, <-saved)
+	return err
 }
 
 // save writes what url answers to path.
