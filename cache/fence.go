@@ -2,170 +2,160 @@ package cache
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
-// errLatePong fails the waits of a PING whose PONG did not come back in
-// time: the tracking connection is in doubt.
-var errLatePong = errors.New("cache: l1: tracking connection did not answer in time")
-
-// fence is how an L1 hit learns that a tracker has applied every
-// invalidation Redis sent before the hit began: a PING on the tracking
-// connection, whose PONG Redis sends after every invalidation it queued for
-// that connection before the PING, and which follow reads only after
-// applying them.
+// fence makes this replica's writes read-your-writes across replicas: a
+// write of an entry returns only once every other replica's L1 has applied
+// Redis's word of it, so that a call answered by another replica after it
+// can never be served that replica's older copy.
 //
-// One PING is in flight at a time, and the hits that arrive meanwhile share
-// the next one: the first of them to arrive when none is in flight writes
-// it, and follow, reading a PONG, answers its round and writes the next
-// round's PING at once. A hit so costs one wait on a channel that many share,
-// and no goroutine of the fence's own sits between Redis and the hits. A
-// timer, re-armed for each PING, fails a round whose PONG is late.
+// After the write, the writer publishes a fence request on the master that
+// holds the key, on a channel every tracker subscribes to beside the
+// invalidations. Redis sends it to each tracking connection after the
+// write's invalidation, on the same connection, and follow applies them in
+// that order; each tracker that hears a request for its master answers it
+// on the same channel. PUBLISH says how many subscribers heard it; the
+// writer waits for that many answers, bounded by the command timeout.
+//
+// The cost is on writes, which are rare and already wait for Redis and
+// usually an upstream, instead of on every hit: a hit is answered from the
+// L1 without crossing the network. A tracker that is not subscribed is not
+// counted and keeps no L1 meanwhile. A writer that is not a replica of this
+// host (an operator's DEL, another program) is not fenced: its changes
+// reach the L1 as soon as Redis sends word of them.
 type fence struct {
-	send    func(payload string) error // writes PING payload on the tracking connection
-	late    func()                     // a PONG was late: the connection is replaced
+	id      string // this replica's, in its requests and answers
+	channel string
+	rdb     redis.UniversalClient
 	timeout time.Duration
+	log     *zap.Logger
 
-	mu       sync.Mutex
-	closed   bool
-	seq      uint64    // counts the PINGs sent
-	payload  string    // of the PING in flight: its seq
-	out      *round    // the waits the PING in flight answers; nil when none is in flight
-	next     *round    // the waits for the PING after it; nil when none waits
-	deadline time.Time // by when out's PONG is due
-	timer    *time.Timer
+	mu      sync.Mutex
+	seq     uint64
+	pending map[uint64]*fenceWait // by request
 }
 
-// round is the waits one PING answers: err is set before done closes.
-type round struct {
-	done  chan struct{}
-	err   error
-	waits int // how many share it, under the fence's lock
+// fenceWait is one write's wait for its answers.
+type fenceWait struct {
+	need    int // answers to wait for; -1 until PUBLISH has said
+	answers map[string]struct{}
+	done    chan struct{}
 }
 
-// end answers every wait of r with err.
-func (r *round) end(err error) {
-	if r != nil {
-		r.err = err
-		close(r.done)
+// complete closes done when every answer is in. f.mu is held.
+func (w *fenceWait) complete() {
+	if w.need >= 0 && len(w.answers) >= w.need {
+		select {
+		case <-w.done:
+		default:
+			close(w.done)
+		}
 	}
 }
 
-// newFence returns a fence that writes its PINGs with send, and calls late
-// when a PONG has not come back within timeout.
-func newFence(send func(payload string) error, late func(), timeout time.Duration) *fence {
-	f := &fence{send: send, late: late, timeout: timeout}
-	f.timer = time.AfterFunc(time.Hour, f.expire)
-	f.timer.Stop()
-	return f
+func newFence(rdb redis.UniversalClient, channel string, timeout time.Duration, log *zap.Logger) *fence {
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	return &fence{id: hex.EncodeToString(id[:]), channel: channel, rdb: rdb, timeout: timeout, log: log, pending: make(map[uint64]*fenceWait)}
 }
 
-// wait returns once every invalidation sent before it was called has been
-// applied, or with why that is not known. It does not watch ctx beyond its
-// start: the round's PING has a deadline of its own, and watching the
-// call's context would make every hit build one.
-func (f *fence) wait(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// fence requests and answers: "r <writer> <seq> <master>", "a <writer> <seq> <tracker's replica>".
+const (
+	fenceRequest = "r"
+	fenceAnswer  = "a"
+	anyMaster    = "*" // a single node or Sentinel's master: whichever tracker hears it
+)
+
+// after returns once every replica tracking the master of key has applied
+// the invalidations of every write of key made before it was called, or
+// when the command timeout has passed (then it logs why).
+func (f *fence) after(ctx context.Context, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
+	defer cancel()
+	node, master := f.rdb, anyMaster
+	if cluster, ok := f.rdb.(*redis.ClusterClient); ok {
+		c, err := cluster.MasterForKey(ctx, key)
+		if err != nil {
+			f.log.Warn("cache L1 fence: no master for the key", zap.Error(err))
+			return
+		}
+		node, master = c, c.Options().Addr
 	}
 	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		return errNotTracked
-	}
-	if f.next == nil {
-		f.next = &round{done: make(chan struct{})}
-	}
-	r := f.next
-	r.waits++
-	payload := f.launch()
-	f.mu.Unlock()
-	f.write(payload)
-	<-r.done
-	return r.err
-}
-
-// launch makes the next round the one in flight when none is, and returns
-// the payload of its PING, for the caller to write once f.mu is released;
-// "" when there is nothing to send. f.mu is held.
-func (f *fence) launch() string {
-	if f.out != nil || f.next == nil {
-		return ""
-	}
-	f.out, f.next = f.next, nil
 	f.seq++
-	f.payload = strconv.FormatUint(f.seq, 10)
-	f.deadline = time.Now().Add(f.timeout)
-	f.timer.Reset(f.timeout)
-	return f.payload
-}
-
-// write sends the PING launch prepared; a PING that cannot be written
-// fails its round at once.
-func (f *fence) write(payload string) {
-	if payload == "" {
-		return
-	}
-	if err := f.send(payload); err != nil {
-		f.fail(payload, err)
-	}
-}
-
-// pong answers the round whose PING carried payload: follow read its PONG
-// after every invalidation before it. A PONG of an earlier PING, one
-// that was late, proves nothing for the waits of a later one.
-func (f *fence) pong(payload string) {
-	f.mu.Lock()
-	if f.out == nil || payload != f.payload {
+	seq := f.seq
+	w := &fenceWait{need: -1, answers: make(map[string]struct{}), done: make(chan struct{})}
+	f.pending[seq] = w
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.pending, seq)
 		f.mu.Unlock()
+	}()
+
+	heard, err := node.Publish(ctx, f.channel, strings.Join([]string{fenceRequest, f.id, strconv.FormatUint(seq, 10), master}, " ")).Result()
+	if err != nil {
+		f.log.Warn("cache L1 fence: request not published", zap.Error(err))
 		return
 	}
-	r := f.out
-	f.out = nil
-	f.timer.Stop()
-	next := f.launch()
-	f.mu.Unlock()
-	r.end(nil)
-	f.write(next)
-}
-
-// fail ends the round in flight and the one waiting behind it with err:
-// the connection is lost or in doubt. With a payload, only if the PING in
-// flight carried it (it was not answered meanwhile).
-func (f *fence) fail(payload string, err error) {
 	f.mu.Lock()
-	if payload != "" && (f.out == nil || payload != f.payload) {
+	w.need = int(heard)
+	w.complete()
+	f.mu.Unlock()
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		f.mu.Lock()
+		got := len(w.answers)
 		f.mu.Unlock()
+		f.log.Warn("cache L1 fence: not every replica answered in time; one may serve its copy a moment longer",
+			zap.Int("heard", int(heard)), zap.Int("answered", got))
+	}
+}
+
+// heard handles a message of the fence channel that the tracker of master
+// read, after every invalidation Redis sent it before: a request for that
+// master is answered, an answer to this replica's request counted.
+func (f *fence) heard(master, payload string) {
+	parts := strings.Split(payload, " ")
+	if len(parts) != 4 {
 		return
 	}
-	out, next := f.out, f.next
-	f.out, f.next = nil, nil
-	f.timer.Stop()
-	f.mu.Unlock()
-	out.end(err)
-	next.end(err)
-}
-
-// expire is the timer's: the PONG in flight is late, unless the timer
-// fired for a PING already answered.
-func (f *fence) expire() {
-	f.mu.Lock()
-	late := f.out != nil && !time.Now().Before(f.deadline)
-	payload := f.payload
-	f.mu.Unlock()
-	if late {
-		f.fail(payload, errLatePong)
-		f.late()
+	switch parts[0] {
+	case fenceRequest:
+		if parts[3] != anyMaster && parts[3] != master {
+			return // a copy another master passed on (Cluster broadcasts every message)
+		}
+		answer := strings.Join([]string{fenceAnswer, parts[1], parts[2], f.id}, " ")
+		go func() { // not on follow's goroutine: it goes on reading
+			ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+			defer cancel()
+			if err := f.rdb.Publish(ctx, f.channel, answer).Err(); err != nil {
+				f.log.Warn("cache L1 fence: answer not published", zap.Error(err))
+			}
+		}()
+	case fenceAnswer:
+		if parts[1] != f.id {
+			return
+		}
+		seq, err := strconv.ParseUint(parts[2], 10, 64)
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if w, ok := f.pending[seq]; ok {
+			w.answers[parts[3]] = struct{}{}
+			w.complete()
+		}
 	}
-}
-
-// close fails every wait, now and later.
-func (f *fence) close() {
-	f.mu.Lock()
-	f.closed = true
-	f.mu.Unlock()
-	f.fail("", errNotTracked)
 }

@@ -35,8 +35,8 @@ type l1Entry struct {
 	ttl      time.Duration
 }
 
-// newL1 returns an L1 for the keys under prefix, tracked on rdb.
-func newL1(rdb redis.UniversalClient, prefix string, opts RedisOptions) *l1 {
+// newL1 returns an L1 for the cache's keys, tracked on rdb.
+func newL1(rdb redis.UniversalClient, opts RedisOptions) *l1 {
 	entries, err := otter.New(&otter.Options[string, l1Entry]{
 		MaximumSize: opts.L1Entries,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, l1Entry]) time.Duration {
@@ -53,30 +53,31 @@ func newL1(rdb redis.UniversalClient, prefix string, opts RedisOptions) *l1 {
 	if l.observer == nil {
 		l.observer = NopObserver{}
 	}
-	l.tracking = newTracking(rdb, l, prefix, opts.Timeout, l.log)
+	l.tracking = newTracking(rdb, l, opts.Namespace, opts.Timeout, l.log)
 	return l
 }
 
-// get answers from the L1, while it is trustworthy, once every
-// invalidation Redis sent before the call is applied (tracking.sync): a
-// hit is never older than another replica's acknowledged write. A failed
-// sync is a miss, and the read goes to Redis.
-func (l *l1) get(ctx context.Context, key string) (Entry, bool) {
+// get answers from the L1 while it is trustworthy. It is never older
+// than another replica's acknowledged write: that write waited for this
+// L1 to apply it (see fence).
+func (l *l1) get(key string) (Entry, bool) {
 	if !l.healthy.Load() {
 		return Entry{}, false
 	}
-	if _, ok := l.entries.GetIfPresent(key); !ok {
-		return Entry{}, false
-	}
-	if l.tracking.sync(ctx) != nil {
-		return Entry{}, false
-	}
 	e, ok := l.entries.GetIfPresent(key)
-	if !ok || !l.healthy.Load() {
+	if !ok {
 		return Entry{}, false
 	}
 	l.observer.L1Hit()
 	return Entry{Value: e.value, Envelope: e.envelope}, true
+}
+
+// fenceAfter returns once every other replica's L1 has applied the
+// writes of key made so far (see fence).
+func (l *l1) fenceAfter(ctx context.Context, key string) {
+	if l != nil {
+		l.tracking.fence.after(ctx, key)
+	}
 }
 
 // generation is taken before a read or write of Redis; fill keeps the

@@ -195,16 +195,18 @@ var writers = []struct {
 	}},
 }
 
+// topologies start a Redis of each kind and return its addresses.
+var topologies = map[string]func(t *testing.T) []string{
+	"single": func(t *testing.T) []string { return []string{testredis.Start(t).Addr} },
+	"cluster": func(t *testing.T) []string {
+		if testing.Short() {
+			t.Skip("skipping the cluster in -short mode")
+		}
+		return testredis.StartCluster(t).Addrs
+	},
+}
+
 func TestL1FollowsEveryWriter(t *testing.T) {
-	topologies := map[string]func(t *testing.T) []string{
-		"single": func(t *testing.T) []string { return []string{testredis.Start(t).Addr} },
-		"cluster": func(t *testing.T) []string {
-			if testing.Short() {
-				t.Skip("skipping the cluster in -short mode")
-			}
-			return testredis.StartCluster(t).Addrs
-		},
-	}
 	for _, name := range []string{"single", "cluster"} {
 		t.Run(name, func(t *testing.T) {
 			addrs := topologies[name](t)
@@ -291,23 +293,64 @@ func TestL1KeepsItsOwnWrite(t *testing.T) {
 
 // A read on one replica after another replica's write returned sees the
 // write, though the first still held the old entry in its L1 when the
-// write began: the hit waits for Redis's word of every change made before
-// it (read-your-writes across replicas).
+// write began: the write waits until every replica's L1 has applied it
+// (read-your-writes across replicas), on a single node and on a cluster,
+// where the users' entries spread over the masters.
 func TestL1ReadAfterAnotherReplicasWrite(t *testing.T) {
+	for _, name := range []string{"single", "cluster"} {
+		t.Run(name, func(t *testing.T) {
+			addrs := topologies[name](t)
+			writer, reader := newL1Replica(t, addrs...), newL1Replica(t, addrs...)
+			ctx := context.Background()
+			for i := range 30 {
+				key := "extcache:{app:u" + strconv.Itoa(i%6) + "}:m:0000000000000042"
+				envelope := []byte(`{"model":"m","version":1,"data":{"n":` + strconv.Itoa(i) + `}}`)
+				must(t, writer.backend.SetValue(ctx, key, envelope, "written", time.Minute))
+				e, ok, err := reader.backend.GetValue(ctx, key)
+				if err != nil || !ok || !bytes.Equal(e.Envelope, envelope) {
+					t.Fatalf("write %d: the other replica read %s %v %v, want %s", i, e.Envelope, ok, err, envelope)
+				}
+				if e.Keep != nil {
+					e.Keep("read")
+				}
+				reader.serving(t, key) // it holds the entry when the next write begins
+			}
+			// And a delete.
+			key := "extcache:{app:u0}:m:0000000000000042"
+			must(t, writer.backend.Delete(ctx, []string{key}))
+			if _, ok, err := reader.backend.GetValue(ctx, key); ok || err != nil {
+				t.Fatalf("after the other replica's delete: found %v, %v", ok, err)
+			}
+		})
+	}
+}
+
+// A replica that hears a fence request and never answers holds a write up
+// only for the command timeout: the write still succeeds.
+func TestL1FenceIsBoundedBySilentReplicas(t *testing.T) {
 	server := testredis.Start(t)
-	writer, reader := newL1Replica(t, server.Addr), newL1Replica(t, server.Addr)
+	writer := newL1Replica(t, server.Addr)
 	ctx := context.Background()
-	const key = "extcache:{app:u}:m:0000000000000042"
-	for i := range 30 {
-		envelope := []byte(`{"model":"m","version":1,"data":{"n":` + strconv.Itoa(i) + `}}`)
-		must(t, writer.backend.SetValue(ctx, key, envelope, "written", time.Minute))
-		e, ok, err := reader.backend.GetValue(ctx, key)
-		if err != nil || !ok || !bytes.Equal(e.Envelope, envelope) {
-			t.Fatalf("write %d: the other replica read %s %v %v, want %s", i, e.Envelope, ok, err, envelope)
-		}
-		if e.Keep != nil {
-			e.Keep("read")
-		}
-		reader.serving(t, key) // it holds the entry when the next write begins
+	const key = "extcache:{app:u}:m:0000000000000077"
+	must(t, writer.backend.SetValue(ctx, key, []byte(`{}`), "warm", time.Minute))
+	writer.serving(t, key) // tracking, and so the fence, is live
+
+	// A subscriber of the fence channel that is no replica: counted by
+	// PUBLISH, it never answers.
+	silent := redis.NewClient(&redis.Options{Addr: server.Addr})
+	t.Cleanup(func() { _ = silent.Close() })
+	sub := silent.Subscribe(ctx, "exthost:l1:fence")
+	t.Cleanup(func() { _ = sub.Close() })
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	must(t, writer.backend.SetValue(ctx, key, []byte(`{"v":2}`), "second", time.Minute))
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the write took %v: the fence is not bounded", took)
+	}
+	msg, err := sub.ReceiveMessage(ctx)
+	if err != nil || !strings.HasPrefix(msg.Payload, "r ") {
+		t.Fatalf("the silent subscriber heard %v %v, want a fence request", msg, err)
 	}
 }

@@ -82,13 +82,15 @@ type RedisOptions struct {
 	// Timeout bounds each command. Default DefaultRedisTimeout.
 	Timeout time.Duration
 	// L1Entries bounds the in-process layer of decoded values in front of
-	// Redis (L1), so that a hit moves and decodes no entry (it waits for
-	// one small round trip on the tracking connection); 0 means no L1. The L1
-	// is coherent with Redis itself through client tracking (BCAST on the
-	// cache's prefix, one tracking connection per master): any change of
-	// an entry by any client, an expiry, an eviction or a flush drops it
-	// as soon as Redis says so, and while tracking is not live the L1 is
-	// bypassed and emptied.
+	// Redis (L1), so that a hit moves and decodes no entry and does not
+	// cross the network; 0 means no L1. The L1 is coherent with Redis itself
+	// through client tracking (BCAST on the cache's prefix, one tracking
+	// connection per master): any change of an entry by any client, an
+	// expiry, an eviction or a flush drops it as soon as Redis says so, and
+	// while tracking is not live the L1 is bypassed and emptied. A write by
+	// a replica with an L1 returns once every other replica's L1 has
+	// applied it, so that replicas sharing a Redis read their users'
+	// writes (replicas sharing one should all have an L1, or none).
 	L1Entries int
 	// Logger receives the L1's tracking losses and recoveries.
 	Logger *zap.Logger
@@ -117,7 +119,7 @@ func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
 	}
 	r := &Redis{rdb: rdb, timeout: opts.Timeout, ns: opts.Namespace}
 	if opts.L1Entries > 0 {
-		r.l1 = newL1(rdb, opts.Namespace+"extcache:", opts)
+		r.l1 = newL1(rdb, opts)
 	}
 	return r
 }
@@ -153,7 +155,7 @@ func (r *Redis) Resident(ctx context.Context, key string) (any, bool) {
 	if r.l1 == nil {
 		return nil, false
 	}
-	e, ok := r.l1.get(ctx, r.ns+key)
+	e, ok := r.l1.get(r.ns + key)
 	return e.Value, ok && e.Value != nil
 }
 
@@ -166,7 +168,7 @@ func (r *Redis) GetValue(ctx context.Context, key string) (Entry, bool, error) {
 		return Entry{Envelope: raw}, found, err
 	}
 	key = r.ns + key
-	if e, ok := r.l1.get(ctx, key); ok {
+	if e, ok := r.l1.get(key); ok {
 		return e, true, nil
 	}
 	gen := r.l1.generation()
@@ -213,6 +215,7 @@ func (r *Redis) SetValue(ctx context.Context, key string, envelope []byte, value
 		r.l1.drop([]string{key})
 		return err
 	}
+	r.l1.fenceAfter(ctx, key)
 	return nil
 }
 
@@ -231,6 +234,9 @@ func (r *Redis) Delete(ctx context.Context, keys []string) error {
 	defer cancel()
 	err := r.rdb.Del(ctx, keys...).Err()
 	r.l1.drop(keys) // and after: a read that started before the DEL ended
+	if err == nil && len(keys) > 0 {
+		r.l1.fenceAfter(ctx, keys[0]) // one hash tag: one master
+	}
 	return err
 }
 

@@ -22,6 +22,10 @@ import (
 // connection that redirects them to a subscribed one (RESP2).
 const trackingChannel = "__redis__:invalidate"
 
+// fenceChannel carries the fence's requests and answers (see fence), after
+// the cache's namespace.
+const fenceChannel = "exthost:l1:fence"
+
 // topologyEvery is how often the masters of a cluster are listed, to
 // follow failovers and resharding that change them.
 const topologyEvery = time.Second
@@ -49,10 +53,11 @@ type tracking struct {
 	node    func(addr string) *redis.Options // a tracker's client options
 	cluster *redis.ClusterClient             // nil for a single node or Sentinel
 
+	fence *fence // answers other replicas' fence requests, and makes this one's
+
 	mu       sync.Mutex
-	trackers map[string]*tracker        // by master address
-	settled  bool                       // the masters are known
-	current  atomic.Pointer[[]*tracker] // trackers' values, for sync to read without t.mu
+	trackers map[string]*tracker // by master address
+	settled  bool                // the masters are known
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -60,12 +65,12 @@ type tracking struct {
 
 // tracker is the tracking connection of one master.
 type tracker struct {
-	addr   string
-	client *redis.Client
-	live   atomic.Bool // subscribed with tracking on
-	stop   context.CancelFunc
-	done   chan struct{} // follow ended
-	fence  *fence
+	addr     string
+	channels []string // the invalidations' and the fence's
+	client   *redis.Client
+	live     atomic.Bool // subscribed with tracking on
+	stop     context.CancelFunc
+	done     chan struct{} // follow ended
 
 	mu     sync.Mutex
 	ps     *redis.PubSub
@@ -88,12 +93,13 @@ func (tr *tracker) resubscribe(ctx context.Context) {
 		return
 	}
 	_ = tr.ps.Close()
-	tr.ps = tr.client.Subscribe(ctx, trackingChannel)
+	tr.ps = tr.client.Subscribe(ctx, tr.channels...)
 }
 
 // newTracking starts tracking for l1 over rdb.
-func newTracking(rdb redis.UniversalClient, l *l1, prefix string, timeout time.Duration, logger *zap.Logger) *tracking {
-	t := &tracking{l1: l, rdb: rdb, timeout: timeout, prefix: prefix, log: logger, trackers: make(map[string]*tracker), done: make(chan struct{})}
+func newTracking(rdb redis.UniversalClient, l *l1, namespace string, timeout time.Duration, logger *zap.Logger) *tracking {
+	t := &tracking{l1: l, rdb: rdb, timeout: timeout, prefix: namespace + "extcache:", log: logger, trackers: make(map[string]*tracker), done: make(chan struct{}),
+		fence: newFence(rdb, namespace+fenceChannel, timeout, logger)}
 	ctx, stop := context.WithCancel(context.Background())
 	t.stop = stop
 	switch c := rdb.(type) {
@@ -139,28 +145,10 @@ func (t *tracking) start(ctx context.Context, addr string) {
 		return cn.ClientTrackingOn(ctx, &redis.ClientTrackingOptions{Redirect: id, Bcast: true, Prefixes: []string{t.prefix}}).Err()
 	}
 	ctx, stop := context.WithCancel(ctx)
-	tr := &tracker{addr: addr, client: redis.NewClient(opt), stop: stop, done: make(chan struct{})}
-	tr.fence = newFence(
-		func(payload string) error { return tr.subscription().Ping(ctx, payload) },
-		func() { // the connection is in doubt: follow is handed a new one
-			if tr.live.Load() {
-				tr.resubscribe(ctx)
-			}
-		},
-		t.timeout)
-	tr.ps = tr.client.Subscribe(ctx, trackingChannel)
+	tr := &tracker{addr: addr, channels: []string{trackingChannel, t.fence.channel}, client: redis.NewClient(opt), stop: stop, done: make(chan struct{})}
+	tr.ps = tr.client.Subscribe(ctx, tr.channels...)
 	t.trackers[addr] = tr
-	t.publish()
 	go t.follow(ctx, tr)
-}
-
-// publish makes the trackers' current set the one sync reads. t.mu is held.
-func (t *tracking) publish() {
-	list := make([]*tracker, 0, len(t.trackers))
-	for _, tr := range t.trackers {
-		list = append(list, tr)
-	}
-	t.current.Store(&list)
 }
 
 // follow applies what one tracker hears until ctx ends. go-redis
@@ -188,7 +176,6 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 				t.log.Warn("cache L1 lost Redis client tracking; reads go to Redis until it is back",
 					zap.String("node", tr.addr), zap.Error(err))
 			}
-			tr.fence.fail("", err)
 			t.l1.reset(never)
 			select { // Redis is down: do not spin on reconnects
 			case <-ctx.Done():
@@ -200,48 +187,25 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
+			if m.Kind == "subscribe" && m.Count == len(tr.channels) { // fence requests are heard too
 				tr.live.Store(true)
 				backoff = 50 * time.Millisecond
 				t.l1.reset(t.healthy) // whatever happened before is unknown: start empty
 			}
 		case *redis.Message:
+			if m.Channel == t.fence.channel {
+				t.fence.heard(tr.addr, m.Payload) // after every invalidation before it
+				continue
+			}
 			keys := m.PayloadSlice
 			if len(keys) == 0 {
 				keys = []string{m.Payload}
 			}
 			t.l1.invalidate(ctx, t.rdb, t.timeout, keys)
 			t.l1.observer.L1Invalidation()
-		case *redis.Pong:
-			tr.fence.pong(m.Payload) // every invalidation Redis sent before it is applied
 		}
 	}
 }
-
-// sync waits until every invalidation Redis sent before it was called has
-// been applied to the L1, on every master: an L1 hit after it is as fresh
-// as a read of Redis begun when sync was called. Without it, a replica
-// could serve its copy of an entry that another replica's acknowledged
-// write had already changed, while Redis's word of the change is still on
-// its way.
-func (t *tracking) sync(ctx context.Context) error {
-	trackers := t.current.Load()
-	if trackers == nil || len(*trackers) == 0 {
-		return errNotTracked
-	}
-	for _, tr := range *trackers {
-		if !tr.live.Load() {
-			return errNotTracked
-		}
-		if err := tr.fence.wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// errNotTracked is sync's error when no master is tracked.
-var errNotTracked = errors.New("cache: l1: no master is tracked")
 
 // never is the health of an L1 whose tracking was just lost.
 func never() bool { return false }
@@ -334,7 +298,6 @@ func (t *tracking) apply(ctx context.Context, masters []string, complete bool) {
 		}
 	}
 	t.settled = complete && len(masters) > 0
-	t.publish()
 	t.mu.Unlock()
 	for _, tr := range gone {
 		tr.close()
@@ -352,7 +315,6 @@ func (tr *tracker) close() {
 	_ = tr.ps.Close() // a blocked Receive does not watch its context
 	tr.mu.Unlock()
 	<-tr.done
-	tr.fence.close()
 	_ = tr.client.Close()
 }
 
@@ -382,7 +344,6 @@ func (t *tracking) close() {
 		trackers = append(trackers, tr)
 	}
 	t.trackers = map[string]*tracker{}
-	t.publish()
 	t.mu.Unlock()
 	for _, tr := range trackers {
 		tr.close()
