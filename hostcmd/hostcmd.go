@@ -39,6 +39,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -201,6 +203,9 @@ func serve(ctx context.Context, args []string, environ []string) error {
 	h, cfg, err := newHost(*configPath, environ)
 	if err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(environ, func(kv string) bool { return strings.HasPrefix(kv, "GOGC=") }) {
+		debug.SetGCPercent(cfg.Limits.GCPercent) // the process's: only serve sets it
 	}
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

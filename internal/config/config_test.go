@@ -124,6 +124,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"zero timeout", "limits: {call_timeout: 0s}\n", nil, "limits.call_timeout: must be positive"},
 		{"negative body", "limits: {max_body_bytes: -1}\n", nil, "limits.max_body_bytes"},
 		{"zero concurrency", "limits: {max_concurrent_calls: 0}\n", nil, "limits.max_concurrent_calls"},
+		{"zero gc percent", "limits: {gc_percent: 0}\n", nil, "limits.gc_percent"},
+		{"gc percent below off", "", []string{"EXTHOST_LIMITS_GC_PERCENT=-2"}, "limits.gc_percent"},
 		{"bad auth mode", "auth: {mode: none}\n", nil, `auth.mode: "none"`},
 		{"dev on a public address", "listen: 0.0.0.0:8080\n", nil, "auth.mode: dev"},
 		{"dev on an empty host", "listen: :8080\n", nil, "auth.mode: dev"},
