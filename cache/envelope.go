@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segmentio/encoding/json"
+
 	"github.com/imperalcloud/exthost/internal/jsonx"
 )
 
@@ -94,13 +96,20 @@ func encodeEnvelope(model string, v any, now time.Time) ([]byte, error) {
 // decodeEnvelope reads an entry stored for model. An envelope of another
 // model or version, without data, or whose data no longer fits T (a
 // deployment changed the shape) is a miss, never an error.
+//
+// The value's json.RawMessage values are slices of raw, not copies
+// (segmentio/encoding's zero-copy decoding): a forwarded page of messages
+// is then one block of memory, next to nothing more to allocate, and a hit
+// that writes it out reads it in one sweep. raw is never written to again
+// (envelopes are made afresh and kept as they are), so sharing it is safe;
+// cached values are read-only.
 func decodeEnvelope[T any](raw []byte, model string) (T, bool) {
 	var env struct {
 		Model   string `json:"model"`
 		Version int    `json:"version"`
 		Data    *T     `json:"data"`
 	}
-	if err := jsonx.Unmarshal(raw, &env); err != nil ||
+	if _, err := json.Parse(raw, &env, json.DontCopyRawMessage); err != nil ||
 		env.Model != model || env.Version != EnvelopeVersion || env.Data == nil {
 		var zero T
 		return zero, false

@@ -38,6 +38,7 @@ type fence struct {
 	rdb     redis.UniversalClient
 	timeout time.Duration
 	log     *zap.Logger
+	answer  func(ctx context.Context, payload string) error // publishes an answer
 
 	mu      sync.Mutex
 	seq     uint64
@@ -65,7 +66,9 @@ func (w *fenceWait) complete() {
 func newFence(rdb redis.UniversalClient, channel string, timeout time.Duration, log *zap.Logger) *fence {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	return &fence{id: hex.EncodeToString(id[:]), channel: channel, rdb: rdb, timeout: timeout, log: log, pending: make(map[uint64]*fenceWait)}
+	f := &fence{id: hex.EncodeToString(id[:]), channel: channel, rdb: rdb, timeout: timeout, log: log, pending: make(map[uint64]*fenceWait)}
+	f.answer = func(ctx context.Context, payload string) error { return rdb.Publish(ctx, channel, payload).Err() }
+	return f
 }
 
 // fence requests and answers: "r <writer> <seq> <master>", "a <writer> <seq> <tracker's replica>".
@@ -139,7 +142,7 @@ func (f *fence) heard(master, payload string) {
 		go func() { // not on follow's goroutine: it goes on reading
 			ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 			defer cancel()
-			if err := f.rdb.Publish(ctx, f.channel, answer).Err(); err != nil {
+			if err := f.answer(ctx, answer); err != nil {
 				f.log.Warn("cache L1 fence: answer not published", zap.Error(err))
 			}
 		}()
