@@ -31,11 +31,8 @@ type MemoryOptions struct {
 // read-your-writes. It is the dev server's default; it is not shared between
 // processes. It is built on otter, a W-TinyLFU cache with per-entry expiry.
 //
-// Next to each envelope it keeps the value decoded from it, so that a hit
-// through a Model costs no decoding: decoded on the entry's first read, not
-// the writer's value itself, so that its raw JSON values share the
-// envelope's one block of memory (see decodeEnvelope) and a hit reads what
-// a read of Redis would.
+// Next to each envelope it keeps the value decoded from it, so a hit through
+// a Model costs no decoding.
 type Memory struct {
 	entries *otter.Cache[string, memoryEntry]
 }
@@ -120,10 +117,10 @@ func (m *Memory) GetValue(_ context.Context, key string) (Entry, bool, error) {
 	return Entry{Envelope: e.envelope, Keep: func(v any) { e.decoded.value.Store(&v) }}, true, nil
 }
 
-// SetValue implements ValueBackend. The value is decoded afresh from the
-// envelope on the first read (see Memory).
-func (m *Memory) SetValue(ctx context.Context, key string, envelope []byte, _ any, ttl time.Duration) error {
-	return m.Set(ctx, key, envelope, ttl)
+// SetValue implements ValueBackend.
+func (m *Memory) SetValue(_ context.Context, key string, envelope []byte, value any, ttl time.Duration) error {
+	m.entries.Set(key, memoryEntry{envelope: envelope, ttl: ttl, decoded: decodedOf(value)})
+	return nil
 }
 
 // Delete implements Backend.

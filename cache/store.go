@@ -366,7 +366,11 @@ func read[T any](ctx context.Context, c *Client, model, key string) (v T, ok, an
 	return v, ok, true, len(raw)
 }
 
-func set(ctx context.Context, c *Client, model, key string, v any, ttl time.Duration) error {
+// set stores v under key. A backend that keeps values is handed v decoded
+// from the very envelope it stores, not v itself: its raw JSON values are
+// then slices of that one envelope (see decodeEnvelope), and a hit serves
+// what a read of the envelope would.
+func set[T any](ctx context.Context, c *Client, model, key string, v T, ttl time.Duration) error {
 	raw, err := encodeEnvelope(model, v, c.store.now())
 	if err != nil {
 		return err
@@ -374,7 +378,11 @@ func set(ctx context.Context, c *Client, model, key string, v any, ttl time.Dura
 	skey := c.storageKey(model, key)
 	write := func() error { return c.store.backend.Set(ctx, skey, raw, ttl) }
 	if vb, ok := c.store.backend.(ValueBackend); ok {
-		write = func() error { return vb.SetValue(ctx, skey, raw, v, ttl) }
+		held := any(v)
+		if decoded, ok := decodeEnvelope[T](raw, model); ok {
+			held = decoded
+		}
+		write = func() error { return vb.SetValue(ctx, skey, raw, held, ttl) }
 	}
 	if err := c.store.guarded(ctx, "set", write); err != nil {
 		return fmt.Errorf("cache: set %s: %w", model, err)
