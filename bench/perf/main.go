@@ -7,8 +7,10 @@
 // memory backend) and the baseline: a bare echo v4 handler that binds the
 // same call envelope and answers the host's response bytes. Then, for each
 // round, wrk drives the same list_inbox call at the baseline and at both
-// hosts, one after the other, and perf prints requests/s, p50 and p99 and
-// each host's ratio to the baseline of its round. Last, 100 concurrent cold
+// hosts, one after the other with the baseline again after each host, and
+// perf prints requests/s, p50 and p99 and each host's ratio to the mean of
+// the two baseline runs around it (the machine's speed drifts within
+// seconds). Last, 100 concurrent cold
 // calls for one entry go to each host: exactly one upstream request each.
 // With -soak, wrk then drives the Redis host for that long while perf
 // samples its resident memory.

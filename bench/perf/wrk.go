@@ -142,21 +142,48 @@ func parseResult(out []byte) (wrkResult, error) {
 	return wrkResult{}, fmt.Errorf("wrk: no summary in %q", out)
 }
 
-// rounds are the results of measureRounds, by target, one per round.
-type rounds map[string][]wrkResult
+// rounds are the results of measureRounds: every target's runs, one per
+// round, and for each host the baseline it is measured against in each
+// round.
+type rounds struct {
+	runs map[string][]wrkResult
+	// refs are, by host, the mean of the baseline's runs just before and
+	// just after the host's (rate and p99).
+	refs map[string][]wrkResult
+}
 
 // target is one server a workload drives.
 type target struct{ name, url string }
 
-// measureRounds runs wrk at the baseline, then at each host, o.rounds
-// times, printing each result as it comes. script names the wrk script of
-// each round; prepare, when set, runs before each host's run (to warm its
-// entries of the round). The baseline's results are under "baseline".
+// measureRounds runs wrk at the baseline and at each host, o.rounds times,
+// printing each result as it comes. Each host's run is bracketed by runs of
+// the baseline, and measured against their mean: the machine's speed
+// drifts within seconds (another tenant of the hypervisor), and a host
+// compared with one baseline run only, made before it, carried that drift
+// into its ratio either way. script names the wrk script of each round;
+// prepare, when set, runs before each host's run (to warm its entries of
+// the round). The baseline's runs are under "baseline".
 func measureRounds(w wrk, baselineURL string, hosts []target, script func(round int) string, o options,
 	prepare func(url string, round int) error) (rounds, error) {
 	baseline := target{"baseline", baselineURL}
 	hosts = slices.Clone(hosts)
-	results := rounds{}
+	results := rounds{runs: map[string][]wrkResult{}, refs: map[string][]wrkResult{}}
+	run := func(t target, round int) (wrkResult, error) {
+		if prepare != nil && t.name != "baseline" {
+			if err := prepare(t.url, round); err != nil {
+				return wrkResult{}, fmt.Errorf("warming the %s host: %w", t.name, err)
+			}
+		}
+		r, err := w.run(t.url, script(round), o.duration)
+		if err == nil {
+			results.runs[t.name] = append(results.runs[t.name], r)
+		}
+		return r, err
+	}
+	show := func(round int, name string, r wrkResult, ratio string) {
+		fmt.Printf("%-5d %-8s %9d %6d %9.0f %9s %9s %6s\n", round, name, r.requests, r.failed, r.rate,
+			r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), ratio)
+	}
 	fmt.Printf("%-5s %-8s %9s %6s %9s %9s %9s %6s\n", "round", "target", "requests", "failed", "req/s", "p50", "p99", "ratio")
 	for round := 1; round <= o.rounds; round++ {
 		// The hosts take turns going first, so that neither always runs on
@@ -164,62 +191,63 @@ func measureRounds(w wrk, baselineURL string, hosts []target, script func(round 
 		if round > 1 {
 			slices.Reverse(hosts)
 		}
-		for _, t := range append([]target{baseline}, hosts...) {
-			if prepare != nil && t.name != "baseline" {
-				if err := prepare(t.url, round); err != nil {
-					return nil, fmt.Errorf("warming the %s host: %w", t.name, err)
-				}
-			}
-			r, err := w.run(t.url, script(round), o.duration)
+		before, err := run(baseline, round)
+		if err != nil {
+			return rounds{}, err
+		}
+		show(round, baseline.name, before, "")
+		for _, t := range hosts {
+			r, err := run(t, round)
 			if err != nil {
-				return nil, err
+				return rounds{}, err
 			}
-			results[t.name] = append(results[t.name], r)
-			ratio := ""
-			if t.name != "baseline" {
-				ratio = fmt.Sprintf("%.2f", r.rate/results["baseline"][round-1].rate)
+			after, err := run(baseline, round)
+			if err != nil {
+				return rounds{}, err
 			}
-			fmt.Printf("%-5d %-8s %9d %6d %9.0f %9s %9s %6s\n", round, t.name, r.requests, r.failed, r.rate,
-				r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), ratio)
+			ref := wrkResult{rate: (before.rate + after.rate) / 2, p99: (before.p99 + after.p99) / 2}
+			results.refs[t.name] = append(results.refs[t.name], ref)
+			show(round, t.name, r, fmt.Sprintf("%.2f", r.rate/ref.rate))
+			show(round, baseline.name, after, "")
+			before = after
 		}
 	}
 	return results, nil
 }
 
-// medianRatio is the median over the rounds of target's rate over the
-// baseline's in the same round.
+// medianRatio is the median over the rounds of target's rate over its
+// reference's in the same round.
 func (rs rounds) medianRatio(target string) float64 {
 	var ratios []float64
-	for i, r := range rs[target] {
-		ratios = append(ratios, r.rate/rs["baseline"][i].rate)
+	for i, r := range rs.runs[target] {
+		ratios = append(ratios, r.rate/rs.refs[target][i].rate)
 	}
-	slices.Sort(ratios)
-	n := len(ratios)
-	if n%2 == 1 {
-		return ratios[n/2]
-	}
-	return (ratios[n/2-1] + ratios[n/2]) / 2
+	return median(ratios)
 }
 
-// medianP99Ratio is the median over the rounds of target's p99 over the
-// baseline's in the same round.
+// medianP99Ratio is the median over the rounds of target's p99 over its
+// reference's in the same round.
 func (rs rounds) medianP99Ratio(target string) float64 {
 	var ratios []float64
-	for i, r := range rs[target] {
-		ratios = append(ratios, float64(r.p99)/float64(rs["baseline"][i].p99))
+	for i, r := range rs.runs[target] {
+		ratios = append(ratios, float64(r.p99)/float64(rs.refs[target][i].p99))
 	}
-	slices.Sort(ratios)
-	n := len(ratios)
+	return median(ratios)
+}
+
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
 	if n%2 == 1 {
-		return ratios[n/2]
+		return xs[n/2]
 	}
-	return (ratios[n/2-1] + ratios[n/2]) / 2
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // failures counts the failed requests of every run.
 func (rs rounds) failures() int {
 	n := 0
-	for _, runs := range rs {
+	for _, runs := range rs.runs {
 		for _, r := range runs {
 			n += r.failed
 		}
