@@ -101,15 +101,18 @@ func encodeEnvelope(model string, v any, now time.Time) ([]byte, error) {
 // (segmentio/encoding's zero-copy decoding): a forwarded page of messages
 // is then one block of memory, next to nothing more to allocate, and a hit
 // that writes it out reads it in one sweep. raw is never written to again
-// (envelopes are made afresh and kept as they are), so sharing it is safe;
-// cached values are read-only.
+// (envelopes are made afresh and kept as they are), so sharing it is safe
+// as long as cached values are treated as read-only: a RawMessage's spare
+// capacity is the rest of the envelope, so even an append to one would
+// overwrite the entry.
 func decodeEnvelope[T any](raw []byte, model string) (T, bool) {
 	var env struct {
 		Model   string `json:"model"`
 		Version int    `json:"version"`
 		Data    *T     `json:"data"`
 	}
-	if _, err := json.Parse(raw, &env, json.DontCopyRawMessage); err != nil ||
+	rest, err := json.Parse(raw, &env, json.DontCopyRawMessage)
+	if err != nil || len(bytes.TrimSpace(rest)) > 0 ||
 		env.Model != model || env.Version != EnvelopeVersion || env.Data == nil {
 		var zero T
 		return zero, false

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -40,9 +41,12 @@ type fence struct {
 	log     *zap.Logger
 	answer  func(ctx context.Context, payload string) error // publishes an answer
 
+	warned atomic.Int64 // when the last warning was logged, in Unix ns
+
 	mu      sync.Mutex
 	seq     uint64
 	pending map[uint64]*fenceWait // by request
+	nodes   map[string]string     // cluster masters' IDs, by address
 }
 
 // fenceWait is one write's wait for its answers.
@@ -66,7 +70,7 @@ func (w *fenceWait) complete() {
 func newFence(rdb redis.UniversalClient, channel string, timeout time.Duration, log *zap.Logger) *fence {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	f := &fence{id: hex.EncodeToString(id[:]), channel: channel, rdb: rdb, timeout: timeout, log: log, pending: make(map[uint64]*fenceWait)}
+	f := &fence{id: hex.EncodeToString(id[:]), channel: channel, rdb: rdb, timeout: timeout, log: log, pending: make(map[uint64]*fenceWait), nodes: make(map[string]string)}
 	f.answer = func(ctx context.Context, payload string) error { return rdb.Publish(ctx, channel, payload).Err() }
 	return f
 }
@@ -87,11 +91,14 @@ func (f *fence) after(ctx context.Context, key string) {
 	node, master := f.rdb, anyMaster
 	if cluster, ok := f.rdb.(*redis.ClusterClient); ok {
 		c, err := cluster.MasterForKey(ctx, key)
+		if err == nil {
+			master, err = f.nodeID(ctx, c)
+		}
 		if err != nil {
-			f.log.Warn("cache L1 fence: no master for the key", zap.Error(err))
+			f.warn("cache L1 fence: no master for the key", zap.Error(err))
 			return
 		}
-		node, master = c, c.Options().Addr
+		node = c
 	}
 	f.mu.Lock()
 	f.seq++
@@ -107,7 +114,7 @@ func (f *fence) after(ctx context.Context, key string) {
 
 	heard, err := node.Publish(ctx, f.channel, strings.Join([]string{fenceRequest, f.id, strconv.FormatUint(seq, 10), master}, " ")).Result()
 	if err != nil {
-		f.log.Warn("cache L1 fence: request not published", zap.Error(err))
+		f.warn("cache L1 fence: request not published", zap.Error(err))
 		return
 	}
 	f.mu.Lock()
@@ -120,10 +127,53 @@ func (f *fence) after(ctx context.Context, key string) {
 		f.mu.Lock()
 		got := len(w.answers)
 		f.mu.Unlock()
-		f.log.Warn("cache L1 fence: not every replica answered in time; one may serve its copy a moment longer",
+		f.warn("cache L1 fence: not every replica answered in time; one may serve its copy a moment longer",
 			zap.Int("heard", int(heard)), zap.Int("answered", got))
+		if master != anyMaster {
+			f.forget(node.(*redis.Client)) // its ID is learnt again: a node may have been replaced
+		}
 	}
 }
+
+// nodeID returns the ID the master c reports of itself, remembered by its
+// address.
+func (f *fence) nodeID(ctx context.Context, c *redis.Client) (string, error) {
+	addr := c.Options().Addr
+	f.mu.Lock()
+	id, ok := f.nodes[addr]
+	f.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	id, err := c.ClusterMyID(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	f.nodes[addr] = id
+	f.mu.Unlock()
+	return id, nil
+}
+
+func (f *fence) forget(c *redis.Client) {
+	f.mu.Lock()
+	delete(f.nodes, c.Options().Addr)
+	f.mu.Unlock()
+}
+
+// warn logs at most once per warnEvery: a fence that fails, fails for
+// every write until what broke it mends.
+func (f *fence) warn(msg string, fields ...zap.Field) {
+	now := time.Now().UnixNano()
+	last := f.warned.Load()
+	if now-last < int64(warnEvery) || !f.warned.CompareAndSwap(last, now) {
+		return
+	}
+	f.log.Warn(msg, fields...)
+}
+
+// warnEvery spaces the fence's warnings.
+const warnEvery = 10 * time.Second
 
 // heard handles a message of the fence channel that the tracker of master
 // read, after every invalidation Redis sent it before: a request for that

@@ -11,7 +11,7 @@ import (
 // The writer counts each replica's answer to its own request once,
 // whichever tracker passed it on, and nothing else.
 func TestFenceCountsEachReplicasAnswerOnce(t *testing.T) {
-	f := newFence(nil, "exthost:l1:fence", time.Second, zap.NewNop())
+	f := newFence(nil, "exthost:l1:fence:v1", time.Second, zap.NewNop())
 	w := &fenceWait{need: -1, answers: map[string]struct{}{}, done: make(chan struct{})}
 	f.pending[7] = w
 	for _, payload := range []string{
@@ -48,7 +48,7 @@ func TestFenceCountsEachReplicasAnswerOnce(t *testing.T) {
 // A request for another master (a copy Cluster passed on) is not
 // answered: only the tracker of the written key's master may vouch for it.
 func TestFenceAnswersOnlyItsMastersRequests(t *testing.T) {
-	f := newFence(nil, "exthost:l1:fence", time.Second, zap.NewNop())
+	f := newFence(nil, "exthost:l1:fence:v1", time.Second, zap.NewNop())
 	answers := make(chan string, 8)
 	f.answer = func(_ context.Context, payload string) error { answers <- payload; return nil }
 	for _, payload := range []string{

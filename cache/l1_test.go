@@ -339,7 +339,7 @@ func TestL1FenceIsBoundedBySilentReplicas(t *testing.T) {
 	// PUBLISH, it never answers.
 	silent := redis.NewClient(&redis.Options{Addr: server.Addr})
 	t.Cleanup(func() { _ = silent.Close() })
-	sub := silent.Subscribe(ctx, "exthost:l1:fence")
+	sub := silent.Subscribe(ctx, "exthost:l1:fence:v1")
 	t.Cleanup(func() { _ = sub.Close() })
 	if _, err := sub.Receive(ctx); err != nil {
 		t.Fatal(err)

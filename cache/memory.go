@@ -40,21 +40,27 @@ type Memory struct {
 type memoryEntry struct {
 	envelope []byte
 	ttl      time.Duration
-	decoded  *decoded // the value the envelope holds, once known
+	value    any      // the value the envelope holds, when stored with it: read with no indirection
+	decoded  *decoded // else the value once first read
 }
 
-// decoded holds an entry's decoded value, filled when the entry is stored
-// through a Model or first read, without rewriting (and so re-timing) the
+// held returns the entry's decoded value, if known.
+func (e memoryEntry) held() (any, bool) {
+	if e.value != nil {
+		return e.value, true
+	}
+	if e.decoded != nil {
+		if v := e.decoded.value.Load(); v != nil {
+			return *v, true
+		}
+	}
+	return nil, false
+}
+
+// decoded holds the decoded value of an entry stored as bytes alone,
+// filled when it is first read, without rewriting (and so re-timing) the
 // entry.
 type decoded struct{ value atomic.Pointer[any] }
-
-func decodedOf(v any) *decoded {
-	d := &decoded{}
-	if v != nil {
-		d.value.Store(&v)
-	}
-	return d
-}
 
 // NewMemory returns a memory backend.
 func NewMemory(opts MemoryOptions) (*Memory, error) {
@@ -88,7 +94,7 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
 
 // Set implements Backend.
 func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
-	m.entries.Set(key, memoryEntry{envelope: value, ttl: ttl, decoded: decodedOf(nil)})
+	m.entries.Set(key, memoryEntry{envelope: value, ttl: ttl, decoded: &decoded{}})
 	return nil
 }
 
@@ -98,10 +104,7 @@ func (m *Memory) Resident(_ context.Context, key string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	if v := e.decoded.value.Load(); v != nil {
-		return *v, true
-	}
-	return nil, false
+	return e.held()
 }
 
 // GetValue implements ValueBackend. An entry stored as bytes only is
@@ -111,15 +114,19 @@ func (m *Memory) GetValue(_ context.Context, key string) (Entry, bool, error) {
 	if !ok {
 		return Entry{}, false, nil
 	}
-	if v := e.decoded.value.Load(); v != nil {
-		return Entry{Value: *v, Envelope: e.envelope}, true, nil
+	if v, ok := e.held(); ok {
+		return Entry{Value: v, Envelope: e.envelope}, true, nil
 	}
 	return Entry{Envelope: e.envelope, Keep: func(v any) { e.decoded.value.Store(&v) }}, true, nil
 }
 
 // SetValue implements ValueBackend.
 func (m *Memory) SetValue(_ context.Context, key string, envelope []byte, value any, ttl time.Duration) error {
-	m.entries.Set(key, memoryEntry{envelope: envelope, ttl: ttl, decoded: decodedOf(value)})
+	e := memoryEntry{envelope: envelope, ttl: ttl, value: value}
+	if value == nil {
+		e.decoded = &decoded{}
+	}
+	m.entries.Set(key, e)
 	return nil
 }
 
@@ -155,11 +162,7 @@ func (m *Memory) Scan(_ context.Context, prefix string) ([]Stored, error) {
 		// Quietly: looking must not make an entry more valuable to keep.
 		if e, ok := m.entries.GetEntryQuietly(key); ok && !e.HasExpired() {
 			st := Stored{StorageKey: key, TTL: e.ExpiresAfter(), Envelope: e.Value.envelope}
-			if e.Value.decoded != nil {
-				if v := e.Value.decoded.value.Load(); v != nil {
-					st.Value = *v
-				}
-			}
+			st.Value, _ = e.Value.held()
 			found = append(found, st)
 		}
 	}

@@ -23,8 +23,9 @@ import (
 const trackingChannel = "__redis__:invalidate"
 
 // fenceChannel carries the fence's requests and answers (see fence), after
-// the cache's namespace.
-const fenceChannel = "exthost:l1:fence"
+// the cache's namespace; its version changes with their form, so that
+// replicas of two forms do not wait for each other.
+const fenceChannel = "exthost:l1:fence:v1"
 
 // topologyEvery is how often the masters of a cluster are listed, to
 // follow failovers and resharding that change them.
@@ -66,7 +67,8 @@ type tracking struct {
 // tracker is the tracking connection of one master.
 type tracker struct {
 	addr     string
-	channels []string // the invalidations' and the fence's
+	node     atomic.Pointer[string] // a cluster master's ID, as it reports it
+	channels []string               // the invalidations' and the fence's
 	client   *redis.Client
 	live     atomic.Bool // subscribed with tracking on
 	stop     context.CancelFunc
@@ -75,6 +77,15 @@ type tracker struct {
 	mu     sync.Mutex
 	ps     *redis.PubSub
 	closed bool
+}
+
+// master is how fence requests name the tracker's master: its node ID on a
+// cluster, else anyMaster.
+func (tr *tracker) master() string {
+	if id := tr.node.Load(); id != nil {
+		return *id
+	}
+	return anyMaster
 }
 
 // subscription returns the tracker's current subscription.
@@ -135,6 +146,7 @@ func (t *tracking) start(ctx context.Context, addr string) {
 	opt.PoolSize, opt.MinIdleConns, opt.MaxIdleConns = 1, 0, 1
 	opt.MaxRetries = -1
 	opt.DisableIdentity = true
+	tr := &tracker{addr: addr, channels: []string{trackingChannel, t.fence.channel}, done: make(chan struct{})}
 	opt.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
 		// Before the subscription, on the same connection: tracking on,
 		// redirected to itself, for every key of the cache.
@@ -142,10 +154,21 @@ func (t *tracking) start(ctx context.Context, addr string) {
 		if err != nil {
 			return err
 		}
+		if t.cluster != nil {
+			// The fence names masters by the ID each reports of itself:
+			// addresses are spelled differently by CLUSTER SHARDS and
+			// CLUSTER SLOTS (endpoints, announced IPs).
+			node, err := cn.ClusterMyID(ctx).Result()
+			if err != nil {
+				return err
+			}
+			tr.node.Store(&node)
+		}
 		return cn.ClientTrackingOn(ctx, &redis.ClientTrackingOptions{Redirect: id, Bcast: true, Prefixes: []string{t.prefix}}).Err()
 	}
 	ctx, stop := context.WithCancel(ctx)
-	tr := &tracker{addr: addr, channels: []string{trackingChannel, t.fence.channel}, client: redis.NewClient(opt), stop: stop, done: make(chan struct{})}
+	tr.stop = stop
+	tr.client = redis.NewClient(opt)
 	tr.ps = tr.client.Subscribe(ctx, tr.channels...)
 	t.trackers[addr] = tr
 	go t.follow(ctx, tr)
@@ -194,7 +217,7 @@ func (t *tracking) follow(ctx context.Context, tr *tracker) {
 			}
 		case *redis.Message:
 			if m.Channel == t.fence.channel {
-				t.fence.heard(tr.addr, m.Payload) // after every invalidation before it
+				t.fence.heard(tr.master(), m.Payload) // after every invalidation before it
 				continue
 			}
 			keys := m.PayloadSlice

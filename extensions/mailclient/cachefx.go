@@ -158,6 +158,9 @@ func patch(c *ctx.Call, ch mailboxChange) {
 			_ = c.Cache().Delete(c, key)
 			continue
 		}
+		// The cached page is shared with every hit that read it: edit a
+		// copy of its messages.
+		page.Messages = slices.Clone(page.Messages)
 		touched := false
 		for i := range page.Messages {
 			if slices.Contains(ch.ids, page.Messages[i].MessageID) {
