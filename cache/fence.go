@@ -89,6 +89,7 @@ func (f *fence) after(ctx context.Context, key string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
 	defer cancel()
 	node, master := f.rdb, anyMaster
+	var clusterMaster *redis.Client // the key's master, on a cluster
 	if cluster, ok := f.rdb.(*redis.ClusterClient); ok {
 		c, err := cluster.MasterForKey(ctx, key)
 		if err == nil {
@@ -98,7 +99,7 @@ func (f *fence) after(ctx context.Context, key string) {
 			f.warn("cache L1 fence: no master for the key", zap.Error(err))
 			return
 		}
-		node = c
+		node, clusterMaster = c, c
 	}
 	f.mu.Lock()
 	f.seq++
@@ -129,8 +130,8 @@ func (f *fence) after(ctx context.Context, key string) {
 		f.mu.Unlock()
 		f.warn("cache L1 fence: not every replica answered in time; one may serve its copy a moment longer",
 			zap.Int("heard", int(heard)), zap.Int("answered", got))
-		if master != anyMaster {
-			f.forget(node.(*redis.Client)) // its ID is learnt again: a node may have been replaced
+		if clusterMaster != nil {
+			f.forget(clusterMaster) // its ID is learnt again: a node may have been replaced
 		}
 	}
 }
@@ -193,7 +194,7 @@ func (f *fence) heard(master, payload string) {
 			ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 			defer cancel()
 			if err := f.answer(ctx, answer); err != nil {
-				f.log.Warn("cache L1 fence: answer not published", zap.Error(err))
+				f.warn("cache L1 fence: answer not published", zap.Error(err))
 			}
 		}()
 	case fenceAnswer:
